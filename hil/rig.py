@@ -1,0 +1,297 @@
+"""The rig seam: ``Rig.render(patch, di) -> take``, one take per candidate patch.
+
+    Rig           template: validates the DI, counts takes, context management;
+                  subclasses implement ``_render`` (and ``_close``)
+    VirtualRig    the emulator (magicstomp.emulator), optionally through an
+                  imitated re-amp chain (hil.imperfections.Imperfections)
+    HardwareRig   the real path: patch to the edit buffer over MIDI, settle,
+                  play the DI and record the return (hil.io.playrec), compensate
+                  the calibrated latency and polarity, trim to the DI
+
+Every take is mono float64, aligned to the DI sample for sample, exactly as long
+as the DI, at the level the unit returns it: the rig never rescales the DI by
+the return level (that would change how hard the unit is driven) and never
+normalises the take. Level matching belongs to the loss.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from magicstomp.errors import AudioInputError, DeviceError, MagicstompError
+
+from .imperfections import Imperfections
+
+log = logging.getLogger(__name__)
+
+#: The loudest sample a rig sends to a sound card, in dBFS.
+MAX_SEND_PEAK_DBFS = -1.0
+
+
+def peak_dbfs(x: np.ndarray) -> float:
+    """Peak level of ``x`` in dBFS (-inf for digital silence)."""
+    peak = float(np.max(np.abs(x))) if len(x) else 0.0
+    return 20.0 * np.log10(peak) if peak > 0 else float("-inf")
+
+
+def check_di(di, *, max_peak_dbfs: float | None = None) -> np.ndarray:
+    """Return ``di`` as a 1-D float64 array, or raise :class:`AudioInputError`.
+
+    ``max_peak_dbfs`` (e.g. -1) refuses a DI that would peak above the send limit.
+    """
+    x = np.asarray(di, dtype=np.float64)
+    if x.ndim == 2 and 1 in x.shape:
+        x = x.reshape(-1)
+    if x.ndim != 1 or x.size == 0:
+        raise AudioInputError(
+            f"the DI has shape {np.shape(di)}; expected a non-empty mono signal (n,) "
+            "(fold stereo to mono first)")
+    if not np.all(np.isfinite(x)):
+        raise AudioInputError("the DI contains NaN or infinite samples; expected finite audio "
+                              "(check the file or the processing before the rig)")
+    if max_peak_dbfs is not None:
+        level = peak_dbfs(x)
+        if level > max_peak_dbfs + 1e-9:
+            raise AudioInputError(
+                f"the DI peaks at {level:.2f} dBFS; a rig sends at most {max_peak_dbfs:.1f} dBFS "
+                f"to the sound card; lower the DI once, by a fixed gain, before matching "
+                f"(e.g. multiply by {10 ** ((max_peak_dbfs - level) / 20):.4f})")
+    return x
+
+
+class Rig:
+    """Render a patch with a DI through some unit: the template every rig follows.
+
+    Subclasses implement ``_render(patch, di) -> take`` (``di`` already checked,
+    1-D float64) and optionally ``_close()``. Use a rig as a context manager, or
+    call :meth:`close`.
+
+    Attributes
+    ----------
+    sample_rate : int
+        Rate of the DI and the takes, in Hz.
+    takes : int
+        Number of takes rendered so far.
+    """
+
+    #: refuse a DI above this peak (None: no limit; hardware rigs set -1 dBFS)
+    max_send_peak_dbfs: float | None = None
+
+    def __init__(self, sample_rate: int):
+        if int(sample_rate) <= 0:
+            raise DeviceError(f"sample_rate={sample_rate} must be a positive rate in Hz (e.g. 48000)")
+        self.sample_rate = int(sample_rate)
+        self.takes = 0
+        self.closed = False
+
+    def render(self, patch, di) -> np.ndarray:
+        """One take of ``patch`` with ``di``: mono float64, aligned to ``di``, same length.
+
+        Parameters
+        ----------
+        patch : magicstomp.patch.Patch
+            The patch the unit plays.
+        di : array_like
+            Mono DI at ``self.sample_rate``.
+
+        Returns
+        -------
+        numpy.ndarray
+            The take, at the level the unit returns it.
+        """
+        if self.closed:
+            raise DeviceError(f"this {type(self).__name__} is closed; create a new rig to render")
+        x = check_di(di, max_peak_dbfs=self.max_send_peak_dbfs)
+        take = np.asarray(self._render(patch, x), dtype=np.float64)
+        if take.shape != x.shape:   # a subclass bug, not a user error
+            raise RuntimeError(f"{type(self).__name__} returned shape {take.shape} for a DI "
+                               f"of shape {x.shape}")
+        self.takes += 1
+        return take
+
+    def _render(self, patch, di: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release devices and ports (idempotent)."""
+        if not self.closed:
+            self.closed = True
+            self._close()
+
+    def _close(self) -> None:
+        """Subclass hook: release resources."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def describe(self) -> dict:
+        """Plain-JSON description for session reports."""
+        return {"rig": type(self).__name__, "sample_rate": self.sample_rate, "takes": self.takes}
+
+
+class VirtualRig(Rig):
+    """The virtual Magicstomp (``magicstomp.emulator``) as a rig.
+
+    Without imperfections a take is ``to_mono(render(patch, di))``: deterministic,
+    exact. With :class:`Imperfections` the take goes through an imitated re-amp
+    chain (latency with jitter, noise, gain and its wobble, colouring, polarity);
+    like :class:`HardwareRig` after calibration, the rig then compensates the
+    *nominal* latency and the polarity, so only the jitter, noise, gain and
+    colouring remain.
+
+    Parameters
+    ----------
+    sample_rate : int
+        44100, 48000 or 96000 Hz (the emulator's rates).
+    imperfections : Imperfections, optional
+        The chain to imitate; None for an ideal one.
+    seed : int
+        Seed of the random draws (jitter, wobble, noise), take after take.
+    """
+
+    def __init__(self, sample_rate: int = 44100, *, imperfections: Imperfections | None = None,
+                 seed: int = 0):
+        super().__init__(sample_rate)
+        self.imperfections = imperfections
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+
+    def _render(self, patch, di: np.ndarray) -> np.ndarray:
+        from magicstomp.emulator import render, to_mono
+        take = to_mono(render(patch, di, self.sample_rate))
+        imp = self.imperfections
+        if imp is None:
+            return take
+        extra = imp.latency_samples + imp.latency_jitter_samples
+        chain = imp.apply(take, self.sample_rate, self._rng, extra_samples=extra)
+        take = chain[imp.latency_samples:imp.latency_samples + len(di)]
+        return -take if imp.polarity_inverted else take
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d.update(seed=self.seed,
+                 imperfections=self.imperfections.to_dict() if self.imperfections else None)
+        return d
+
+
+class HardwareRig(Rig):
+    """A real (or JACK virtual) Magicstomp behind a sound card and a re-amp box.
+
+    Each take: send the patch to the edit buffer (skipped when it equals the last
+    one sent), wait ``settle_ms``, play ``pre_roll_ms`` of silence + the DI +
+    ``tail_ms`` (plus the latency) and record the return, then shift by the
+    calibrated latency, flip the polarity if the calibration found it inverted,
+    and trim to the DI. The DI is sent as given (peak <= -1 dBFS, checked),
+    never scaled by the return level.
+
+    Parameters
+    ----------
+    in_device, out_device : int or str
+        Sound-card devices (index or name substring; see :func:`hil.io.resolve_device`).
+    in_ch : int or sequence of int
+        1-based input channel(s) carrying the unit's return; several are averaged
+        (the mono fold 0.5 * (L + R) of a stereo return, as the emulator's ``to_mono``).
+    out_ch : int
+        1-based output channel feeding the re-amp box.
+    sample_rate : int
+        Stream rate in Hz; must equal the calibration's.
+    midi : magicstomp.midi.MagicstompMidi or str
+        An open MIDI connection to the unit, or a port name to open (closed with the rig).
+    calibration : hil.calibration.CalibrationRecord
+        Latency and polarity of this chain (``hil.calibration.calibrate``).
+    settle_ms, pre_roll_ms, tail_ms : float
+        Wait after a patch change; silence before the DI; recording after it
+        (beyond the latency).
+    pacing_ms : float
+        Gap between the SysEx messages of one patch.
+    timeout_s : float, optional
+        Give up on a take that has not finished this long after its nominal
+        duration (default 5 s).
+    retries : int
+        Re-takes after an under-/overrun before giving up.
+    """
+
+    max_send_peak_dbfs = MAX_SEND_PEAK_DBFS
+
+    def __init__(self, *, in_device, out_device, in_ch=1, out_ch: int = 1, sample_rate: int,
+                 midi, calibration, settle_ms: float = 100.0, pre_roll_ms: float = 20.0,
+                 tail_ms: float = 20.0, pacing_ms: float = 70.0, timeout_s: float = 5.0,
+                 retries: int = 2):
+        super().__init__(sample_rate)
+        from . import io
+        if calibration.sample_rate != self.sample_rate:
+            raise DeviceError(
+                f"the calibration was measured at {calibration.sample_rate} Hz but the rig runs at "
+                f"{self.sample_rate} Hz; calibrate again at this rate (auto_match_hil --calibrate)")
+        self.in_channels = io.check_channels(in_ch, "input")
+        self.out_channels = io.check_channels(out_ch, "output")
+        self.in_device = io.resolve_device(in_device, "input")
+        self.out_device = io.resolve_device(out_device, "output")
+        io.check_stream(self.in_device, self.out_device, in_channels=self.in_channels,
+                        out_channels=self.out_channels, sample_rate=self.sample_rate)
+        self.calibration = calibration
+        self.settle_ms, self.pacing_ms = float(settle_ms), float(pacing_ms)
+        self.pre_roll_samples = int(round(pre_roll_ms * 1e-3 * self.sample_rate))
+        self.tail_samples = int(round(tail_ms * 1e-3 * self.sample_rate))
+        self.timeout_s, self.retries = float(timeout_s), int(retries)
+        self._owns_midi = isinstance(midi, str)
+        self.midi = _open_midi(midi) if self._owns_midi else midi
+        self._last_payload: bytes | None = None
+        self.patch_sends = 0
+
+    def send_patch(self, patch, *, force: bool = False) -> bool:
+        """Put ``patch`` in the unit's edit buffer and wait ``settle_ms``; skip an identical
+        patch unless ``force``. Returns True when a patch was sent."""
+        payload = patch.to_payload()
+        if not force and payload == self._last_payload:
+            return False
+        self._last_payload = None          # unknown state if sending fails halfway
+        self.midi.send_patch(patch, pacing_ms=self.pacing_ms)
+        self._last_payload = payload
+        self.patch_sends += 1
+        time.sleep(self.settle_ms * 1e-3)
+        return True
+
+    def _render(self, patch, di: np.ndarray) -> np.ndarray:
+        from . import io
+        self.send_patch(patch)
+        latency = int(self.calibration.latency_samples)
+        pre = self.pre_roll_samples
+        stimulus = np.concatenate([np.zeros(pre), di, np.zeros(latency + self.tail_samples)])
+        rec = io.playrec(stimulus, in_device=self.in_device, out_device=self.out_device,
+                         in_channels=self.in_channels, out_channels=self.out_channels,
+                         sample_rate=self.sample_rate, timeout_s=self.timeout_s,
+                         retries=self.retries)
+        io.check_return_alive(rec, stimulus, latency_samples=latency,
+                              sample_rate=self.sample_rate)
+        take = rec[pre + latency:pre + latency + len(di)]
+        return take * float(self.calibration.polarity)
+
+    def _close(self) -> None:
+        if self._owns_midi and self.midi is not None:
+            try:
+                self.midi.close()
+            except MagicstompError:   # closing a port that vanished
+                log.debug("closing the MIDI port failed", exc_info=True)
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d.update(in_device=self.in_device.name, out_device=self.out_device.name,
+                 in_ch=list(self.in_channels), out_ch=list(self.out_channels),
+                 settle_ms=self.settle_ms, patch_sends=self.patch_sends,
+                 latency_samples=int(self.calibration.latency_samples),
+                 polarity=int(self.calibration.polarity))
+        return d
+
+
+def _open_midi(port: str):
+    """Open the unit's MIDI connection by port name (magicstomp.midi)."""
+    from magicstomp.midi import MagicstompMidi
+    return MagicstompMidi.open(port)
