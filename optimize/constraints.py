@@ -1,0 +1,287 @@
+"""The parameter space the optimizer searches, built from the effect table.
+
+A :class:`ParameterSpace` is a list of :class:`Dimension`: one field of one
+effect type, a raw range the optimizer may use (the field's range narrowed by
+the seed's safety limits) and a step. The optimizer sees normalized
+coordinates ``u`` in 0..1, linear in the field's **raw** value (so table
+fields such as reverb time move along the unit's own table). Every dimension
+moves exactly one field, and a patch made from coordinates is snapped to the
+unit's steps.
+
+Safety limits (the seed's): feedback within +/-95 %, delay time 30-1500 ms,
+modulation rate 0.1-10 Hz, each where the type has such a field in those units.
+
+Default parameters per type: the seed's eleven knobs (amp gain, treble,
+presence; delay time, feedback, level; reverb time, level; modulation speed,
+depth, level), each mapped to the first field of the type that plays that role.
+A type with none of those roles (compressor, EQ) gets all its numeric fields.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from magicstomp.effects import EffectType, Param, effect_type
+from magicstomp.errors import ParameterError
+
+#: The seed's knobs, in order: role -> key patterns tried in turn (first match wins).
+SEED_ROLES = (
+    ("amp_gain", (r"preamp_gain",)),
+    ("treble", (r"treble", r"master_tone")),
+    ("presence", (r"presence",)),
+    ("delay_time", (r"(feedback_)?delay_time(_l)?_ms", r"delay_time")),
+    ("delay_feedback", (r"delay_feedback_pct", r"feedback(_gain)?(_l)?_pct", r"feedback_level")),
+    ("delay_level", (r"delay_level", r"mix_pct", r"mix")),
+    ("reverb_time", (r"reverb_time_s",)),
+    ("reverb_level", (r"reverb_level", r"mix_pct")),
+    ("mod_speed", (r"(chorus|flanger|phaser|tremolo)_speed", r"mod_frequency_hz")),
+    ("mod_depth", (r"(chorus|flanger|phaser|tremolo)_depth", r"(mod|pm)_depth_pct")),
+    ("mod_level", (r"(chorus|flanger|phaser|tremolo)_level", r"mix_pct")),
+)
+
+FEEDBACK_LIMIT_PCT = 95.0
+DELAY_TIME_LIMITS_MS = (30.0, 1500.0)
+RATE_LIMITS_HZ = (0.1, 10.0)
+
+# The seed's steps: ("unit", x) is a fraction of the allowed range, ("physical", x) is in the
+# field's own unit and converted with the field's typical spacing.
+_STEP_FEEDBACK = ("physical", 10.0)      # seed 0.10 of full feedback = 10 %
+_STEP_DELAY_TIME = ("physical", 25.0)    # ms
+_STEP_DECAY = ("physical", 0.4)          # s
+_STEP_RATE = ("physical", 0.2)           # Hz
+_STEP_GAIN = ("unit", 0.08)
+_STEP_TONE = ("unit", 0.10)              # treble, presence
+_STEP_REVERB_MIX = ("unit", 0.06)
+_STEP_MIX = ("unit", 0.08)
+_STEP_OTHER = ("unit", 0.10)
+
+
+def _is_feedback(p: Param) -> bool:
+    return "feedback" in p.key and p.unit == "%"
+
+
+def _is_delay_time(p: Param) -> bool:
+    return "delay_time" in p.key and p.unit == "ms" and p.is_numeric and \
+        max(p.to_physical(p.min_raw), p.to_physical(p.max_raw)) >= 100.0
+
+
+def _is_rate(p: Param) -> bool:
+    return p.unit == "Hz" and any(w in p.key for w in ("mod_frequency", "speed", "rate"))
+
+
+def _seed_step(p: Param, category: str = "") -> tuple:
+    """The seed's step for a field, by what the field does (``category``: the type's)."""
+    key = p.key
+    if _is_feedback(p):
+        return _STEP_FEEDBACK
+    if _is_delay_time(p):
+        return _STEP_DELAY_TIME
+    if key == "reverb_time_s":
+        return _STEP_DECAY
+    if _is_rate(p):
+        return _STEP_RATE
+    if key == "preamp_gain":
+        return _STEP_GAIN
+    if key in ("treble", "presence"):
+        return _STEP_TONE
+    if key == "reverb_level" or (key.startswith("mix") and "reverb" in category.lower()):
+        return _STEP_REVERB_MIX
+    if key.endswith("level") or key.startswith("mix"):
+        return _STEP_MIX
+    return _STEP_OTHER
+
+
+def _safety_limits(p: Param):
+    """(low, high) physical limit for a field, or None when no seed limit applies."""
+    if _is_feedback(p):
+        return (-FEEDBACK_LIMIT_PCT, FEEDBACK_LIMIT_PCT)
+    if _is_delay_time(p):
+        return DELAY_TIME_LIMITS_MS
+    if _is_rate(p):
+        return RATE_LIMITS_HZ
+    return None
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One searchable field: its raw bounds (limits applied) and step in normalized units."""
+
+    key: str
+    param: Param
+    lo_raw: int
+    hi_raw: int
+    step_unit: float
+    limited: bool
+
+    @property
+    def span_raw(self) -> int:
+        return self.hi_raw - self.lo_raw
+
+    def raw_at(self, u: float) -> int:
+        """Raw value at normalized ``u`` (clipped to 0..1, rounded to the unit's step)."""
+        u = min(1.0, max(0.0, float(u)))
+        return int(round(self.lo_raw + u * self.span_raw))
+
+    def unit_at(self, raw: int) -> float:
+        """Normalized coordinate of a raw value (clipped to the allowed range)."""
+        return min(1.0, max(0.0, (raw - self.lo_raw) / self.span_raw))
+
+    def describe(self) -> str:
+        lo, hi = self.param.to_physical(self.lo_raw), self.param.to_physical(self.hi_raw)
+        unit = "" if self.param.unit in ("", "?", "0-10", "enum", "pan") else f" {self.param.unit}"
+        note = " (safety limit)" if self.limited else ""
+        return f"{self.key}: {lo} to {hi}{unit}{note}, step {self.step_unit:.3f} of the range"
+
+
+def _numeric_raws(p: Param) -> list:
+    """(raw, physical) for every raw value whose physical value is a number."""
+    out = []
+    for raw in range(p.min_raw, p.max_raw + 1):
+        value = p.to_physical(raw)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out.append((raw, float(value)))
+    return out
+
+
+def _dimension(p: Param, category: str = "") -> Dimension:
+    lo_raw, hi_raw = p.min_raw, p.max_raw
+    limits = _safety_limits(p)
+    numeric = _numeric_raws(p) if p.kind != "enum" else []
+    if limits is not None and numeric:
+        inside = [r for r, v in numeric if limits[0] - 1e-9 <= v <= limits[1] + 1e-9]
+        if inside:
+            lo_raw, hi_raw = min(inside), max(inside)
+    if hi_raw <= lo_raw:
+        raise ParameterError(
+            f"{p.key} has a single allowed value, so it cannot be optimized; "
+            "leave it out of --optimize-params", field="optimize_params", value=p.key)
+    kind, amount = _seed_step(p, category)
+    if kind == "physical" and len(numeric) > 1:
+        values = np.array([v for r, v in numeric if lo_raw <= r <= hi_raw])
+        spacing = float(np.median(np.abs(np.diff(values)))) if values.size > 1 else 0.0
+        step_raw = amount / spacing if spacing > 0 else 1.0
+        step_unit = max(step_raw, 1.0) / (hi_raw - lo_raw)
+    else:
+        step_unit = amount if kind == "unit" else _STEP_OTHER[1]
+    step_unit = float(min(step_unit, 0.5))
+    return Dimension(key=p.key, param=p, lo_raw=lo_raw, hi_raw=hi_raw, step_unit=step_unit,
+                     limited=(lo_raw, hi_raw) != (p.min_raw, p.max_raw))
+
+
+def default_keys(type_ref) -> tuple:
+    """The default parameters of a type: the seed's knobs it has, else its numeric fields."""
+    t = effect_type(type_ref)
+    chosen: list = []
+    for _role, patterns in SEED_ROLES:
+        for pattern in patterns:
+            hit = next((p.key for p in t.params if re.fullmatch(pattern, p.key)
+                        and p.key not in chosen), None)
+            if hit is not None:
+                chosen.append(hit)
+                break
+    if not chosen:
+        chosen = [p.key for p in t.params if p.kind != "enum" and p.max_raw > p.min_raw]
+    return tuple(chosen)
+
+
+class ParameterSpace:
+    """The fields of one effect type the optimizer may move, and how.
+
+    Parameters
+    ----------
+    effect_type_ref : int, str or EffectType
+        The effect type (id, name or alias).
+    keys : iterable of str, optional
+        Fields to optimize (keys or the unit's short labels), in order;
+        default: :func:`default_keys`.
+
+    Raises
+    ------
+    ParameterError
+        for an unknown key (the message lists the valid ones), an empty
+        selection, or a field with a single allowed value.
+    """
+
+    def __init__(self, effect_type_ref, keys=None):
+        self.effect_type: EffectType = effect_type(effect_type_ref)
+        t = self.effect_type
+        if keys is None:
+            keys = default_keys(t)
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        if not keys:
+            raise ParameterError(
+                f"no parameters selected to optimize; choose from: {', '.join(t.keys())}",
+                field="optimize_params", value=keys, allowed=list(t.keys()))
+        params = []
+        for key in keys:
+            if not isinstance(key, str) or (key not in t.keys()
+                                            and key not in {p.short_key for p in t.params}):
+                raise ParameterError(
+                    f"--optimize-params {key!r} is not a parameter of {t.name} (0x{t.id:02X}); "
+                    f"valid: {', '.join(t.keys())}",
+                    field="optimize_params", value=key, allowed=list(t.keys()))
+            p = t.param(key)
+            if p not in params:
+                params.append(p)
+        self.dimensions = tuple(_dimension(p, t.category) for p in params)
+
+    @property
+    def keys(self) -> tuple:
+        return tuple(d.key for d in self.dimensions)
+
+    @property
+    def size(self) -> int:
+        return len(self.dimensions)
+
+    def __len__(self) -> int:
+        return len(self.dimensions)
+
+    @property
+    def steps_unit(self) -> np.ndarray:
+        """The seed's step of each dimension, in normalized units."""
+        return np.array([d.step_unit for d in self.dimensions])
+
+    @property
+    def resolution_unit(self) -> np.ndarray:
+        """One hardware step of each dimension, in normalized units."""
+        return np.array([1.0 / d.span_raw for d in self.dimensions])
+
+    def to_unit(self, patch) -> np.ndarray:
+        """Normalized coordinates of a patch (values outside the limits are clipped)."""
+        self._check_type(patch)
+        return np.array([d.unit_at(patch.get_raw(d.key)) for d in self.dimensions])
+
+    def from_unit(self, base_patch, u) -> "object":
+        """A copy of ``base_patch`` with the space's fields set from ``u`` (snapped, limited)."""
+        self._check_type(base_patch)
+        u = np.asarray(u, dtype=float).reshape(-1)
+        if u.size != self.size:
+            raise ParameterError(f"expected {self.size} coordinates ({', '.join(self.keys)}); "
+                                 f"got {u.size}", field="u", value=u.size)
+        if not np.all(np.isfinite(u)):
+            raise ParameterError("normalized coordinates must be finite numbers",
+                                 field="u", value=u.tolist())
+        patch = base_patch.copy()
+        for d, x in zip(self.dimensions, u):
+            patch.set_raw(d.key, d.raw_at(x))
+        return patch
+
+    def clip(self, patch):
+        """A copy of ``patch`` with the space's fields moved inside the safety limits."""
+        return self.from_unit(patch, self.to_unit(patch))
+
+    def describe(self) -> str:
+        """One line per dimension: range (limits applied) and step."""
+        lines = [f"{self.effect_type.name} (0x{self.effect_type.id:02X}), "
+                 f"{self.size} parameter(s):"]
+        lines += [f"  {d.describe()}" for d in self.dimensions]
+        return "\n".join(lines)
+
+    def _check_type(self, patch) -> None:
+        if patch.effect_type.id != self.effect_type.id:
+            raise ParameterError(
+                f"the patch is {patch.effect_type.name} but this space is for "
+                f"{self.effect_type.name}", field="effect_type", value=patch.effect_type.name)
