@@ -1,0 +1,231 @@
+"""MatchLoss: a level-matched, A-weighted, multi-term objective for the search.
+
+The seed's loss (log-mel + MFCC, no level matching) is badly conditioned: a
+reverb knob moves it about 190 times less than the delay time, and a 6 dB level
+offset costs more than most timbre differences. ``MatchLoss`` fixes both:
+
+* the take is **loudness-matched** to the target (one gain, RMS over the whole
+  excerpt) before anything is compared, so the return level of the rig, the
+  gain wobble of a take and the master volume do not dominate;
+* every term works on **decibels with a floor** set from the target (quiet
+  tails such as reverb decays and echo repeats count as much as loud attacks);
+* the terms each answer for one family of knobs:
+
+  ``mrstft``     A-weighted multi-resolution log-magnitude STFT distance (timbre, gain, EQ, echoes);
+  ``spectrum``   long-term third-octave spectrum in dB (EQ and amp voicing, fitted by residual EQ);
+  ``envelope``   band envelopes in dB on a 5 ms grid (echo timing, reverb decay, tremolo);
+  ``modulation`` spectrum of the band envelopes, 0.5 to 20 Hz (modulation rate and depth);
+  ``echo``       autocorrelation of the onset envelope up to 1.5 s (delay time and feedback).
+
+All terms are in "dB per cell / 10", so 1.0 means a typical 10 dB mismatch;
+the weights below were set so that a +0.1 move of any identifiable knob raises
+the total by a similar amount (see ``benchmarks/match_quality.py``, which prints
+the sensitivity spread of both losses).
+
+Target features are computed once in the constructor; a call costs a few STFTs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.signal import fftconvolve
+
+from magicstomp.errors import AudioInputError
+
+try:  # the shared result type of every loss (optimize/loss.py)
+    from .loss import LossValue
+except ImportError:  # pragma: no cover - only while optimize/loss.py has not landed
+    @dataclass(frozen=True)
+    class LossValue:
+        """A loss total and its named terms."""
+
+        total: float
+        terms: dict = field(default_factory=dict)
+
+        def __float__(self) -> float:
+            return float(self.total)
+
+DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 0.6, "modulation": 0.4, "echo": 0.4}
+FFT_SIZES = (2048, 512, 128)
+FLOOR_DB = 70.0          # cells quieter than (target peak - FLOOR_DB) are clipped to the floor
+ENVELOPE_HOP_MS = 5.0
+ECHO_MAX_MS = 1500.0
+BAND_EDGES_HZ = (0.0, 400.0, 1600.0, 6000.0, np.inf)
+
+
+def a_weighting_db(freqs_hz: np.ndarray) -> np.ndarray:
+    """IEC 61672 A-weighting in dB at ``freqs_hz`` (0 dB at 1 kHz; -inf-safe at DC)."""
+    f2 = np.maximum(np.asarray(freqs_hz, dtype=float), 1.0) ** 2
+    num = 12194.0 ** 2 * f2 ** 2
+    den = ((f2 + 20.6 ** 2) * np.sqrt((f2 + 107.7 ** 2) * (f2 + 737.9 ** 2)) * (f2 + 12194.0 ** 2))
+    return 20.0 * np.log10(num / den) + 2.0
+
+
+def stft_power(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Power spectrogram (frames, bins) with a periodic Hann window, zero-padded ends."""
+    pad = np.concatenate([np.zeros(n_fft // 2), x, np.zeros(n_fft)])
+    n_frames = 1 + (len(pad) - n_fft) // hop
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
+    window = np.hanning(n_fft + 1)[:-1]
+    return np.abs(np.fft.rfft(pad[idx] * window, axis=1)) ** 2
+
+
+def _db(power: np.ndarray, floor_power: float) -> np.ndarray:
+    return 10.0 * np.log10(np.maximum(power, floor_power))
+
+
+def _mono(signal, what: str) -> np.ndarray:
+    x = np.asarray(signal, dtype=np.float64)
+    if x.ndim == 2:
+        x = x.mean(axis=1) if x.shape[1] <= 8 else x.mean(axis=0)
+    if x.ndim != 1 or x.size == 0:
+        raise AudioInputError(f"the {what} has shape {np.shape(signal)}; expected mono (n,) or "
+                              "stereo (n, 2) audio with at least one sample")
+    if not np.all(np.isfinite(x)):
+        raise AudioInputError(f"the {what} contains NaN or infinite samples; expected finite "
+                              "audio (check the recording or the effect settings)")
+    return x
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x ** 2)))
+
+
+class _Features:
+    """Everything MatchLoss compares, for one (level-matched) signal."""
+
+    def __init__(self, loss: "MatchLoss", x: np.ndarray, floors: dict | None):
+        self.floors = {} if floors is None else floors
+        make_floors = floors is None
+        self.spec_db = {}
+        for n_fft in FFT_SIZES:
+            power = stft_power(x, n_fft, n_fft // 4) * loss._a_weight[n_fft]
+            if make_floors:
+                self.floors[n_fft] = power.max() * 10 ** (-FLOOR_DB / 10) + 1e-20
+            self.spec_db[n_fft] = _db(power, self.floors[n_fft])
+        env_power = stft_power(x, 1024, loss.hop_env)          # (frames, bins), hop 5 ms
+        bands = np.stack([env_power[:, m].sum(axis=1) for m in loss._band_masks], axis=1)
+        if make_floors:
+            self.floors["env"] = bands.max() * 10 ** (-FLOOR_DB / 10) + 1e-20
+            ltas = env_power.mean(axis=0) @ loss._third_octave.T
+            self.floors["ltas"] = ltas.max() * 10 ** (-FLOOR_DB / 10) + 1e-20
+        self.env_db = _db(bands, self.floors["env"])
+        self.ltas_db = _db(env_power.mean(axis=0) @ loss._third_octave.T, self.floors["ltas"])
+        env_lin = self.env_db - self.env_db.mean(axis=0)
+        mod = np.abs(np.fft.rfft(env_lin * np.hanning(len(env_lin))[:, None], axis=0))
+        self.mod_db = 20.0 * np.log10(mod[loss._mod_bins] + 1e-3)
+        onset = np.maximum(np.diff(self.env_db.mean(axis=1), prepend=self.env_db[0].mean()), 0.0)
+        onset = onset - onset.mean()
+        acf = fftconvolve(onset, onset[::-1])[len(onset) - 1:]
+        acf = acf / (acf[0] + 1e-12)
+        self.echo = acf[1:loss.echo_lags + 1]
+
+
+class MatchLoss:
+    """Level-matched multi-term objective; same interface as the seed loss.
+
+    Parameters
+    ----------
+    target : array_like
+        Target recording, mono (n,) or stereo (n, 2), aligned to the DI.
+    sample_rate : int
+        Sample rate in Hz of the target and of every take.
+    weights : dict, optional
+        Weight of each term (keys of ``DEFAULT_WEIGHTS``); a missing key keeps its default,
+        0 switches a term off.
+
+    Raises
+    ------
+    AudioInputError
+        for silent, non-finite or wrongly shaped audio, or an unknown term name.
+    """
+
+    def __init__(self, target, sample_rate: int, *, weights: dict | None = None):
+        if not isinstance(sample_rate, (int, np.integer)) or sample_rate < 8000:
+            raise AudioInputError(f"sample rate {sample_rate!r} is not usable; expected an integer "
+                                  "of at least 8000 Hz")
+        unknown = set(weights or {}) - set(DEFAULT_WEIGHTS)
+        if unknown:
+            raise AudioInputError(f"unknown MatchLoss terms {sorted(unknown)}; expected some of "
+                                  f"{sorted(DEFAULT_WEIGHTS)}")
+        self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}
+        self.sample_rate = int(sample_rate)
+        self.target = _mono(target, "target")
+        self.target_rms = _rms(self.target)
+        if self.target_rms < 1e-6:
+            raise AudioInputError("the target is silent (RMS below -120 dBFS); expected a "
+                                  "recording of the tone to match")
+        self._prepare_grids()
+        self._target = _Features(self, self.target, None)
+
+    def _prepare_grids(self) -> None:
+        sr = self.sample_rate
+        self._a_weight = {n: 10 ** (a_weighting_db(np.fft.rfftfreq(n, 1 / sr)) / 10)
+                          for n in FFT_SIZES}
+        self.hop_env = max(1, int(round(sr * ENVELOPE_HOP_MS / 1000)))
+        freqs = np.fft.rfftfreq(1024, 1 / sr)
+        self._band_masks = [(freqs >= lo) & (freqs < hi) for lo, hi in
+                            zip(BAND_EDGES_HZ[:-1], BAND_EDGES_HZ[1:])]
+        centres = 1000.0 * 2.0 ** (np.arange(-15, 14) / 3.0)            # 31 Hz .. 20 kHz
+        centres = centres[centres < 0.45 * sr]
+        lo, hi = centres * 2 ** (-1 / 6), centres * 2 ** (1 / 6)
+        self._third_octave = np.array([((freqs >= a) & (freqs < b)).astype(float)
+                                       for a, b in zip(lo, hi)])
+        keep = self._third_octave.sum(axis=1) > 0
+        self._third_octave = self._third_octave[keep]
+        self.third_octave_hz = centres[keep]
+        n_frames = 1 + (len(self.target) + 1024 + 512) // self.hop_env
+        env_rate_hz = sr / self.hop_env
+        mod_freqs = np.fft.rfftfreq(n_frames, 1 / env_rate_hz)
+        self._mod_bins = (mod_freqs >= 0.5) & (mod_freqs <= 20.0)
+        self.echo_lags = int(ECHO_MAX_MS / ENVELOPE_HOP_MS)
+
+    # ------------------------------------------------------------------
+    def level_match(self, take) -> tuple[np.ndarray, float]:
+        """The take scaled to the target's RMS, and the gain applied in dB."""
+        x = _mono(take, "take")
+        x = _fit_length(x, len(self.target))
+        rms = _rms(x)
+        if rms < 1e-9:
+            return x, 0.0
+        gain = self.target_rms / rms
+        return x * gain, float(20 * np.log10(gain))
+
+    def __call__(self, take) -> LossValue:
+        """Score one take against the target; lower is better (0 = identical)."""
+        x, gain_db = self.level_match(take)
+        if _rms(x) < 1e-9:
+            terms = {name: 10.0 for name in self.weights}
+        else:
+            terms = self.terms(_Features(self, x, self._target.floors))
+        total = float(sum(self.weights[k] * v for k, v in terms.items()))
+        return LossValue(total=total, terms={**terms, "level_gain_db": gain_db})
+
+    def terms(self, feats: _Features) -> dict:
+        """Each term of the loss (unweighted), comparing ``feats`` with the target's."""
+        t = self._target
+        mrstft = np.mean([np.mean(np.abs(feats.spec_db[n] - t.spec_db[n])) for n in FFT_SIZES])
+        return {
+            "mrstft": float(mrstft) / 10.0,
+            "spectrum": float(np.mean(np.abs(feats.ltas_db - t.ltas_db))) / 10.0,
+            "envelope": float(np.mean(np.abs(feats.env_db - t.env_db))) / 10.0,
+            "modulation": float(np.mean(np.abs(feats.mod_db - t.mod_db))) / 10.0,
+            "echo": float(np.mean(np.abs(feats.echo - t.echo))) * 2.0,
+        }
+
+    def spectrum_difference_db(self, take) -> tuple[np.ndarray, np.ndarray]:
+        """Third-octave centres (Hz) and the long-term target-minus-take spectrum (dB).
+
+        Used by the residual-EQ stage; the take is level-matched first.
+        """
+        x, _ = self.level_match(take)
+        feats = _Features(self, x, self._target.floors)
+        return self.third_octave_hz.copy(), self._target.ltas_db - feats.ltas_db
+
+
+def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
+    if len(x) >= n:
+        return x[:n]
+    return np.concatenate([x, np.zeros(n - len(x))])
