@@ -1,0 +1,470 @@
+"""SysEx framing for the Magicstomp (UB99): bulk data, parameter changes, dump requests.
+
+Every message starts ``F0 43 7D`` (Yamaha, fixed 7D) and the family byte:
+
+=======  ===========================================================  ==========
+family   layout after ``F0 43 7D xx``                                 checksum
+=======  ===========================================================  ==========
+``30``   ``55 42 39 39`` count(2) address(3) data(count) cks ``F7``   yes
+``40``   ``55 42`` address(3) value(1 or 2) ``F7``                    no
+``50``   ``55 42 30 01 nn F7`` (dump request of user patch nn)        no
+=======  ===========================================================  ==========
+
+Build
+    checksum, bulk_message, patch_messages, bank_messages,
+    parameter_change, parameter_change_for, name_changes, dump_request
+Parse
+    split_messages, message_kind, parse_bulk, parse_parameter_change,
+    parse_dump_request, PatchAssembler (start/common/effect/end groups -> payloads)
+
+Slots are numbered 1..99 as on the unit; on the wire they are 0-based
+(``nn = slot - 1``). Protocol reference: the project's ``SYSEX.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ChecksumError, SysexError
+from .patch import COMMON_BYTES, EFFECT_BYTES, PAYLOAD_BYTES, Patch
+
+SYSEX_START = 0xF0
+SYSEX_END = 0xF7
+YAMAHA_ID = bytes([0x43, 0x7D])
+FAMILY_BULK = 0x30
+FAMILY_PARAMETER = 0x40
+FAMILY_REQUEST = 0x50
+MODEL_BULK = b"UB99"
+MODEL_SHORT = b"UB"
+BULK_HEADER = bytes([SYSEX_START, *YAMAHA_ID, FAMILY_BULK]) + MODEL_BULK
+BULK_OVERHEAD_BYTES = len(BULK_HEADER) + 2 + 3 + 2   # count, address, checksum + F7
+SLOT_COUNT = 99
+
+ADDR_BULK_ALL_START = (0x30, 0x00, 0x00)
+ADDR_BULK_ALL_END = (0x30, 0x10, 0x00)
+ADDR_COMMON = (0x20, 0x00, 0x00)
+ADDR_EFFECT = (0x20, 0x01, 0x00)
+_SLOT_START, _SLOT_END = 0x01, 0x11
+_EDIT_START, _EDIT_END = 0x03, 0x13
+_BLOCK_SIZES = {0: COMMON_BYTES, 1: EFFECT_BYTES}   # parameter-change block -> bytes
+_KINDS = {FAMILY_BULK: "bulk", FAMILY_PARAMETER: "parameter", FAMILY_REQUEST: "request"}
+
+
+@dataclass(frozen=True)
+class BulkMessage:
+    """A parsed bulk message: 3-byte ``address`` and its 7-bit ``data``."""
+
+    address: tuple
+    data: bytes
+
+
+@dataclass(frozen=True)
+class AssembledPatch:
+    """One patch collected from a start/common/effect/end group.
+
+    ``target`` is ``"edit"`` (edit buffer, ``slot`` None) or ``"slot"`` (``slot`` 1..99);
+    ``in_bank`` is True when the group arrived inside a bulk-all bracket.
+    """
+
+    target: str
+    slot: int | None
+    payload: bytes
+    in_bank: bool = False
+
+    def patch(self) -> Patch:
+        """Decode the payload (raises PatchFormatError for bytes outside the table)."""
+        return Patch.from_payload(self.payload)
+
+
+# -- building ---------------------------------------------------------------
+def checksum(body: bytes) -> int:
+    """Yamaha checksum over count + address + data: ``(-sum) mod 128``.
+
+    Examples
+    --------
+    >>> hex(checksum(bytes([0x00, 0x00, 0x30, 0x01, 0x00])))
+    '0x4f'
+    """
+    return (-sum(body)) & 0x7F
+
+
+def _check_7bit(data: bytes, what: str) -> None:
+    for i, b in enumerate(data):
+        if b > 0x7F:
+            raise SysexError(f"{what} byte {i} is 0x{b:02X}; SysEx data bytes must be 0x00-0x7F")
+
+
+def _check_address(address) -> tuple:
+    address = tuple(address)
+    if len(address) != 3 or any(not isinstance(a, int) or not 0 <= a <= 0x7F for a in address):
+        raise SysexError(f"address {address!r} must be three integers 0x00-0x7F")
+    return address
+
+
+def bulk_message(address: tuple, data: bytes = b"") -> bytes:
+    """One bulk message ``F0 43 7D 30 'UB99' count address data cks F7``.
+
+    Parameters
+    ----------
+    address : tuple of 3 int
+        e.g. ``(0x20, 0x00, 0x00)`` for the common block.
+    data : bytes
+        0..16383 bytes, each 0x00-0x7F (empty for start/end control messages).
+    """
+    address = _check_address(address)
+    data = bytes(data)
+    if len(data) > 0x3FFF:
+        raise SysexError(f"bulk data is {len(data)} bytes; at most 16383 fit the 14-bit count")
+    _check_7bit(data, "bulk data")
+    body = bytes([len(data) >> 7, len(data) & 0x7F, *address]) + data
+    return BULK_HEADER + body + bytes([checksum(body), SYSEX_END])
+
+
+def _payload_of(patch_or_payload) -> bytes:
+    """The 159 payload bytes of a Patch or of raw bytes (length and 7-bit checked)."""
+    if isinstance(patch_or_payload, Patch):
+        return patch_or_payload.to_payload()
+    if not isinstance(patch_or_payload, (bytes, bytearray, memoryview)):
+        raise SysexError(f"expected a Patch or {PAYLOAD_BYTES} payload bytes; "
+                         f"got {type(patch_or_payload).__name__}")
+    payload = bytes(patch_or_payload)
+    if len(payload) != PAYLOAD_BYTES:
+        raise SysexError(f"patch payload is {len(payload)} bytes; expected {PAYLOAD_BYTES} "
+                         "(32-byte common block + 127-byte effect block)")
+    _check_7bit(payload, "patch payload")
+    return payload
+
+
+def check_slot(slot) -> int:
+    """Return ``slot`` if it is a user slot number 1..99, else raise SysexError."""
+    if isinstance(slot, bool) or not isinstance(slot, int) or not 1 <= slot <= SLOT_COUNT:
+        raise SysexError(f"slot={slot!r} is not a user slot; expected 1 to {SLOT_COUNT}")
+    return slot
+
+
+def patch_messages(patch_or_payload, *, slot: int | None = None) -> list:
+    """The 4 messages that carry one patch: start, common block, effect block, end.
+
+    Parameters
+    ----------
+    patch_or_payload : Patch or bytes
+        the patch, or its 159-byte payload.
+    slot : int, optional
+        None for the edit buffer (``30 03 00`` / ``30 13 00``), else user slot
+        1..99 (``30 01 nn`` / ``30 11 nn`` with nn = slot - 1).
+    """
+    payload = _payload_of(patch_or_payload)
+    if slot is None:
+        start, end = (0x30, _EDIT_START, 0), (0x30, _EDIT_END, 0)
+    else:
+        nn = check_slot(slot) - 1
+        start, end = (0x30, _SLOT_START, nn), (0x30, _SLOT_END, nn)
+    return [bulk_message(start), bulk_message(ADDR_COMMON, payload[:COMMON_BYTES]),
+            bulk_message(ADDR_EFFECT, payload[COMMON_BYTES:]), bulk_message(end)]
+
+
+def bank_messages(payloads_or_patches) -> list:
+    """All 99 user patches in the bulk-all bracket: 1 + 99 x 4 + 1 = 398 messages."""
+    items = list(payloads_or_patches)
+    if len(items) != SLOT_COUNT:
+        raise SysexError(f"a bank holds {SLOT_COUNT} patches; got {len(items)}")
+    out = [bulk_message(ADDR_BULK_ALL_START)]
+    for slot, item in enumerate(items, start=1):
+        out.extend(patch_messages(item, slot=slot))
+    out.append(bulk_message(ADDR_BULK_ALL_END))
+    return out
+
+
+def parameter_change(block: int, offset: int, value: int, size: int) -> bytes:
+    """A live parameter change ``F0 43 7D 40 55 42 20 bb oo v.. F7`` (no checksum).
+
+    Parameters
+    ----------
+    block : int
+        0 = common block (32 bytes), 1 = effect block (127 bytes).
+    offset : int
+        byte offset inside the block.
+    value : int
+        raw value: 0..127 for ``size`` 1, 0..16383 for ``size`` 2 (sent hi7, lo7).
+    size : int
+        1 or 2 value bytes, the parameter's size in the block.
+    """
+    if block not in _BLOCK_SIZES:
+        raise SysexError(f"block={block!r} must be 0 (common) or 1 (effect)")
+    if not isinstance(offset, int) or not 0 <= offset < _BLOCK_SIZES[block]:
+        raise SysexError(f"offset={offset!r} is outside block {block}; "
+                         f"expected 0 to {_BLOCK_SIZES[block] - 1}")
+    if size not in (1, 2):
+        raise SysexError(f"size={size!r} must be 1 or 2 value bytes")
+    limit = 0x7F if size == 1 else 0x3FFF
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise SysexError(f"value={value!r} does not fit {size} byte(s); expected 0 to {limit}")
+    value_bytes = [value] if size == 1 else [value >> 7, value & 0x7F]
+    return bytes([SYSEX_START, *YAMAHA_ID, FAMILY_PARAMETER, *MODEL_SHORT, 0x20, block, offset,
+                  *value_bytes, SYSEX_END])
+
+
+_COMMON_FIELDS = {"effect_type": 0, "knob_1": 2, "knob_2": 4, "knob_3": 6}
+
+
+def parameter_change_for(patch: Patch, key: str) -> bytes:
+    """The parameter-change message that sets ``key`` to its value in ``patch``.
+
+    ``key`` is an effect parameter key (e.g. ``"delay_time_ms"``), or one of the
+    common fields ``"effect_type"``, ``"knob_1"``, ``"knob_2"``, ``"knob_3"``.
+    For the name use :func:`name_changes`.
+    """
+    if key in _COMMON_FIELDS:
+        offset = _COMMON_FIELDS[key]
+        payload = patch.to_payload()
+        return parameter_change(0, offset, (payload[offset] << 7) | payload[offset + 1], 2)
+    p = patch.effect_type.param(key)
+    return parameter_change(1, p.offset, patch.get_raw(p.key), p.size)
+
+
+def name_changes(patch: Patch) -> list:
+    """Twelve 1-byte parameter changes, one per name character (as MagicstompFrenzy sends)."""
+    payload = patch.to_payload()
+    return [parameter_change(0, 0x10 + i, payload[0x10 + i], 1) for i in range(12)]
+
+
+def dump_request(slot: int) -> bytes:
+    """Request user patch ``slot`` (1..99): ``F0 43 7D 50 55 42 30 01 nn F7``."""
+    nn = check_slot(slot) - 1
+    return bytes([SYSEX_START, *YAMAHA_ID, FAMILY_REQUEST, *MODEL_SHORT, 0x30, _SLOT_START, nn,
+                  SYSEX_END])
+
+
+# -- parsing ----------------------------------------------------------------
+def split_messages(data: bytes) -> list:
+    """Split concatenated SysEx messages (a .syx file) into a list of ``F0 ... F7`` messages.
+
+    Raises
+    ------
+    SysexError
+        for bytes outside an F0..F7 message, or a message that never ends.
+    """
+    data = bytes(data)
+    out, i = [], 0
+    while i < len(data):
+        if data[i] != SYSEX_START:
+            end = data.find(bytes([SYSEX_START]), i)
+            stray = (end if end >= 0 else len(data)) - i
+            raise SysexError(f"found {stray} byte(s) outside a SysEx message at offset {i} "
+                             f"(first 0x{data[i]:02X}); expected F0 to start the next message")
+        end = data.find(bytes([SYSEX_END]), i + 1)
+        restart = data.find(bytes([SYSEX_START]), i + 1)
+        if end < 0 or 0 <= restart < end:
+            raise SysexError(f"the message starting at offset {i} has no F7 end byte; "
+                             "the data is truncated or corrupt")
+        out.append(data[i:end + 1])
+        i = end + 1
+    return out
+
+
+def message_kind(msg: bytes) -> str:
+    """``"bulk"``, ``"parameter"`` or ``"request"`` for a Magicstomp message, else SysexError."""
+    msg = bytes(msg)
+    _check_frame(msg, minimum=5)
+    _check_manufacturer(msg)
+    kind = _KINDS.get(msg[3])
+    if kind is None:
+        raise SysexError(f"message type byte 0x{msg[3]:02X} is not a Magicstomp message; "
+                         "expected 30 (bulk), 40 (parameter change) or 50 (dump request)")
+    return kind
+
+
+def _check_frame(msg: bytes, *, minimum: int) -> None:
+    if len(msg) < 2 or msg[0] != SYSEX_START or msg[-1] != SYSEX_END:
+        raise SysexError(f"a SysEx message must start with F0 and end with F7; got "
+                         f"{msg[:4].hex(' ').upper()} ... ({len(msg)} bytes)")
+    if len(msg) < minimum:
+        raise SysexError(f"the message is {len(msg)} bytes; a Magicstomp message of this kind "
+                         f"has at least {minimum}")
+    _check_7bit(msg[1:-1], "message")
+
+
+def _check_manufacturer(msg: bytes) -> None:
+    if msg[1:3] != YAMAHA_ID:
+        raise SysexError(f"wrong manufacturer bytes {msg[1:3].hex(' ').upper()}; expected 43 7D "
+                         "(Yamaha, Magicstomp): is this file for another device?")
+
+
+def parse_bulk(msg: bytes) -> BulkMessage:
+    """Validate one bulk message and return its address and data.
+
+    Raises
+    ------
+    SysexError
+        wrong framing, manufacturer, family or model, a byte above 0x7F, or a
+        count that does not match the message length.
+    ChecksumError
+        when the checksum does not match count + address + data.
+    """
+    msg = bytes(msg)
+    _check_frame(msg, minimum=BULK_OVERHEAD_BYTES)
+    _check_manufacturer(msg)
+    if msg[3] != FAMILY_BULK:
+        raise SysexError(f"message type byte 0x{msg[3]:02X} is not a bulk message (expected 30)")
+    if msg[4:8] != MODEL_BULK:
+        raise SysexError(f"wrong model id {msg[4:8].hex(' ').upper()}; expected 55 42 39 39 "
+                         "('UB99', Magicstomp)")
+    count = (msg[8] << 7) | msg[9]
+    if len(msg) != BULK_OVERHEAD_BYTES + count:
+        raise SysexError(f"byte count says {count} data bytes but the message holds "
+                         f"{len(msg) - BULK_OVERHEAD_BYTES}; the message is truncated or corrupt")
+    expected = checksum(msg[8:-2])
+    if msg[-2] != expected:
+        raise ChecksumError(f"bad checksum 0x{msg[-2]:02X} for address "
+                            f"{msg[10:13].hex(' ').upper()}; expected 0x{expected:02X} "
+                            "(the data was corrupted in transfer)",
+                            expected=expected, actual=msg[-2])
+    return BulkMessage(address=tuple(msg[10:13]), data=msg[13:-2])
+
+
+def parse_parameter_change(msg: bytes) -> tuple:
+    """``(block, offset, value_bytes)`` of a parameter-change message."""
+    msg = bytes(msg)
+    _check_frame(msg, minimum=10)
+    _check_manufacturer(msg)
+    if msg[3] != FAMILY_PARAMETER or msg[4:6] != MODEL_SHORT or msg[6] != 0x20:
+        raise SysexError(f"not a parameter change: {msg[3:7].hex(' ').upper()}; "
+                         "expected 40 55 42 20")
+    if len(msg) not in (10, 11):
+        raise SysexError(f"a parameter change is 10 or 11 bytes; got {len(msg)}")
+    block, offset = msg[7], msg[8]
+    if block not in _BLOCK_SIZES or offset >= _BLOCK_SIZES[block]:
+        raise SysexError(f"parameter address 20 {block:02X} {offset:02X} is outside the patch")
+    return block, offset, msg[9:-1]
+
+
+def parse_dump_request(msg: bytes) -> int:
+    """The slot (1..99) asked for by a dump request ``F0 43 7D 50 55 42 30 01 nn F7``."""
+    msg = bytes(msg)
+    _check_frame(msg, minimum=10)
+    _check_manufacturer(msg)
+    if len(msg) != 10 or msg[3] != FAMILY_REQUEST or msg[4:8] != bytes([*MODEL_SHORT, 0x30,
+                                                                         _SLOT_START]):
+        raise SysexError(f"not a user-patch dump request: {msg.hex(' ').upper()}; "
+                         "expected F0 43 7D 50 55 42 30 01 nn F7")
+    if msg[8] >= SLOT_COUNT:
+        raise SysexError(f"dump request for patch index 0x{msg[8]:02X}; expected 00-62 (1-99)")
+    return msg[8] + 1
+
+
+class PatchAssembler:
+    """Collect patches from a stream of bulk messages (a file, a dump, a bulk-all write).
+
+    ``feed(msg)`` returns the patches completed by that message (usually none,
+    one at each end message). ``finish()`` checks that nothing is left open.
+
+    Raises
+    ------
+    SysexError
+        for a start without its end, an end without its start, a block outside
+        a start/end group, a missing or repeated block, or an unknown address.
+    """
+
+    def __init__(self):
+        self.in_bank = False
+        self._frame = None          # (target, slot) of the open start message
+        self._blocks: dict = {}
+
+    @property
+    def busy(self) -> bool:
+        """True while a bulk-all bracket or a patch group is open."""
+        return self.in_bank or self._frame is not None
+
+    def feed(self, msg) -> list:
+        """Process one message (bytes or a BulkMessage); return the patches it completes."""
+        bulk = msg if isinstance(msg, BulkMessage) else parse_bulk(msg)
+        a1, a2, a3 = bulk.address
+        where = " ".join(f"{a:02X}" for a in bulk.address)
+        if bulk.address[:2] == ADDR_COMMON[:2] or bulk.address[:2] == ADDR_EFFECT[:2]:
+            self._block(bulk, where)
+            return []
+        if bulk.data:
+            raise SysexError(f"control message {where} carries {len(bulk.data)} data bytes; "
+                             "expected none")
+        if bulk.address == ADDR_BULK_ALL_START:
+            self._expect_closed(where)
+            if self.in_bank:
+                raise SysexError("bulk-all start (30 00 00) inside another bulk-all; "
+                                 "the earlier one has no end message (30 10 00)")
+            self.in_bank = True
+        elif bulk.address == ADDR_BULK_ALL_END:
+            self._expect_closed(where)
+            if not self.in_bank:
+                raise SysexError("bulk-all end (30 10 00) without its start (30 00 00)")
+            self.in_bank = False
+        elif a1 == 0x30 and a2 in (_SLOT_START, _EDIT_START):
+            self._start(a2, a3, where)
+        elif a1 == 0x30 and a2 in (_SLOT_END, _EDIT_END):
+            return [self._end(a2, a3, where)]
+        else:
+            raise SysexError(f"unknown bulk address {where}; expected a patch start/end "
+                             "(30 0x nn), a block (20 00 00 / 20 01 00) or bulk-all (30 00/10 00)")
+        return []
+
+    def finish(self) -> None:
+        """Raise SysexError if a patch group or bulk-all bracket is still open."""
+        if self._frame is not None:
+            raise SysexError(f"{self._describe(self._frame)} start message has no end message; "
+                             "the data is truncated")
+        if self.in_bank:
+            raise SysexError("bulk-all start (30 00 00) has no end message (30 10 00); "
+                             "the data is truncated")
+
+    # -- internals -------------------------------------------------------------
+    @staticmethod
+    def _describe(frame) -> str:
+        target, slot = frame
+        return "edit-buffer" if target == "edit" else f"user patch {slot}"
+
+    def _expect_closed(self, where: str) -> None:
+        if self._frame is not None:
+            raise SysexError(f"{where} arrived while the {self._describe(self._frame)} group "
+                             "was open; its end message is missing")
+
+    def _start(self, a2: int, a3: int, where: str) -> None:
+        self._expect_closed(where)
+        if a2 == _SLOT_START:
+            if a3 >= SLOT_COUNT:
+                raise SysexError(f"user patch index 0x{a3:02X} in {where}; expected 00-62")
+            self._frame = ("slot", a3 + 1)
+        else:
+            if self.in_bank:
+                raise SysexError("an edit-buffer patch (30 03) inside a bulk-all bracket; "
+                                 "a bank holds user patches (30 01 nn) only")
+            self._frame = ("edit", None)
+        self._blocks = {}
+
+    def _end(self, a2: int, a3: int, where: str) -> AssembledPatch:
+        frame = ("slot", a3 + 1) if a2 == _SLOT_END else ("edit", None)
+        if self._frame is None:
+            raise SysexError(f"end message {where} without its start message")
+        if frame != self._frame:
+            raise SysexError(f"end message {where} does not match the open "
+                             f"{self._describe(self._frame)} start")
+        missing = [name for name in ("common", "effect") if name not in self._blocks]
+        if missing:
+            raise SysexError(f"the {self._describe(frame)} group has no {' or '.join(missing)} "
+                             "block; expected a 32-byte common and a 127-byte effect block")
+        payload = self._blocks["common"] + self._blocks["effect"]
+        self._frame, self._blocks = None, {}
+        return AssembledPatch(target=frame[0], slot=frame[1], payload=payload,
+                              in_bank=self.in_bank)
+
+    def _block(self, bulk: BulkMessage, where: str) -> None:
+        name, size = (("common", COMMON_BYTES) if bulk.address == ADDR_COMMON
+                      else ("effect", EFFECT_BYTES) if bulk.address == ADDR_EFFECT
+                      else (None, 0))
+        if name is None:
+            raise SysexError(f"unknown block address {where}; expected 20 00 00 or 20 01 00")
+        if self._frame is None:
+            raise SysexError(f"{name} block ({where}) outside a patch start/end group")
+        if len(bulk.data) != size:
+            raise SysexError(f"{name} block is {len(bulk.data)} bytes; expected {size}")
+        if name in self._blocks:
+            raise SysexError(f"the {self._describe(self._frame)} group has two {name} blocks")
+        self._blocks[name] = bulk.data
