@@ -1,0 +1,155 @@
+"""The one table of *assumed* physical mappings used by the virtual Magicstomp.
+
+The unit shows many parameters only as a 0-10 knob (or an unlabelled enum) and
+Yamaha does not publish what they mean physically. Every such assumption the
+emulator makes lives here, as data: the parameter key, the mapping, and why it
+was chosen. DSP modules read their numbers from this table through
+:func:`knob_value`; they never hard-code their own.
+
+Mapping kinds (``x`` is the knob value as the patch shows it):
+
+``"db_linear"``     value = lo + (hi - lo) * x / 10, a level or gain in dB
+``"db_linear_off"`` as ``db_linear``, but ``x == 0`` means "off" (returns None)
+``"amp_linear"``    linear amplitude x / 10 * hi (hi = 1.0 gives unity at 10)
+``"amp_square"``    audio taper, amplitude (x / 10) ** 2 * hi; 0 mutes
+``"enum_table"``    label -> value, ``table`` lists the pairs
+
+Adding an entry: append one :class:`AssumedMapping` to ``ASSUMED_MAPPINGS``
+(helpers own their rows; keep the reason one or two sentences).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from ..errors import EmulationError
+
+
+@dataclass(frozen=True)
+class AssumedMapping:
+    """One assumed mapping of a knob or enum onto a physical quantity.
+
+    Attributes
+    ----------
+    key : str
+        Parameter key as in the effect table (shared by every type using it).
+    kind : str
+        One of the kinds listed in the module docstring.
+    lo, hi : float
+        End points of the mapping (meaning depends on ``kind``).
+    unit : str
+        Unit of the returned physical value ("dB", "dBFS", "x" for amplitude).
+    reason : str
+        Why this mapping was assumed.
+    table : tuple
+        (label, value) pairs for ``"enum_table"``.
+    """
+
+    key: str
+    kind: str
+    lo: float
+    hi: float
+    unit: str
+    reason: str
+    table: tuple = field(default=())
+
+
+ASSUMED_MAPPINGS = (
+    # --- amp / distortion / dynamics / EQ family (helper A) --------------------
+    AssumedMapping(
+        "preamp_gain", "db_linear", 0.0, 36.0, "dB",
+        "Drive added on top of each amp/distortion voicing's base gain; 36 dB over the knob "
+        "turns every voicing from its cleanest to its most saturated setting."),
+    AssumedMapping(
+        "master_volume", "amp_square", 0.0, 1.0, "x",
+        "Output level with an audio (square-law) taper: 10 = unity, 5 = -12 dB, 0 mutes, "
+        "like a volume pot."),
+    AssumedMapping(
+        "master_tone", "db_linear", -18.0, 0.0, "dB",
+        "Treble-cut master tone: a 1.2 kHz high shelf from -18 dB (0) to flat (10); the "
+        "factory init patch sets 10, which we read as 'flat'."),
+    AssumedMapping(
+        "treble", "db_linear", -12.0, 12.0, "dB",
+        "Tone-stack high shelf gain; 5 = flat voicing, each knob step 2.4 dB."),
+    AssumedMapping(
+        "hi_mid", "db_linear", -12.0, 12.0, "dB",
+        "Tone-stack upper-mid peaking gain (frequency set by the amp voicing); 5 = flat."),
+    AssumedMapping(
+        "lo_mid", "db_linear", -12.0, 12.0, "dB",
+        "Tone-stack lower-mid peaking gain (frequency set by the amp voicing); 5 = flat."),
+    AssumedMapping(
+        "bass", "db_linear", -12.0, 12.0, "dB",
+        "Tone-stack low shelf gain; 5 = flat."),
+    AssumedMapping(
+        "presence", "db_linear", -8.0, 8.0, "dB",
+        "Power-amp presence: a high shelf near 3.5 kHz after the tone stack; 5 = flat."),
+    AssumedMapping(
+        "gate_threshold", "db_linear_off", -80.0, -30.0, "dBFS",
+        "Noise-gate open threshold on the input peak envelope; 0 switches the gate off (the "
+        "factory init value), 10 = -30 dBFS, which gates all but firm picking."),
+    AssumedMapping(
+        "pre_eq_level", "amp_linear", 0.0, 1.0, "x",
+        "Level out of the Distortion pre-EQ into the drive stage; 10 = unity (factory init "
+        "value), linear amplitude below."),
+    AssumedMapping(
+        "effect_level", "amp_linear", 0.0, 1.0, "x",
+        "3 Band Parametric EQ output level; 10 = unity (factory init value), linear amplitude."),
+    AssumedMapping(
+        "compressor_knee", "enum_table", 0.0, 15.0, "dB",
+        "Soft-knee width of the quadratic knee (Giannoulis, Massberg & Reiss 2012); "
+        "'Hard' = 0 dB and each step adds 3 dB.",
+        table=(("Hard", 0.0), ("1", 3.0), ("2", 6.0), ("3", 9.0), ("4", 12.0), ("5", 15.0))),
+    AssumedMapping(
+        "knee", "enum_table", 0.0, 15.0, "dB",
+        "Standalone Compressor knee; same as compressor_knee.",
+        table=(("Hard", 0.0), ("1", 3.0), ("2", 6.0), ("3", 9.0), ("4", 12.0), ("5", 15.0))),
+)
+
+#: key -> AssumedMapping (read-only view of the table).
+MAPPINGS_BY_KEY = MappingProxyType({m.key: m for m in ASSUMED_MAPPINGS})
+
+
+def knob_value(key: str, value):
+    """The physical value the emulator assumes for ``value`` of parameter ``key``.
+
+    Parameters
+    ----------
+    key : str
+        Parameter key with an entry in :data:`ASSUMED_MAPPINGS`.
+    value : float or str
+        The knob value (0-10) or enum label as the patch shows it.
+
+    Returns
+    -------
+    float or None
+        dB, dBFS or linear amplitude (see the entry's ``unit``); None means "off"
+        for ``db_linear_off`` mappings.
+
+    Raises
+    ------
+    EmulationError
+        if ``key`` has no assumed mapping or ``value`` is not one of its labels.
+    """
+    entry = MAPPINGS_BY_KEY.get(key)
+    if entry is None:
+        raise EmulationError(
+            f"no assumed mapping for parameter {key!r}; expected one of "
+            f"{', '.join(sorted(MAPPINGS_BY_KEY))} (add a row to ASSUMED_MAPPINGS)")
+    if entry.kind == "enum_table":
+        for label, mapped in entry.table:
+            if str(value) == label:
+                return mapped
+        raise EmulationError(
+            f"{key}={value!r} is not a known label; expected one of "
+            f"{', '.join(label for label, _ in entry.table)}")
+    x = float(value)
+    if entry.kind == "db_linear":
+        return entry.lo + (entry.hi - entry.lo) * x / 10.0
+    if entry.kind == "db_linear_off":
+        return None if x <= 0.0 else entry.lo + (entry.hi - entry.lo) * x / 10.0
+    if entry.kind == "amp_linear":
+        return entry.hi * x / 10.0
+    if entry.kind == "amp_square":
+        return entry.hi * (x / 10.0) ** 2
+    raise EmulationError(f"mapping kind {entry.kind!r} of {key!r} is unknown; fix ASSUMED_MAPPINGS")
