@@ -294,4 +294,4 @@ class HardwareRig(Rig):
 def _open_midi(port: str):
     """Open the unit's MIDI connection by port name (magicstomp.midi)."""
     from magicstomp.midi import MagicstompMidi
-    return MagicstompMidi.open(port)
+    return MagicstompMidi(port).open()
