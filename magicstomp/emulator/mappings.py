@@ -13,6 +13,8 @@ Mapping kinds (``x`` is the knob value as the patch shows it):
 ``"amp_linear"``    linear amplitude x / 10 * hi (hi = 1.0 gives unity at 10)
 ``"amp_square"``    audio taper, amplitude (x / 10) ** 2 * hi; 0 mutes
 ``"enum_table"``    label -> value, ``table`` lists the pairs
+``"linear"``        value = lo + (hi - lo) * x / 10 in any unit (ms, Hz, %, gain)
+``"geometric"``     value = lo * (hi / lo) ** (x / 10): equal ratios per knob step (times, rates)
 
 Adding an entry: append one :class:`AssumedMapping` to ``ASSUMED_MAPPINGS``
 (helpers own their rows; keep the reason one or two sentences).
@@ -104,6 +106,42 @@ ASSUMED_MAPPINGS = (
         "knee", "enum_table", 0.0, 15.0, "dB",
         "Standalone Compressor knee; same as compressor_knee.",
         table=(("Hard", 0.0), ("1", 3.0), ("2", 6.0), ("3", 9.0), ("4", 12.0), ("5", 15.0))),
+    # --- time / modulation family (helper B: delay.py, modulation.py, multi.py) -----
+    AssumedMapping(
+        "delay_time", "geometric", 30.0, 1000.0, "ms",
+        "Tape Echo time: tape echoes span slapback (tens of ms) to long echoes; equal ratios "
+        "per step make each knob step sound alike, and 4.6 (the init patch) is a 150 ms slapback."),
+    AssumedMapping(
+        "feedback_level", "linear", 0.0, 1.0, "x",
+        "Tape Echo loop gain: 10 = unity, the edge of runaway a tape echo reaches; its "
+        "saturation and darkening keep the repeats bounded."),
+    AssumedMapping(
+        "mix", "linear", 0.0, 1.0, "x",
+        "Tape Echo mix, like the other delays' Mix %: a crossfade from dry (0) to wet (10)."),
+    AssumedMapping(
+        "chorus_speed", "geometric", 0.1, 10.0, "Hz",
+        "Multi chorus LFO rate, slow sweep to vibrato with equal ratios per step, as pedal rate knobs."),
+    AssumedMapping("flanger_speed", "geometric", 0.1, 10.0, "Hz", "Multi flanger LFO rate; as chorus_speed."),
+    AssumedMapping("phaser_speed", "geometric", 0.1, 10.0, "Hz", "Multi phaser LFO rate; as chorus_speed."),
+    AssumedMapping(
+        "tremolo_speed", "geometric", 0.5, 15.0, "Hz",
+        "Multi tremolo rate: amp tremolos run from a slow throb (0.5 Hz) to a fast stutter (15 Hz)."),
+    AssumedMapping("chorus_depth", "linear", 0.0, 100.0, "%", "Same scale as the Chorus type's PM depth %."),
+    AssumedMapping("flanger_depth", "linear", 0.0, 100.0, "%", "Same scale as the Flange type's depth %."),
+    AssumedMapping("phaser_depth", "linear", 0.0, 100.0, "%", "Same scale as the Phaser type's depth %."),
+    AssumedMapping("tremolo_depth", "linear", 0.0, 100.0, "%", "Same scale as the Tremolo type's depth %."),
+    AssumedMapping(
+        "chorus_level", "linear", 0.0, 1.0, "x",
+        "Multi chorus wet gain added to the dry path; 10 = wet as loud as dry (the classic 50/50 chorus)."),
+    AssumedMapping(
+        "flanger_level", "linear", 0.0, 1.0, "x",
+        "Multi flanger wet gain added to the dry path; 10 = equal to dry, full-depth notches."),
+    AssumedMapping(
+        "phaser_level", "linear", 0.0, 1.0, "x",
+        "Multi phaser wet gain added to the dry path; 10 = equal to dry, full-depth notches."),
+    AssumedMapping(
+        "delay_level", "linear", 0.0, 1.0, "x",
+        "Multi echo gain added to the dry path; 10 = first echo as loud as the dry signal."),
 )
 
 #: key -> AssumedMapping (read-only view of the table).
@@ -148,6 +186,10 @@ def knob_value(key: str, value):
         return entry.lo + (entry.hi - entry.lo) * x / 10.0
     if entry.kind == "db_linear_off":
         return None if x <= 0.0 else entry.lo + (entry.hi - entry.lo) * x / 10.0
+    if entry.kind == "linear":
+        return entry.lo + (entry.hi - entry.lo) * x / 10.0
+    if entry.kind == "geometric":
+        return entry.lo * (entry.hi / entry.lo) ** (min(max(x, 0.0), 10.0) / 10.0)
     if entry.kind == "amp_linear":
         return entry.hi * x / 10.0
     if entry.kind == "amp_square":
