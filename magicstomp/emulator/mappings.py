@@ -142,6 +142,12 @@ ASSUMED_MAPPINGS = (
     AssumedMapping(
         "delay_level", "linear", 0.0, 1.0, "x",
         "Multi echo gain added to the dry path; 10 = first echo as loud as the dry signal."),
+    # --- reverbs (helper C: reverb.py) -------------------------------------------
+    AssumedMapping(
+        "reverb_level", "linear", 0.0, 1.0, "x",
+        "Spring Reverb and multi reverb wet gain added to the dry path, linear like the other "
+        "multi effect levels; 10 = the reverb at unity (its tail energy is normalized in "
+        "reverb.py), so 2.4 (factory 'Drivin'Verb') is a -12 dB ambience."),
 )
 
 #: key -> AssumedMapping (read-only view of the table).
