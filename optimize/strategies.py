@@ -26,6 +26,7 @@ import numpy as np
 
 from magicstomp.errors import ParameterError
 
+from .screening import discrete_keys, screen_discrete
 from .search import register_strategy
 
 log = logging.getLogger(__name__)
@@ -122,14 +123,19 @@ class _Incumbent:
 
 
 @register_strategy("ours")
-def ours(space, start, recorder, *, rng, warm_starts: int = 3, initial_step: float = 0.2,
-         max_step: float = 0.4, final_remeasures: int = 2, **_ignored) -> None:
-    """Warm starts, then a staged adaptive pattern search with step halving.
+def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int = 2,
+         initial_step: float = 0.2, max_step: float = 0.4, final_remeasures: int = 2,
+         **_ignored) -> None:
+    """Screening, warm starts, then a staged adaptive pattern search with step halving.
 
     Parameters
     ----------
     space, start, recorder, rng
         As for every strategy (see :mod:`optimize.search`).
+    screen : bool
+        First try every amp model and speaker simulation the type has (one take
+        each, greedy; :func:`optimize.screening.screen_discrete`) unless they are
+        in the space.
     warm_starts : int
         Uniform random candidates measured after the start; the best point so far
         becomes the incumbent (0 disables).
@@ -151,6 +157,13 @@ def ours(space, start, recorder, *, rng, warm_starts: int = 3, initial_step: flo
     inc = _Incumbent(start, space.to_unit(start), recorder.initial_loss)
     reserve = max(0, int(final_remeasures))
     try:
+        if screen:
+            keys = [k for k in discrete_keys(start.effect_type) if k not in space.keys]
+            found = screen_discrete(start, lambda p: recorder.evaluate(p, "screen"),
+                                    start_loss=inc.loss, keys=keys,
+                                    max_takes=max(0, recorder.takes_left - reserve - 1))
+            start = found.patch
+            inc = _Incumbent(start, space.to_unit(start), found.loss)
         for _ in range(int(warm_starts)):
             if recorder.takes_left <= reserve:
                 break
