@@ -192,6 +192,12 @@ class Recorder:
             callback(take, self)
         return total
 
+    def remeasure(self, patch, label: str = "remeasure") -> float:
+        """Measure ``patch`` again as a new take (the cache is bypassed and then updated)."""
+        if self._cache is not None:
+            self._cache.pop(patch.to_payload(), None)
+        return self.evaluate(patch, label)
+
     def evaluate_unit(self, base_patch, u, label: str = "") -> float:
         """Loss of the patch at normalized coordinates ``u`` (snapped to hardware steps)."""
         return self.evaluate(self.space.from_unit(base_patch, u), label)
