@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Processor
-from .delay_lines import Lfo, RingDelay
-from .dsp import SosFilter, ms_to_samples, one_pole_coeff, rbj_biquad, table_hz
+from .delay_lines import Lfo, RingDelay, StaticFilter, mix_stereo
+from .dsp import ms_to_samples, one_pole_coeff, rbj_biquad, table_hz
 from .mappings import knob_value
 
 #: Corner of the HF-ratio shelf in the feedback loop (assumed; Yamaha does not document it).
@@ -32,12 +32,12 @@ MOD_DELAY_SWEEP_MS = 5.0
 #: Tape Echo character (all assumed, from the behaviour of tape delays).
 TAPE_WOW_HZ, TAPE_WOW_DEPTH = 0.55, 0.0025          # relative delay modulation
 TAPE_FLUTTER_HZ, TAPE_FLUTTER_DEPTH = 6.3, 0.0006
-TAPE_DRIVE = 1.6                                     # tanh saturation on the record head
+TAPE_DRIVE = 1.6                                     # soft-clip saturation on the record head
 TAPE_HF_RATIO = 0.35                                 # each repeat darker
 TAPE_HPF_HZ, TAPE_LPF_HZ = 60.0, 5000.0              # head / tape bandwidth
 
 
-def wet_filter(hpf, lpf, sample_rate: int, channels: int = 1) -> SosFilter:
+def wet_filter(hpf, lpf, sample_rate: int) -> StaticFilter:
     """The wet HPF/LPF pair from table values or Hz; a str ("Thru") or None leaves it out."""
     sections = []
     hpf_hz, lpf_hz = table_hz(hpf), table_hz(lpf)
@@ -45,13 +45,14 @@ def wet_filter(hpf, lpf, sample_rate: int, channels: int = 1) -> SosFilter:
         sections.append(rbj_biquad("highpass", hpf_hz, sample_rate))
     if lpf_hz is not None and lpf_hz < 0.45 * sample_rate:
         sections.append(rbj_biquad("lowpass", lpf_hz, sample_rate))
-    return SosFilter(np.array(sections).reshape(-1, 6), channels=channels)
+    return StaticFilter(np.array(sections).reshape(-1, 6))
 
 
 def crossfade(dry: np.ndarray, wet: np.ndarray, mix: float) -> np.ndarray:
     """(1 - mix) * dry + mix * wet as (n, 2); ``wet`` may be (n, 1) or (n, 2)."""
-    wet2 = np.broadcast_to(wet, (wet.shape[0], 2)) if wet.shape[1] == 1 else wet
-    return (1.0 - mix) * dry[:, None] + mix * wet2
+    out = np.empty((dry.shape[0], 2))
+    mix_stereo(dry, wet, 1.0 - mix, mix, out)
+    return out
 
 
 class FeedbackDelay:
@@ -90,13 +91,10 @@ class FeedbackDelay:
 
     def process(self, x: np.ndarray, *, offset_samples: np.ndarray | None = None) -> np.ndarray:
         """Wet output (n, c) for mono ``x``; ``offset_samples`` (n, c) is added to every tap."""
-        n = x.shape[0]
-        fed = np.repeat(self.filter.process(x)[:, None], self.channels, axis=1)
-        d_out = np.broadcast_to(self.out_samples, (n, self.channels))
-        d_fb = np.broadcast_to(self.fb_samples, (n, self.channels))
+        d_out, d_fb = self.out_samples[None, :], self.fb_samples[None, :]
         if offset_samples is not None:
             d_out, d_fb = d_out + offset_samples, d_fb + offset_samples
-        return self.line.run(fed, d_out, d_fb, self.fb_matrix, damp_coef=self.damp_coef,
+        return self.line.run(self.filter.process(x), d_out, d_fb, self.fb_matrix, damp_coef=self.damp_coef,
                              hf_ratio=self.hf_ratio, drive=self.drive)
 
 
@@ -191,7 +189,7 @@ class TapeEcho(_DelayProcessor):
     Time, feedback and mix use the 0-10 mappings in :mod:`.mappings`. The
     delay wobbles by TAPE_WOW_DEPTH at TAPE_WOW_HZ and TAPE_FLUTTER_DEPTH at
     TAPE_FLUTTER_HZ (relative to the delay, fixed phases, deterministic); the
-    line saturates with tanh(TAPE_DRIVE * v) / TAPE_DRIVE; the loop damps highs
+    line saturates with soft_clip(TAPE_DRIVE * v) / TAPE_DRIVE; the loop damps highs
     with HF ratio TAPE_HF_RATIO inside a TAPE_HPF_HZ..TAPE_LPF_HZ band.
     """
 

@@ -32,7 +32,7 @@ SQUARE_SHARPNESS = 8.0
 
 @njit(cache=True)
 def _read(buf, ch, w, d, mask):
-    ip = int(math.floor(d))
+    ip = int(d)          # d >= 0, so truncation is floor
     frac = d - ip
     a = buf[ch, (w - ip) & mask]
     b = buf[ch, (w - ip - 1) & mask]
@@ -40,42 +40,72 @@ def _read(buf, ch, w, d, mask):
 
 
 @njit(cache=True)
+def soft_clip(v):
+    """tanh-like saturation, exact ±1 beyond |v| = 3: the (3, 2) Pade form of tanh, C1 at the knee."""
+    if v > 3.0:
+        return 1.0
+    if v < -3.0:
+        return -1.0
+    return v * (27.0 + v * v) / (27.0 + 9.0 * v * v)
+
+
+@njit(cache=True)
 def run_delay_lines(x, d_out, d_fb, fb, damp_coef, hf_ratio, drive, buf, widx, lp, out):
-    """Run ``c`` feedback delay lines for one block (in place on ``buf``, ``widx``, ``lp``).
+    """Run ``c`` feedback delay lines, all fed by mono ``x``, for one block (state updated in place).
 
     Parameters
     ----------
-    x : (n, c) signal written into each line.
-    d_out, d_fb : (n, c) output-tap and feedback-tap delays in samples.
+    x : (n,) signal written into every line.
+    d_out, d_fb : (m, c) output-tap and feedback-tap delays in samples; m = n
+        (one row per sample, modulated taps) or m = 1 (static taps).
     fb : (c, c) gain of line j's feedback tap into line i (``fb[i, j]``).
     damp_coef : coefficient a of the one-pole low-pass in the loop.
     hf_ratio : (c,) loop gain above the damping corner relative to below it (1 = flat).
-    drive : 0 for a linear line; > 0 writes tanh(drive * v) / drive (tape saturation).
+    drive : 0 for a linear line; > 0 writes soft_clip(drive * v) / drive (tape saturation).
     buf : (c, size) ring buffers, size a power of two; widx : int64 (1,) write index.
     lp : (c,) damping filter memories; out : (n, c) output-tap samples.
     """
-    n, c = x.shape
+    n = x.shape[0]
+    c = buf.shape[0]
+    m = d_out.shape[0]
     mask = buf.shape[1] - 1
     w = widx[0]
     taps = np.empty(c)
+    b = 1.0 - damp_coef
     for i in range(n):
+        r = i if m > 1 else 0
         for ch in range(c):
-            d = d_fb[i, ch]
+            d = d_fb[r, ch]
             taps[ch] = _read(buf, ch, w, d if d > 1.0 else 1.0, mask)
+        xi = x[i]
         for ch in range(c):
             s = 0.0
             for j in range(c):
                 s += fb[ch, j] * taps[j]
-            lp[ch] = (1.0 - damp_coef) * s + damp_coef * lp[ch]
-            s = lp[ch] + hf_ratio[ch] * (s - lp[ch])
-            v = x[i, ch] + s
+            low = b * s + damp_coef * lp[ch]
+            lp[ch] = low
+            v = xi + low + hf_ratio[ch] * (s - low)
             if drive > 0.0:
-                v = math.tanh(drive * v) / drive
+                v = soft_clip(drive * v) / drive
             buf[ch, w] = v
         for ch in range(c):
-            out[i, ch] = _read(buf, ch, w, d_out[i, ch], mask)
+            out[i, ch] = _read(buf, ch, w, d_out[r, ch], mask)
         w = (w + 1) & mask
     widx[0] = w
+
+
+@njit(cache=True)
+def run_sos(x, sos, zi, y):
+    """Second-order sections (transposed direct form II) over mono ``x`` into ``y``; ``zi`` (s, 2) state."""
+    sections = sos.shape[0]
+    for i in range(x.shape[0]):
+        v = x[i]
+        for k in range(sections):
+            o = sos[k, 0] * v + zi[k, 0]
+            zi[k, 0] = sos[k, 1] * v - sos[k, 4] * o + zi[k, 1]
+            zi[k, 1] = sos[k, 2] * v - sos[k, 5] * o
+            v = o
+        y[i] = v
 
 
 @njit(cache=True)
@@ -117,14 +147,72 @@ class RingDelay:
         self.lp = np.zeros(self.channels)
 
     def run(self, x, d_out, d_fb, fb, *, damp_coef=0.0, hf_ratio=None, drive=0.0):
-        """Process ``x`` (n, channels); returns the output taps (n, channels)."""
-        n = x.shape[0]
-        out = np.empty((n, self.channels))
+        """Process mono ``x`` (n,) into every line; returns the output taps (n, channels).
+
+        ``d_out`` / ``d_fb`` are (1, channels) for static taps or (n, channels) per sample.
+        """
+        out = np.empty((x.shape[0], self.channels))
         hf = np.ones(self.channels) if hf_ratio is None else np.asarray(hf_ratio, dtype=np.float64)
-        run_delay_lines(np.ascontiguousarray(x), np.ascontiguousarray(d_out),
-                        np.ascontiguousarray(d_fb), np.asarray(fb, dtype=np.float64),
+        run_delay_lines(np.ascontiguousarray(x, dtype=np.float64),
+                        np.ascontiguousarray(d_out, dtype=np.float64),
+                        np.ascontiguousarray(d_fb, dtype=np.float64), np.asarray(fb, dtype=np.float64),
                         float(damp_coef), hf, float(drive), self.buf, self.widx, self.lp, out)
         return out
+
+
+class StaticFilter:
+    """A fixed cascade of biquads (rows b0 b1 b2 1 a1 a2) with state, run by :func:`run_sos`.
+
+    Same result as ``dsp.SosFilter`` for mono signals, about twice as fast; an
+    empty cascade passes the signal through.
+    """
+
+    def __init__(self, sos):
+        self.sos = np.ascontiguousarray(np.asarray(sos, dtype=np.float64).reshape(-1, 6))
+        self.reset()
+
+    def reset(self) -> None:
+        self.zi = np.zeros((len(self.sos), 2))
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        if len(self.sos) == 0:
+            return x
+        y = np.empty(x.shape[0])
+        run_sos(np.ascontiguousarray(x, dtype=np.float64), self.sos, self.zi, y)
+        return y
+
+
+#: Points per LFO wave table (plus one wrap-around point); linear interpolation error < 1e-6.
+WAVE_TABLE_SIZE = 4096
+
+
+def _wave_table(waveform: str) -> np.ndarray:
+    phase = np.arange(WAVE_TABLE_SIZE + 1) / WAVE_TABLE_SIZE
+    if waveform == "Triangle":
+        return 4.0 * np.abs((phase + 0.75) % 1.0 - 0.5) - 1.0
+    sine = np.sin(2.0 * np.pi * phase)
+    if waveform == "Square":
+        return np.tanh(SQUARE_SHARPNESS * sine) / math.tanh(SQUARE_SHARPNESS)
+    return sine
+
+
+@njit(cache=True)
+def lfo_fill(start, phase0, increment, table, out):
+    """out[i] = table value at phase frac(phase0 + (start + i) * increment), linearly interpolated."""
+    size = table.shape[0] - 1
+    for i in range(out.shape[0]):
+        pos = ((phase0 + (start + i) * increment) % 1.0) * size
+        k = int(pos)
+        out[i] = table[k] + (pos - k) * (table[k + 1] - table[k])
+
+
+@njit(cache=True)
+def mix_stereo(dry, wet, dry_gain, wet_gain, out):
+    """out[:, ch] = dry_gain * dry + wet_gain * wet[:, ch or 0] for a (n, 1) or (n, 2) ``wet``."""
+    c = wet.shape[1]
+    for i in range(dry.shape[0]):
+        for ch in range(2):
+            out[i, ch] = dry_gain * dry[i] + wet_gain * wet[i, ch if c > 1 else 0]
 
 
 class Lfo:
@@ -133,6 +221,7 @@ class Lfo:
     ``phase_deg`` offsets the start phase (e.g. the right channel of a stereo
     effect). Sine starts at 0 rising; Triangle likewise; Square is a
     band-limited square, tanh(k sin) / tanh(k), that starts at 0 rising.
+    Values come from a wave table indexed by the absolute sample count.
     """
 
     def __init__(self, rate_hz: float, waveform: str, sample_rate: int, *, phase_deg: float = 0.0):
@@ -143,6 +232,7 @@ class Lfo:
         self.waveform = waveform
         self.increment = self.rate_hz / sample_rate
         self.phase0 = (float(phase_deg) / 360.0) % 1.0
+        self.table = _wave_table(waveform)
         self.reset()
 
     def reset(self) -> None:
@@ -150,12 +240,7 @@ class Lfo:
 
     def next(self, n: int) -> np.ndarray:
         """The next ``n`` LFO values."""
-        index = np.arange(self._n, self._n + n, dtype=np.float64)
+        out = np.empty(n)
+        lfo_fill(self._n, self.phase0, self.increment, self.table, out)
         self._n += n
-        phase = (self.phase0 + index * self.increment) % 1.0
-        if self.waveform == "Triangle":
-            return 4.0 * np.abs((phase + 0.75) % 1.0 - 0.5) - 1.0
-        sine = np.sin(2.0 * np.pi * phase)
-        if self.waveform == "Square":
-            return np.tanh(SQUARE_SHARPNESS * sine) / math.tanh(SQUARE_SHARPNESS)
-        return sine
+        return out
