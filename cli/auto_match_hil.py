@@ -1,0 +1,173 @@
+"""auto_match_hil: match a Magicstomp patch to a target recording, one take per candidate.
+
+    auto_match_hil TARGET --di-signal DI [--optimize] [--budget TAKES] [--session-name S] ...
+
+Loads and aligns the target to the DI, writes the analysis' starting patch,
+measures it (take 0, the initial loss), searches the chosen parameters on the
+virtual Magicstomp or the real unit, and exports a session folder
+``<out>/<session>/`` (patches as JSON and .syx, WAVs, report, take history,
+plots). ``--send-patch`` loads the best patch into the unit's edit buffer, or
+with ``--patch-number N`` stores it to user slot N after backing up the bank.
+
+Exit codes: 0 done, 1 a problem with the input, devices or files (one line),
+2 a usage error, 130 interrupted (the session holds the best patch so far).
+Runs as ``auto_match_hil``, ``python -m cli.auto_match_hil`` or
+``python cli/auto_match_hil.py`` from the repository root.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):   # python cli/auto_match_hil.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import logging  # noqa: E402
+import time  # noqa: E402
+
+import click  # noqa: E402
+
+from cli.common import handle_errors, setup_logging, verbose_option  # noqa: E402
+from cli.pipeline import run_match  # noqa: E402
+
+log = logging.getLogger("magicstomp.auto_match")
+
+DEFAULT_BUDGET_TAKES = 40
+DEFAULT_OPTIMIZER = "ours"
+VIRTUAL_RATE_HZ = 44100
+EXIT_INTERRUPTED = 130
+
+
+class OneLineCommand(click.Command):
+    """A click command whose usage errors are one line (``Error: ...``) and exit 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            click.echo(f"Error: {exc.format_message()} (see --help)", err=True)
+            sys.exit(2)
+        except click.Abort:
+            click.echo("Error: interrupted before a session was started; nothing was written",
+                       err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _split_params(values) -> list | None:
+    """--optimize-params a b / a,b / repeated: one flat list (None when not given)."""
+    keys = [k for v in values for k in v.replace(",", " ").split()]
+    return keys or None
+
+
+def _effect_ref(text):
+    if text is None:
+        return None
+    text = text.strip()
+    return int(text) if text.isdigit() else text
+
+
+@click.command(cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("target", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--di-signal", "di_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The DI (clean) recording of the same performance.")
+@click.option("--calibrate", is_flag=True, help="Measure latency, polarity and return gain first.")
+@click.option("--optimize", is_flag=True, help="Search the parameters (else: starting patch only).")
+@click.option("--send-patch", is_flag=True, help="Load the best patch into the unit.")
+@click.option("--patch-number", type=click.IntRange(1, 99),
+              help="With --send-patch: store to this user slot (after a bank backup).")
+@click.option("--max-iterations", type=click.IntRange(min=1),
+              help="Seed option: search passes; budget = 1 + 2 x parameters x passes.")
+@click.option("--session-name", help="Session folder name (sanitised); default: a timestamp.")
+@click.option("--optimize-params", multiple=True,
+              help="Parameters to search (keys; repeat or comma-separate). Default: per type.")
+@click.option("--in-device", help="Sound-card input (index or name part).")
+@click.option("--out-device", help="Sound-card output (index or name part).")
+@click.option("--in-ch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--out-ch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--list-devices", is_flag=True, help="List audio devices and MIDI ports, then exit.")
+@click.option("--rig", type=click.Choice(["virtual", "hardware"]),
+              help="Default: hardware when devices are given, else virtual.")
+@click.option("--midi-port", help="The unit's MIDI port (name part).")
+@click.option("--effect-type", help="Effect type id or name (default: suggested by the analysis).")
+@click.option("--optimizer", default=DEFAULT_OPTIMIZER, show_default=True,
+              help="Search strategy: ours, coordinate, grid, random, seed_coordinate.")
+@click.option("--loss", "loss_name", default="match", show_default=True,
+              help="Objective: match (level-matched multi-term) or seed (0.6 mel + 0.4 MFCC).")
+@click.option("--budget", type=click.IntRange(min=1), help=f"Takes in total "
+              f"(default {DEFAULT_BUDGET_TAKES}, take 0 = the starting patch included).")
+@click.option("--analyzer", type=click.Choice(["librosa", "essentia"]), default="librosa",
+              show_default=True)
+@click.option("--excerpt", type=click.FloatRange(min=1.0),
+              help="Match on the busiest SECONDS of the DI (shorter takes).")
+@click.option("--sample-rate", type=click.Choice(["44100", "48000", "96000"]),
+              help="Working rate in Hz (default 44100 virtual, 48000 hardware).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the search.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("out"), show_default=True)
+@click.option("--force", is_flag=True, help="Replace an existing session of that name.")
+@click.option("--export-capture", is_flag=True,
+              help="Also write input.wav/output.wav (44.1 kHz float mono) for capture trainers.")
+@verbose_option
+@handle_errors
+def main(**opts):
+    """Match a Magicstomp patch to TARGET, re-amping --di-signal through the unit or its emulation."""
+    setup_logging(opts["verbose"])
+    if opts["list_devices"]:
+        _list_devices()
+        return
+    _check_usage(opts)
+    summary = run_match(opts, default_budget=DEFAULT_BUDGET_TAKES,
+                        virtual_rate_hz=VIRTUAL_RATE_HZ, started=time.monotonic())
+    click.echo(summary.text)
+    if summary.interrupted:
+        click.echo("Interrupted: the session holds the best patch so far.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _check_usage(opts) -> None:
+    if opts["target"] is None:
+        raise click.UsageError("missing TARGET: give the recording to match, e.g. "
+                               "auto_match_hil target.wav --di-signal di.wav")
+    if opts["di_path"] is None:
+        raise click.UsageError("missing --di-signal DI: the clean recording of the same part")
+    if opts["patch_number"] is not None and not opts["send_patch"]:
+        raise click.UsageError("--patch-number needs --send-patch (store the best patch to "
+                               "that slot)")
+    hardware = opts["rig"] == "hardware" or (opts["rig"] is None and (opts["in_device"]
+                                                                      or opts["out_device"]))
+    if hardware and not (opts["in_device"] and opts["out_device"]):
+        raise click.UsageError("the hardware rig needs both --in-device and --out-device "
+                               "(see --list-devices)")
+    if opts["calibrate"] and not hardware:
+        log.info("--calibrate: the virtual rig needs no calibration; skipped")
+    opts["rig"] = "hardware" if hardware else "virtual"
+    opts["optimize_params"] = _split_params(opts["optimize_params"])
+    opts["effect_type"] = _effect_ref(opts["effect_type"])
+    if opts["sample_rate"] is not None:
+        opts["sample_rate"] = int(opts["sample_rate"])
+
+
+def _list_devices() -> None:
+    from hil.io import list_devices, list_midi_ports
+
+    devices = list_devices()
+    click.echo("Audio devices:")
+    for d in devices:
+        click.echo(f"  {d}")
+    if not devices:
+        click.echo("  (none found)")
+    ports = list_midi_ports()
+    click.echo("MIDI outputs: " + (", ".join(ports.get("outputs", [])) or "(none)"))
+    click.echo("MIDI inputs:  " + (", ".join(ports.get("inputs", [])) or "(none)"))
+
+
+if __name__ == "__main__":
+    main()

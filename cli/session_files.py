@@ -1,0 +1,115 @@
+"""What goes into a session folder (see README, "Session files").
+
+    <s>_initial.json / .syx      starting patch (analysis), JSON and edit-buffer SysEx
+    <s>_optimized.json / .syx    best patch found
+    <s>_target.wav, <s>_di.wav   the target aligned to the DI, and the DI (working rate, float)
+    <s>_take_initial.wav         the starting patch re-amped over the whole DI
+    <s>_take_optimized.wav       the best patch re-amped over the whole DI
+    <s>_history.csv              every take: index, label, seconds, loss, terms, parameters
+    <s>_report.txt               the report (cli.report)
+    <s>_loss.png, <s>_spectra.png, <s>_mel.png   plots (cli.plots)
+    <s>_session.json             options, alignment, excerpt, rig, figures (machine-readable)
+    calibration.json             hardware rig only: latency, polarity, gain, replicate floor
+    input.wav, output.wav        with --export-capture: DI and optimized take, 44.1 kHz float mono
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from . import plots
+from .matching import render_full
+from .report import format_report
+
+log = logging.getLogger("magicstomp.auto_match")
+
+CAPTURE_RATE_HZ = 44100
+
+
+def _panel(take_initial, take_optimized, target, sample_rate, backend) -> dict:
+    from optimize.loss import metric_panel
+
+    first = metric_panel(take_initial, target, sample_rate, backend=backend)
+    last = metric_panel(take_optimized, target, sample_rate, backend=backend)
+    return {k: {"initial": first[k], "optimized": last.get(k)} for k in first}
+
+
+def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, budget_takes,
+                  floor, calibration, notes, seconds, skip_takes=False) -> None:
+    """Write every file of the session into ``writer`` (not yet published)."""
+    sr = pair.sample_rate
+    best = result.best_patch
+    writer.write_patch("initial", start)
+    writer.write_patch("optimized", best)
+    writer.write_wav("_target.wav", pair.target, sr)
+    writer.write_wav("_di.wav", pair.di, sr)
+    writer.write_history(result.history, start.effect_type.keys())
+    notes = list(notes) + list(pair.warnings)
+    if result.stopped == "interrupted":
+        notes.append(f"interrupted by the user after {len(result.history)} takes; the optimized "
+                     "patch is the best measured so far")
+    panel = None
+    if skip_takes:
+        notes.append("the final full-length takes were skipped after the interruption")
+    else:
+        take_initial = render_full(rig, start, pair.di)
+        take_optimized = render_full(rig, best, pair.di)
+        writer.write_wav("_take_initial.wav", take_initial, sr)
+        writer.write_wav("_take_optimized.wav", take_optimized, sr)
+        panel = _panel(take_initial, take_optimized, pair.target, sr, opts["analyzer"])
+        signals = {"target": pair.target, "initial take": take_initial,
+                   "optimized take": take_optimized}
+        writer.write_png("_spectra.png", plots.spectra_figure(signals, sr))
+        writer.write_png("_mel.png", plots.mel_figure(signals, sr))
+        if opts["export_capture"]:
+            _export_capture(writer, pair.di, take_optimized, sr)
+    writer.write_png("_loss.png", plots.loss_figure(result.history))
+    if calibration is not None:
+        writer.write_text(calibration_name(), _calibration_json(calibration), bare=True)
+    rig_info = rig.describe()
+    report = format_report(session=writer.name, result=result, space=space, rig=rig_info,
+                           optimizer=optimizer, budget_takes=budget_takes, seconds=seconds,
+                           metric_panel=panel, alignment=pair.alignment, replicate_floor=floor,
+                           notes=notes, optimized=bool(opts["optimize"]))
+    writer.write_text("_report.txt", report)
+    writer.write_json("_session.json", {
+        "session": writer.name, "target": str(opts["target"]), "di": str(opts["di_path"]),
+        "effect_type": {"id": best.effect_type.id, "name": best.effect_type.name},
+        "optimizer": optimizer if opts["optimize"] else None, "loss": opts["loss_name"],
+        "budget_takes": budget_takes, "takes": len(result.history), "stopped": result.stopped,
+        "initial_loss": _finite(result.initial_loss), "final_loss": _finite(result.best_loss),
+        "best_take": result.best_index, "replicate_floor": floor, "seconds": round(seconds, 2),
+        "parameters": list(space.keys), "sample_rate": pair.sample_rate,
+        "alignment": pair.alignment, "rig": rig_info, "seed": opts["seed"], "notes": notes,
+        "metric_panel": panel, "files": sorted(writer.files),
+    })
+
+
+def calibration_name() -> str:
+    return "calibration.json"
+
+
+def _calibration_json(record) -> str:
+    import json
+
+    from .session import _plain
+    return json.dumps(_plain(record.to_dict()), indent=2) + "\n"
+
+
+def _finite(value):
+    return value if isinstance(value, float) and math.isfinite(value) else None
+
+
+def _export_capture(writer, di, take, sample_rate) -> None:
+    """``input.wav`` / ``output.wav``: 44.1 kHz, 32-bit float, mono (WaveNet capture trainers)."""
+    from analyzers.loading import resample
+
+    if sample_rate != CAPTURE_RATE_HZ:
+        di = resample(di, sample_rate, CAPTURE_RATE_HZ)
+        take = resample(take, sample_rate, CAPTURE_RATE_HZ)
+    n = min(len(di), len(take))
+    writer.write_wav("input.wav", np.asarray(di[:n]), CAPTURE_RATE_HZ, bare=True)
+    writer.write_wav("output.wav", np.asarray(take[:n]), CAPTURE_RATE_HZ, bare=True)
