@@ -20,6 +20,8 @@ from magicstomp.errors import AudioInputError
 
 log = logging.getLogger(__name__)
 
+#: below this alignment confidence (and no waveform match) the target is taken as unrelated
+MIN_ALIGNMENT_CONFIDENCE = 0.13
 #: DI played before an excerpt so echoes and reverb tails of earlier notes are in the take
 EXCERPT_PREROLL_S = 1.0
 _FLUX_FFT = 2048
@@ -58,7 +60,8 @@ class Excerpt:
                 f"DI ({self.preroll / sample_rate:.2f} s of DI played before it)")
 
 
-def load_pair(target_path, di_path, *, sample_rate: int) -> Pair:
+def load_pair(target_path, di_path, *, sample_rate: int,
+              min_confidence: float = MIN_ALIGNMENT_CONFIDENCE) -> Pair:
     """Load both files at ``sample_rate``, align the target to the DI, trim to one length.
 
     Raises
@@ -73,6 +76,11 @@ def load_pair(target_path, di_path, *, sample_rate: int) -> Pair:
     target = load_audio(target_path, sample_rate=sample_rate, role="target")
     di = load_audio(di_path, sample_rate=sample_rate, role="di")
     alignment = align(target.samples, di.samples, sample_rate)
+    if alignment.method != "waveform" and alignment.confidence < min_confidence:
+        raise AudioInputError(
+            f"the target does not follow the DI (alignment confidence {alignment.confidence:.2f}, "
+            f"expected at least {min_confidence:.2f}); give two recordings of the same "
+            "performance, or lower --min-alignment-confidence if you are sure they match")
     aligned = apply_alignment(target.samples, alignment, length=di.samples.size)
     target_x, di_x, lengths = match_lengths(aligned, di.samples, mode="trim")
     warnings = list(target.warnings) + list(di.warnings) + list(getattr(alignment, "warnings", []))

@@ -128,7 +128,8 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             rig = stack.enter_context(VirtualRig(sample_rate=sample_rate))
             if opts["send_patch"]:
                 midi = _open_midi(opts, stack)
-        pair = load_pair(opts["target"], opts["di_path"], sample_rate=sample_rate)
+        pair = load_pair(opts["target"], opts["di_path"], sample_rate=sample_rate,
+                         min_confidence=opts["min_alignment_confidence"])
         patch, notes = starting_patch(pair, effect_type=plan["type"], analyzer=opts["analyzer"])
         if not hardware:
             from magicstomp.emulator import processor_class

@@ -156,6 +156,7 @@ class SessionWriter:
         if self.final_dir.exists():
             old = self.out_dir / f".{self.name}.replaced-{os.getpid()}"
             os.replace(self.final_dir, old)
+        os.chmod(self.dir, 0o777 & ~_umask())
         os.replace(self.dir, self.final_dir)
         self.committed = True
         self.dir = self.final_dir
@@ -174,6 +175,12 @@ class SessionWriter:
     def __exit__(self, exc_type, exc, tb):
         self.discard()
         return False
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _num(value):
