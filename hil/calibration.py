@@ -327,7 +327,8 @@ def _record(stimulus, estimates, polarities, gains_db, noise_rms, thresholds, di
 
 def calibrate(*, in_device, out_device, in_ch=1, out_ch: int = 1, sample_rate: int, midi=None,
               patch=None, runs: int = 3, stimulus: CalibrationStimulus | None = None,
-              settle_ms: float = 300.0, timeout_s: float = 5.0) -> CalibrationRecord:
+              settle_ms: float = 300.0, timeout_s: float = 5.0,
+              on_dropout: str = "retry") -> CalibrationRecord:
     """Measure the chain sound card -> re-amp box -> unit -> sound card.
 
     Parameters
@@ -345,6 +346,8 @@ def calibrate(*, in_device, out_device, in_ch=1, out_ch: int = 1, sample_rate: i
         The clean patch to calibrate with (required with ``midi``).
     runs : int
         Stimulus repetitions; all blips of all runs are estimates.
+    on_dropout : {"retry", "warn"}
+        What an under-/overrun does (see :func:`hil.io.playrec`).
 
     Returns
     -------
@@ -378,7 +381,7 @@ def calibrate(*, in_device, out_device, in_ch=1, out_ch: int = 1, sample_rate: i
     signal = stim.render()
     recordings = [io.playrec(signal, in_device=in_dev, out_device=out_dev, in_channels=in_channels,
                              out_channels=out_channels, sample_rate=int(sample_rate),
-                             timeout_s=timeout_s) for _ in range(runs)]
+                             timeout_s=timeout_s, on_dropout=on_dropout) for _ in range(runs)]
     record = measure(stim, recordings)
     return record.with_values(in_device=in_dev.name, out_device=out_dev.name,
                               in_ch=list(in_channels), out_ch=list(out_channels))

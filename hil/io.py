@@ -172,12 +172,14 @@ def check_stream(in_device: DeviceInfo, out_device: DeviceInfo, *, in_channels, 
 
 def playrec(stimulus, *, in_device: DeviceInfo, out_device: DeviceInfo, in_channels=(1,),
             out_channels=(1,), sample_rate: int, timeout_s: float = 5.0, retries: int = 2,
-            blocksize: int = 0) -> np.ndarray:
+            on_dropout: str = "retry", blocksize: int = 0) -> np.ndarray:
     """Play mono ``stimulus`` on ``out_channels`` and record ``in_channels`` at the same time.
 
     Several input channels are averaged (mono fold). Under-/overruns are
-    detected from the stream status; the take is repeated up to ``retries``
-    times, then :class:`DeviceError` reports them. A stream that has not finished
+    detected from the stream status; with ``on_dropout="retry"`` the take is
+    repeated up to ``retries`` times, then :class:`DeviceError` reports them;
+    ``on_dropout="warn"`` logs them and keeps the take (right for a JACK dummy
+    server in synchronous mode, whose "xruns" are a late timer, not lost data). A stream that has not finished
     ``timeout_s`` after the stimulus' duration is aborted with a DeviceError.
 
     Returns
@@ -191,6 +193,8 @@ def playrec(stimulus, *, in_device: DeviceInfo, out_device: DeviceInfo, in_chann
     if peak > MAX_SEND_PEAK + 1e-9:
         raise DeviceError(f"the signal to send peaks at {20 * np.log10(peak):.2f} dBFS; the limit is "
                           "-1.0 dBFS; lower it by a fixed gain (never by the return level)")
+    if on_dropout not in ("retry", "warn"):
+        raise ValueError(f"on_dropout={on_dropout!r}; expected 'retry' or 'warn'")
     problems = []
     for attempt in range(int(retries) + 1):
         rec, flags = _one_take(x, in_device=in_device, out_device=out_device,
@@ -198,6 +202,10 @@ def playrec(stimulus, *, in_device: DeviceInfo, out_device: DeviceInfo, in_chann
                                sample_rate=int(sample_rate), timeout_s=float(timeout_s),
                                blocksize=blocksize)
         if not flags:
+            return rec
+        if on_dropout == "warn":
+            log.warning("the take had dropouts (%s); kept it (on_dropout='warn')",
+                        ", ".join(sorted(flags)))
             return rec
         problems.append(", ".join(sorted(flags)))
         log.warning("take %d: %s; taking it again", attempt + 1, problems[-1])

@@ -216,6 +216,8 @@ class HardwareRig(Rig):
         duration (default 5 s).
     retries : int
         Re-takes after an under-/overrun before giving up.
+    on_dropout : {"retry", "warn"}
+        What an under-/overrun does (see :func:`hil.io.playrec`).
     """
 
     max_send_peak_dbfs = MAX_SEND_PEAK_DBFS
@@ -223,7 +225,7 @@ class HardwareRig(Rig):
     def __init__(self, *, in_device, out_device, in_ch=1, out_ch: int = 1, sample_rate: int,
                  midi, calibration, settle_ms: float = 100.0, pre_roll_ms: float = 20.0,
                  tail_ms: float = 20.0, pacing_ms: float = 70.0, timeout_s: float = 5.0,
-                 retries: int = 2):
+                 retries: int = 2, on_dropout: str = "retry"):
         super().__init__(sample_rate)
         from . import io
         if calibration.sample_rate != self.sample_rate:
@@ -241,6 +243,7 @@ class HardwareRig(Rig):
         self.pre_roll_samples = int(round(pre_roll_ms * 1e-3 * self.sample_rate))
         self.tail_samples = int(round(tail_ms * 1e-3 * self.sample_rate))
         self.timeout_s, self.retries = float(timeout_s), int(retries)
+        self.on_dropout = on_dropout
         self._owns_midi = isinstance(midi, str)
         self.midi = _open_midi(midi) if self._owns_midi else midi
         self._last_payload: bytes | None = None
@@ -268,7 +271,7 @@ class HardwareRig(Rig):
         rec = io.playrec(stimulus, in_device=self.in_device, out_device=self.out_device,
                          in_channels=self.in_channels, out_channels=self.out_channels,
                          sample_rate=self.sample_rate, timeout_s=self.timeout_s,
-                         retries=self.retries)
+                         retries=self.retries, on_dropout=self.on_dropout)
         io.check_return_alive(rec, stimulus, latency_samples=latency,
                               sample_rate=self.sample_rate)
         take = rec[pre + latency:pre + latency + len(di)]

@@ -1,0 +1,123 @@
+"""Small JACK helpers for the virtual hardware path (JACK-Client imported lazily).
+
+    DummyServer(name, rate_hz, period)   ``jackd --no-realtime -S -d dummy`` as a subprocess
+    wait_for_ports(names, timeout_s)     until every port exists (or the process died)
+    freewheel()                          context manager: run the graph faster than real time
+
+Stop order matters: stop every client (e.g. the virtual unit) *before* the
+server, or jackd hangs for 20 s (``AUDIO_MIDI_TEST_RIG.md``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import time
+
+from magicstomp.errors import DeviceError
+
+
+def _jack():
+    try:
+        import jack
+    except OSError as exc:
+        raise DeviceError(f"JACK-Client cannot load libjack ({exc}); install it "
+                          "(apt-get install jackd2)") from None
+    return jack
+
+
+def wait_for_ports(names, *, timeout_s: float = 20.0, process=None) -> None:
+    """Return once every JACK port in ``names`` exists; DeviceError after ``timeout_s`` or
+    when ``process`` (a Popen that should create them) exits first."""
+    jack = _jack()
+    deadline = time.monotonic() + timeout_s
+    client = None
+    try:
+        while True:
+            if process is not None and process.poll() is not None:
+                raise DeviceError(f"the process that should create {names[0]!r} exited with "
+                                  f"code {process.returncode} before its ports appeared")
+            if client is None:
+                try:
+                    client = jack.Client(f"portwait{os.getpid()}", no_start_server=True)
+                except jack.JackError:
+                    client = None
+            if client is not None:
+                have = {p.name for p in client.get_ports()}
+                if all(n in have for n in names):
+                    return
+            if time.monotonic() > deadline:
+                raise DeviceError(f"JACK ports {', '.join(names)} did not appear within "
+                                  f"{timeout_s:g} s; is the JACK server running?")
+            time.sleep(0.05)
+    finally:
+        if client is not None:
+            client.close()
+
+
+@contextlib.contextmanager
+def freewheel():
+    """Run the JACK graph as fast as the CPU allows inside the block (sample-exact).
+
+    Freewheel is switched off again on exit, and only if it was switched on.
+    """
+    jack = _jack()
+    ctl = jack.Client(f"freewheel{os.getpid()}", no_start_server=True)
+    switched = False
+    try:
+        ctl.set_freewheel(True)
+        switched = True
+        yield
+    finally:
+        try:
+            if switched:
+                ctl.set_freewheel(False)
+        finally:
+            ctl.close()
+
+
+class DummyServer:
+    """A private ``jackd --no-realtime -S -t 2000 -d dummy`` server (real-time clocked).
+
+    Sets nothing in ``os.environ``; pass :meth:`env` to subprocesses, or use
+    :meth:`export` to point this process' JACK, PortAudio and mido at it.
+    """
+
+    def __init__(self, name: str, *, rate_hz: int = 48000, period: int = 256, log_path=None):
+        self.name, self.rate_hz, self.period, self.log_path = name, rate_hz, period, log_path
+        self.proc: subprocess.Popen | None = None
+
+    def env(self) -> dict:
+        return dict(os.environ, JACK_NO_START_SERVER="1", JACK_DEFAULT_SERVER=self.name,
+                    MIDO_BACKEND="mido.backends.rtmidi/UNIX_JACK")
+
+    def export(self) -> None:
+        os.environ.update({k: self.env()[k] for k in ("JACK_NO_START_SERVER",
+                                                       "JACK_DEFAULT_SERVER", "MIDO_BACKEND")})
+
+    def start(self, *, timeout_s: float = 15.0) -> "DummyServer":
+        if shutil.which("jackd") is None:
+            raise DeviceError("jackd is not installed; apt-get install jackd2")
+        out = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            ["jackd", "-n", self.name, "--no-realtime", "-S", "-t", "2000", "-d", "dummy",
+             "-r", str(self.rate_hz), "-p", str(self.period)],
+            stdout=out, stderr=subprocess.STDOUT, env=self.env())
+        deadline = time.monotonic() + timeout_s
+        while subprocess.run(["jack_wait", "-c", "-s", self.name], env=self.env(),
+                             capture_output=True).returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise DeviceError(f"jackd {self.name!r} did not start within {timeout_s:g} s")
+            time.sleep(0.1)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()

@@ -1,0 +1,195 @@
+"""The JACK virtual unit: a JACK client that behaves like a Magicstomp on a sound card.
+
+Run it with ``python -m hil.virtual_unit [--name magicstomp] [--latency-samples N]
+[--gain-db G] [--invert] [--noise-dbfs L] [--bank bank.syx]`` while a JACK
+server runs. The client has one audio input (``in``), two audio outputs
+(``out_1``, ``out_2``) and MIDI ports ``midi_in`` / ``midi_out``:
+
+* sounddevice sees it as an audio device named after the client
+  (``(2 in, 1 out)``: the unit's stereo return, its mono input);
+* mido (``MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK``) sees ``NAME:midi_in``
+  as an output port and ``NAME:midi_out`` as an input port, so
+  ``magicstomp.midi.MagicstompMidi("NAME")`` talks to it.
+
+SysEx is read and answered inside the JACK process callback (sample-accurate,
+one thread); the behaviour is :class:`hil.unit_state.UnitState`. The client
+prints ``ready NAME RATE PERIOD`` once active and stops on SIGTERM/SIGINT or
+when the server goes away. :class:`VirtualUnitProcess` starts it as a
+subprocess and waits for its ports (used by the test fixtures and benchmarks).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from magicstomp.errors import DeviceError
+
+from .unit_state import UnitState
+
+log = logging.getLogger("hil.virtual_unit")
+
+PORTS = ("in", "out_1", "out_2", "midi_in", "midi_out")
+
+
+def run_unit(name: str = "magicstomp", *, latency_samples: int = 0, gain_db: float = 0.0,
+             invert: bool = False, noise_dbfs: float | None = None, bank_path=None,
+             seed: int = 0, stop_event: threading.Event | None = None) -> None:
+    """Run the virtual unit as JACK client ``name`` until ``stop_event`` is set (or the server
+    stops)."""
+    import jack
+
+    try:
+        client = jack.Client(name, no_start_server=True)
+    except jack.JackError as exc:
+        raise DeviceError(f"cannot connect to a JACK server as {name!r} ({exc}); start one first "
+                          "(jackd --no-realtime -S -d dummy -r 48000 -p 256)") from None
+    if client.name != name:
+        client.close()
+        raise DeviceError(f"a JACK client called {name!r} already exists; choose another --name")
+    stop = stop_event or threading.Event()
+    state = UnitState(client.samplerate, latency_samples=latency_samples, gain_db=gain_db,
+                      invert=invert, noise_dbfs=noise_dbfs, bank_path=bank_path, seed=seed)
+    audio_in = client.inports.register("in")
+    outs = [client.outports.register("out_1"), client.outports.register("out_2")]
+    midi_in = client.midi_inports.register("midi_in")
+    midi_out = client.midi_outports.register("midi_out")
+    replies: collections.deque = collections.deque()
+
+    @client.set_process_callback
+    def process(frames):
+        try:
+            midi_out.clear_buffer()
+            for _offset, data in midi_in.incoming_midi_events():
+                data = bytes(data)
+                if data[:1] == b"\xf0":
+                    replies.extend(state.handle_sysex(data))
+            while replies:
+                try:
+                    midi_out.write_midi_event(0, replies[0])
+                except jack.JackError:      # the port buffer is full: next cycle
+                    break
+                replies.popleft()
+            if audio_in.number_of_connections == 0:
+                state.idle()
+            y = state.process(audio_in.get_array())
+            outs[0].get_array()[:] = y[:, 0]
+            outs[1].get_array()[:] = y[:, 1]
+        except Exception:                    # never let the callback die: log, output silence
+            log.exception("virtual unit: error in the process callback")
+            for port in outs:
+                port.get_array().fill(0)
+
+    client.set_shutdown_callback(lambda status, reason: stop.set())
+    with client:
+        print(f"ready {client.name} {client.samplerate} {client.blocksize}", flush=True)
+        while not stop.wait(0.1):
+            if state.bank_dirty and not state._assembler.busy:
+                state.save_bank()
+        if state.bank_dirty:
+            state.save_bank()
+
+
+class VirtualUnitProcess:
+    """The virtual unit as a subprocess: start, wait for its JACK ports, stop.
+
+    Parameters
+    ----------
+    name : str
+        JACK client name = audio device name = MIDI port prefix.
+    log_path : path, optional
+        File for the unit's stdout/stderr (default: discarded).
+    **options
+        ``latency_samples``, ``gain_db``, ``invert``, ``noise_dbfs``, ``bank_path``, ``seed``.
+    """
+
+    def __init__(self, name: str = "magicstomp", *, log_path=None, **options):
+        self.name, self.log_path, self.options = name, log_path, options
+        self.proc: subprocess.Popen | None = None
+
+    def command(self) -> list:
+        cmd = [sys.executable, "-m", "hil.virtual_unit", "--name", self.name]
+        for key, value in self.options.items():
+            flag = "--" + key.replace("_path", "").replace("_", "-")
+            if isinstance(value, bool):
+                cmd += [flag] if value else []
+            elif value is not None:
+                cmd += [flag, str(value)]
+        return cmd
+
+    def start(self, *, timeout_s: float = 20.0) -> "VirtualUnitProcess":
+        """Start the subprocess and return once all its ports exist."""
+        out = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL
+        root = Path(__file__).resolve().parents[1]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+        self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT,
+                                     env=env)
+        from .jack_tools import wait_for_ports
+        try:
+            wait_for_ports([f"{self.name}:{p}" for p in PORTS], timeout_s=timeout_s,
+                           process=self.proc)
+        except DeviceError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, *, timeout_s: float = 5.0) -> None:
+        """SIGTERM, wait, then SIGKILL if it does not stop."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout_s)
+
+    def kill(self) -> None:
+        """SIGKILL at once (imitates a unit unplugged mid-take)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+@click.command()
+@click.option("--name", default="magicstomp", show_default=True, help="JACK client name.")
+@click.option("--latency-samples", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Extra output latency imitating an interface.")
+@click.option("--gain-db", type=float, default=0.0, show_default=True, help="Output gain.")
+@click.option("--invert", is_flag=True, help="Invert the output polarity.")
+@click.option("--noise-dbfs", type=float, default=None, help="Add white noise at this RMS level.")
+@click.option("--bank", "bank_path", type=click.Path(dir_okay=False), default=None,
+              help="Bank .syx persisting the 99 user slots (read at start, rewritten on writes).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
+@click.option("--verbose", "-v", is_flag=True, help="Log every message.")
+def main(name, latency_samples, gain_db, invert, noise_dbfs, bank_path, seed, verbose):
+    """Run the JACK virtual Magicstomp until SIGTERM or Ctrl-C."""
+    from cli.common import fail, setup_logging
+    from magicstomp.errors import MagicstompError
+    setup_logging(verbose)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    signal.signal(signal.SIGINT, lambda *a: stop.set())
+    try:
+        run_unit(name, latency_samples=latency_samples, gain_db=gain_db, invert=invert,
+                 noise_dbfs=noise_dbfs, bank_path=bank_path, seed=seed, stop_event=stop)
+    except MagicstompError as exc:
+        fail(str(exc))
+
+
+if __name__ == "__main__":
+    main()
