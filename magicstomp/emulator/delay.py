@@ -30,8 +30,8 @@ DAMPING_CORNER_HZ = 2500.0
 #: Peak-to-peak delay sweep of Mod. Delay at depth 100 % (assumed, a chorus-like range).
 MOD_DELAY_SWEEP_MS = 5.0
 #: Tape Echo character (all assumed, from the behaviour of tape delays).
-TAPE_WOW_HZ, TAPE_WOW_DEPTH = 0.55, 0.0025          # relative delay modulation
-TAPE_FLUTTER_HZ, TAPE_FLUTTER_DEPTH = 6.3, 0.0006
+TAPE_WOW_HZ, TAPE_WOW_PITCH = 0.55, 0.0015          # peak pitch deviation (0.15 %)
+TAPE_FLUTTER_HZ, TAPE_FLUTTER_PITCH = 6.3, 0.0008   # (0.08 %), like a worn transport
 TAPE_DRIVE = 1.6                                     # soft-clip saturation on the record head
 TAPE_HF_RATIO = 0.35                                 # each repeat darker
 TAPE_HPF_HZ, TAPE_LPF_HZ = 60.0, 5000.0              # head / tape bandwidth
@@ -186,9 +186,11 @@ class ModDelay(_DelayProcessor):
 class TapeEcho(_DelayProcessor):
     """Tape Echo (0x35): 0-10 knobs, with wow/flutter, record-head saturation and darkening repeats.
 
-    Time, feedback and mix use the 0-10 mappings in :mod:`.mappings`. The
-    delay wobbles by TAPE_WOW_DEPTH at TAPE_WOW_HZ and TAPE_FLUTTER_DEPTH at
-    TAPE_FLUTTER_HZ (relative to the delay, fixed phases, deterministic); the
+    Time, feedback and mix use the 0-10 mappings in :mod:`.mappings`. Wow and
+    flutter are tape-speed wobbles: the delay moves by P / (2 pi f) seconds so
+    that the pitch deviates by TAPE_WOW_PITCH at TAPE_WOW_HZ plus
+    TAPE_FLUTTER_PITCH at TAPE_FLUTTER_HZ whatever the time (fixed phases,
+    deterministic); the
     line saturates with soft_clip(TAPE_DRIVE * v) / TAPE_DRIVE; the loop damps highs
     with HF ratio TAPE_HF_RATIO inside a TAPE_HPF_HZ..TAPE_LPF_HZ band.
     """
@@ -196,14 +198,15 @@ class TapeEcho(_DelayProcessor):
     def _setup(self) -> None:
         p = self.params
         time_ms = knob_value("delay_time", p["delay_time"])
-        self.time_samples = ms_to_samples(time_ms, self.sample_rate)
+        self.wow_samples = TAPE_WOW_PITCH / (2 * np.pi * TAPE_WOW_HZ) * self.sample_rate
+        self.flutter_samples = TAPE_FLUTTER_PITCH / (2 * np.pi * TAPE_FLUTTER_HZ) * self.sample_rate
         self.wow = Lfo(TAPE_WOW_HZ, "Sine", self.sample_rate)
         self.flutter = Lfo(TAPE_FLUTTER_HZ, "Sine", self.sample_rate, phase_deg=90.0)
         self.delay = FeedbackDelay(
             sample_rate=self.sample_rate, out_ms=[time_ms], fb_ms=[time_ms],
             fb_matrix=[[knob_value("feedback_level", p["feedback_level"])]],
             hf_ratio=TAPE_HF_RATIO, hpf=TAPE_HPF_HZ, lpf=TAPE_LPF_HZ, drive=TAPE_DRIVE,
-            sweep_ms=time_ms * (TAPE_WOW_DEPTH + TAPE_FLUTTER_DEPTH))
+            sweep_ms=1000.0 * (self.wow_samples + self.flutter_samples) / self.sample_rate)
         self.mix = knob_value("mix", p["mix"])
 
     def reset(self) -> None:
@@ -213,8 +216,8 @@ class TapeEcho(_DelayProcessor):
 
     def _wet(self, x: np.ndarray) -> np.ndarray:
         n = x.shape[0]
-        wobble = TAPE_WOW_DEPTH * self.wow.next(n) + TAPE_FLUTTER_DEPTH * self.flutter.next(n)
-        return self.delay.process(x, offset_samples=(self.time_samples * wobble)[:, None])
+        wobble = self.wow_samples * self.wow.next(n) + self.flutter_samples * self.flutter.next(n)
+        return self.delay.process(x, offset_samples=wobble[:, None])
 
 
 class MultiDelayStage:
