@@ -19,6 +19,7 @@ import pytest
 
 from magicstomp.effects import effect_type
 from magicstomp.emulator import EMULATED_TYPES, StreamProcessor, processor_class, render
+from magicstomp.emulator.audible import audible_patch
 from magicstomp.emulator.noops import no_op_reason
 from magicstomp.errors import EmulationError
 from magicstomp.patch import Patch
@@ -57,28 +58,6 @@ def guitar_like(sample_rate: int = FS, duration_s: float = 1.0, *, seed: int = 7
     env = env + 0.025 * np.exp(-np.maximum(late, 0) / 0.04) * (late >= 0) * (t < 0.4)
     hiss = 10 ** (-70 / 20) * np.random.default_rng(seed).standard_normal(t.size)
     return env * tone / 2.2 + hiss
-
-
-def audible_patch(type_id: int) -> Patch:
-    """The init patch with every effect section audible: zero levels, mixes, depths,
-    feedbacks and EQ gains raised, so each parameter has something to act on."""
-    patch = Patch.init(type_id)
-    t = effect_type(type_id)
-    for p in t.params:
-        key, value = p.key, patch.get(p.key)
-        if not p.is_numeric or "gate" in key:
-            continue
-        raise_to = None
-        if value == p.to_physical(p.min_raw) and any(
-                w in key for w in ("level", "mix", "depth")):
-            raise_to = p.min_raw + round(0.7 * (p.max_raw - p.min_raw))
-        elif "feedback" in key and value == 0:
-            raise_to = p.to_raw(p.to_physical(p.max_raw) * 0.5)
-        elif key.endswith("_db") and "gain" in key and value == 0 and p.to_physical(p.max_raw) > 6:
-            raise_to = p.to_raw(6.0)
-        if raise_to is not None:
-            patch.set_raw(key, raise_to)
-    return patch
 
 
 def enable_gate(patch: Patch) -> Patch:
