@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytest_plugins = ["hil_fixtures"]   # JACK virtual-unit fixtures (tests/hil_fixtures.py)
+
 REPO_DIR = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("MAGICSTOMP_SHARED_DIR", REPO_DIR.parent / "shared"))
 JACK_RATE_HZ = 48000
