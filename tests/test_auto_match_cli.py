@@ -1,0 +1,197 @@
+"""auto_match_hil on the virtual rig: every session file, through CliRunner and as a subprocess.
+
+Audio: 3 s of the CC0 jazz DI (../shared/audio/di-cc0-jazz/jazz.wav, freesound user
+Sub-d, sound 49658, CC0), and a target rendered from it by the virtual Magicstomp
+through a Mono Delay patch with known settings.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from cli.auto_match_hil import main
+from cli.report import fmt_loss, parse_report
+from magicstomp.emulator import render, to_mono
+from magicstomp.files import read_syx
+from magicstomp.patch import Patch
+
+REPO = Path(__file__).resolve().parents[1]
+RATE_HZ = 44100
+TRUE_VALUES = {"delay_time_ms": 220.0, "feedback_gain_pct": 30, "mix_pct": 40}
+SESSION_SUFFIXES = ("_initial.json", "_optimized.json", "_initial.syx", "_optimized.syx",
+                    "_target.wav", "_di.wav", "_take_initial.wav", "_take_optimized.wav",
+                    "_report.txt", "_history.csv", "_loss.png", "_spectra.png", "_mel.png",
+                    "_session.json")
+
+
+@pytest.fixture(scope="module")
+def audio_pair(shared_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pair")
+    di, sr = sf.read(str(shared_dir / "audio" / "di-cc0-jazz" / "jazz.wav"), dtype="float64")
+    assert sr == RATE_HZ
+    di = di[int(0.2 * sr):int(3.2 * sr)]
+    patch = Patch.init("Mono Delay").with_values(**TRUE_VALUES)
+    target = to_mono(render(patch, di, sr))
+    sf.write(str(folder / "di.wav"), di, sr, subtype="FLOAT")
+    sf.write(str(folder / "target.wav"), target, sr, subtype="FLOAT")
+    return folder / "target.wav", folder / "di.wav"
+
+
+def _args(pair, out, name, *extra):
+    return [str(pair[0]), "--di-signal", str(pair[1]), "--out", str(out), "--session-name", name,
+            "--effect-type", "Mono Delay", *extra]
+
+
+def _read_history(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def check_session(folder: Path, name: str, *, budget: int, improved: bool = True) -> list:
+    """Every file exists and holds valid content; returns the history rows."""
+    for suffix in SESSION_SUFFIXES:
+        assert (folder / f"{name}{suffix}").is_file(), suffix
+    initial = Patch.load(folder / f"{name}_initial.json")
+    optimized = Patch.load(folder / f"{name}_optimized.json")
+    for tag, patch in (("initial", initial), ("optimized", optimized)):
+        (assembled,) = read_syx(folder / f"{name}_{tag}.syx")
+        assert Patch.from_payload(assembled.payload) == patch
+    lengths = set()
+    for suffix in ("_target.wav", "_di.wav", "_take_initial.wav", "_take_optimized.wav"):
+        data, sr = sf.read(str(folder / f"{name}{suffix}"))
+        assert sr == RATE_HZ and data.ndim == 1 and np.all(np.isfinite(data))
+        assert np.max(np.abs(data)) > 1e-3
+        lengths.add(data.size)
+    assert len(lengths) == 1
+    rows = _read_history(folder / f"{name}_history.csv")
+    assert 1 <= len(rows) <= budget
+    assert [int(r["index"]) for r in rows] == list(range(len(rows)))
+    losses = [float(r["loss"]) for r in rows]
+    report = parse_report((folder / f"{name}_report.txt").read_text())
+    assert int(report["Takes"]) == len(rows)
+    assert report["Initial loss"] == fmt_loss(losses[0]) == rows[0]["loss"]
+    assert report["Final loss"] == fmt_loss(min(losses))
+    if improved:
+        assert float(report["Final loss"]) < float(report["Initial loss"])
+    best_row = rows[int(report["Best take"])]
+    for key, value in optimized.values().items():
+        assert str(value) == best_row[key], key
+    doc = json.loads((folder / f"{name}_session.json").read_text())
+    assert doc["takes"] == len(rows) and doc["budget_takes"] == budget
+    for png in ("_loss.png", "_spectra.png", "_mel.png"):
+        assert (folder / f"{name}{png}").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(folder.parent.glob(f".{name}.partial-*"))
+    return rows
+
+
+def test_full_virtual_run_with_cli_runner(audio_pair, tmp_path):
+    result = CliRunner().invoke(main, _args(audio_pair, tmp_path, "run1", "--optimize",
+                                            "--optimizer", "coordinate", "--budget", "12",
+                                            "--export-capture"))
+    assert result.exit_code == 0, result.output + result.stderr
+    folder = tmp_path / "run1"
+    rows = check_session(folder, "run1", budget=12)
+    assert len(rows) == 12
+    assert "12 takes" in result.stdout and "initial loss" in result.stdout
+    for name in ("input.wav", "output.wav"):
+        info = sf.info(str(folder / name))
+        assert (info.samplerate, info.channels, info.subtype) == (44100, 1, "FLOAT")
+    di, _ = sf.read(str(folder / "input.wav"))
+    original, _ = sf.read(str(audio_pair[1]))
+    assert np.allclose(di, original[:di.size], atol=1e-6)
+
+
+def test_optimize_params_restricts_the_search_to_those_fields(audio_pair, tmp_path):
+    result = CliRunner().invoke(main, _args(audio_pair, tmp_path, "mix", "--optimize",
+                                            "--optimizer", "coordinate", "--budget", "8",
+                                            "--optimize-params", "mix_pct"))
+    assert result.exit_code == 0, result.output + result.stderr
+    rows = check_session(tmp_path / "mix", "mix", budget=8)
+    start = rows[0]
+    moved = {k for row in rows for k in row if k.endswith(("_ms", "_pct", "_hz", "_ratio"))
+             and row[k] != start[k]}
+    assert moved == {"mix_pct"}
+    report = (tmp_path / "mix" / "mix_report.txt").read_text()
+    assert "Best parameters (optimized):\n  mix_pct" in report
+
+
+def test_without_optimize_only_the_starting_patch_is_measured(audio_pair, tmp_path):
+    result = CliRunner().invoke(main, _args(audio_pair, tmp_path, "plain"))
+    assert result.exit_code == 0, result.output + result.stderr
+    rows = _read_history(tmp_path / "plain" / "plain_history.csv")
+    assert len(rows) == 1 and rows[0]["label"] == "start"
+    assert Patch.load(tmp_path / "plain" / "plain_initial.json") == \
+        Patch.load(tmp_path / "plain" / "plain_optimized.json")
+
+
+def test_force_replaces_an_existing_session(audio_pair, tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(main, _args(audio_pair, tmp_path, "again")).exit_code == 0
+    marker = tmp_path / "again" / "stale.txt"
+    marker.write_text("old")
+    refused = runner.invoke(main, _args(audio_pair, tmp_path, "again"))
+    assert refused.exit_code == 1 and marker.exists()
+    replaced = runner.invoke(main, _args(audio_pair, tmp_path, "again", "--force"))
+    assert replaced.exit_code == 0, replaced.stderr
+    assert not marker.exists() and (tmp_path / "again" / "again_report.txt").is_file()
+
+
+def test_session_name_cannot_escape_the_output_folder(audio_pair, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, _args(audio_pair, out, "../../escape"))
+    assert result.exit_code == 0, result.stderr
+    assert [p.name for p in out.iterdir()] == ["escape"]
+    assert not (tmp_path / "escape").exists()
+
+
+def _subprocess_env():
+    env = dict(os.environ)
+    env.pop("JACK_DEFAULT_SERVER", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def test_full_virtual_run_as_a_script(audio_pair, tmp_path):
+    cmd = [sys.executable, "cli/auto_match_hil.py",
+           *_args(audio_pair, tmp_path, "script", "--optimize", "--optimizer", "coordinate",
+                  "--budget", "10")]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env=_subprocess_env())
+    assert proc.returncode == 0, proc.stderr
+    check_session(tmp_path / "script", "script", budget=10)
+
+
+def test_ctrl_c_leaves_a_valid_session_with_the_best_patch_so_far(audio_pair, tmp_path):
+    cmd = [sys.executable, "-m", "cli.auto_match_hil",
+           *_args(audio_pair, tmp_path, "cut", "--optimize", "--optimizer", "coordinate",
+                  "--budget", "500", "--verbose")]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=_subprocess_env())
+    takes_seen = 0
+    deadline = time.monotonic() + 240
+    while takes_seen < 4 and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        if "take " in line and "loss" in line and "cached" not in line:
+            takes_seen += 1
+    assert takes_seen >= 4, "the search never started"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    rows = check_session(tmp_path / "cut", "cut", budget=500, improved=False)
+    assert 4 <= len(rows) < 500
+    report = (tmp_path / "cut" / "cut_report.txt").read_text()
+    assert "Stopped: interrupted" in report
