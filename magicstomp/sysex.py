@@ -325,13 +325,13 @@ def parse_bulk(msg: bytes) -> BulkMessage:
 def parse_parameter_change(msg: bytes) -> tuple:
     """``(block, offset, value_bytes)`` of a parameter-change message."""
     msg = bytes(msg)
-    _check_frame(msg, minimum=10)
+    _check_frame(msg, minimum=11)
     _check_manufacturer(msg)
     if msg[3] != FAMILY_PARAMETER or msg[4:6] != MODEL_SHORT or msg[6] != 0x20:
         raise SysexError(f"not a parameter change: {msg[3:7].hex(' ').upper()}; "
                          "expected 40 55 42 20")
-    if len(msg) not in (10, 11):
-        raise SysexError(f"a parameter change is 10 or 11 bytes; got {len(msg)}")
+    if len(msg) not in (11, 12):   # F0 43 7D 40 55 42 20 bb oo + 1 or 2 value bytes + F7
+        raise SysexError(f"a parameter change is 11 or 12 bytes; got {len(msg)}")
     block, offset = msg[7], msg[8]
     if block not in _BLOCK_SIZES or offset >= _BLOCK_SIZES[block]:
         raise SysexError(f"parameter address 20 {block:02X} {offset:02X} is outside the patch")
