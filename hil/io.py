@@ -140,8 +140,14 @@ def resolve_device(ref, kind: str) -> DeviceInfo:
 
 
 def check_channels(channels, kind: str) -> tuple[int, ...]:
-    """Validate 1-based channel number(s) (an int or a sequence) and return a tuple."""
-    values = [channels] if isinstance(channels, (int, np.integer)) else list(channels)
+    """Validate 1-based channel number(s) (an int, a sequence or "1,2") and return a tuple."""
+    if isinstance(channels, str):      # "2" or "1,2" from a command line
+        parts = [c.strip() for c in channels.split(",")]
+        values = [int(c) if c.isdigit() else c for c in parts]
+    elif isinstance(channels, (int, np.integer)):
+        values = [channels]
+    else:
+        values = list(channels) if isinstance(channels, (list, tuple)) else [channels]
     if not values or any(not isinstance(c, (int, np.integer)) or isinstance(c, bool) or c < 1
                          for c in values):
         raise DeviceError(f"{kind} channel(s) {channels!r} must be whole numbers counted from 1 "
