@@ -6,7 +6,8 @@ attribution and provenance in ``magicstomp/data/ir/README.md``). The shipped
 files were made from the originals by :func:`prepare_cab_irs`: left channel,
 leading silence cut to 0.5 ms before the onset, truncated to 30 ms with a 6 ms
 half-cosine fade-out, 44.1 kHz float32. At load time each IR is resampled to the
-processing rate and scaled to unity mean power gain over 200 Hz - 4 kHz, so
+processing rate and scaled to unit mean power gain over 100 Hz - 5 kHz (equal
+weight per octave), so
 switching cabinets changes the colour, not the loudness.
 """
 
@@ -27,6 +28,8 @@ IR_RATE_HZ = 44100
 IR_LENGTH_MS = 30.0
 _FADE_MS = 6.0
 _PREROLL_MS = 0.5
+#: IRs are scaled to unit mean power gain over this band, equal weight per octave.
+NORM_BAND_HZ = (100.0, 5000.0)
 
 #: speaker simulation label -> source IR (file stem). 4x12s take the big, dark
 #: closed-back IRs; 2x12s and 1x12s the brighter ones; the 10" cabs the IRs with
@@ -102,10 +105,9 @@ def cabinet_ir(label: str, sample_rate: int) -> np.ndarray:
     if sample_rate != rate:
         g = gcd(int(sample_rate), int(rate))
         h = signal.resample_poly(h, sample_rate // g, rate // g)
-    spectrum = np.abs(np.fft.rfft(h, 8192)) ** 2
-    freqs_hz = np.fft.rfftfreq(8192, 1.0 / sample_rate)
-    band = (freqs_hz >= 200.0) & (freqs_hz <= 4000.0)
-    h = h / np.sqrt(spectrum[band].mean())
+    freqs_hz = np.geomspace(NORM_BAND_HZ[0], NORM_BAND_HZ[1], 256)
+    _, response = signal.freqz(h, worN=freqs_hz, fs=sample_rate)
+    h = h / np.sqrt(np.mean(np.abs(response) ** 2))
     h.setflags(write=False)
     return h
 
