@@ -109,8 +109,8 @@ def _effect_ref(text):
               help="Match on the busiest SECONDS of the DI (shorter takes).")
 @click.option("--sample-rate", type=click.Choice(["44100", "48000", "96000"]),
               help="Working rate in Hz (default 44100 virtual, 48000 hardware).")
-@click.option("--min-alignment-confidence", type=click.FloatRange(0.0, 1.0), default=0.13,
-              show_default=True, help="Refuse a target that follows the DI less than this.")
+@click.option("--min-follow-score", type=click.FloatRange(0.0, 1.0), default=0.25,
+              show_default=True, help="Refuse a target whose notes follow the DI less than this.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the search.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("out"), show_default=True)

@@ -68,9 +68,9 @@ def _open_hardware(opts: dict, stack: contextlib.ExitStack, writer, sample_rate:
     from hil.rig import HardwareRig
     from magicstomp.patch import Patch
 
-    midi = _open_midi(opts, stack)
     in_dev = resolve_device(opts["in_device"], "input")
     out_dev = resolve_device(opts["out_device"], "output")
+    midi = _open_midi(opts, stack)
     shared = opts["out_dir"] / CALIBRATION_FILE
     if opts["calibrate"]:
         log.info("calibrating %s -> %s at %d Hz", out_dev.name, in_dev.name, sample_rate)
@@ -129,7 +129,7 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             if opts["send_patch"]:
                 midi = _open_midi(opts, stack)
         pair = load_pair(opts["target"], opts["di_path"], sample_rate=sample_rate,
-                         min_confidence=opts["min_alignment_confidence"])
+                         min_follow=opts["min_follow_score"])
         patch, notes = starting_patch(pair, effect_type=plan["type"], analyzer=opts["analyzer"])
         if not hardware:
             from magicstomp.emulator import processor_class
