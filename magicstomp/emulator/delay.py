@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Processor
-from .delay_lines import Lfo, RingDelay, StaticFilter, mix_stereo
+from .delay_lines import Lfo, RingDelay, StaticFilter, TappedLine, mix_stereo
 from .dsp import ms_to_samples, one_pole_coeff, rbj_biquad, table_hz
 from .mappings import knob_value
 
@@ -78,24 +78,36 @@ class FeedbackDelay:
         self.fb_samples = np.maximum([ms_to_samples(t, sample_rate) for t in fb_ms], 1.0)
         self.fb_matrix = np.asarray(fb_matrix, dtype=np.float64)
         self.channels = len(self.out_samples)
-        self.hf_ratio = np.full(self.channels, float(hf_ratio))
+        self.hf_ratio = float(hf_ratio)
         self.damp_coef = one_pole_coeff(DAMPING_CORNER_HZ, sample_rate)
         self.drive = float(drive)
         self.filter = wet_filter(hpf, lpf, sample_rate)
-        longest = max(self.out_samples.max(), self.fb_samples.max())
-        self.line = RingDelay(self.channels, longest + ms_to_samples(sweep_ms, sample_rate) + 2)
+        longest = max(self.out_samples.max(), self.fb_samples.max()) + ms_to_samples(sweep_ms, sample_rate) + 2
+        # Lines with one feedback time, equal gains and no cross terms hold the same
+        # samples: run one line read by several output taps instead.
+        gain = self.fb_matrix[0, 0]
+        self.shared = bool(np.all(self.fb_samples == self.fb_samples[0])
+                           and np.allclose(self.fb_matrix, gain * np.eye(self.channels)))
+        self.line = TappedLine(longest) if self.shared else RingDelay(self.channels, longest)
 
     def reset(self) -> None:
         self.filter.reset()
         self.line.reset()
 
     def process(self, x: np.ndarray, *, offset_samples: np.ndarray | None = None) -> np.ndarray:
-        """Wet output (n, c) for mono ``x``; ``offset_samples`` (n, c) is added to every tap."""
+        """Wet output (n, c) for mono ``x``.
+
+        ``offset_samples`` (n, 1) is added to every tap (the same on all lines).
+        """
+        fed = self.filter.process(x)
         d_out, d_fb = self.out_samples[None, :], self.fb_samples[None, :]
         if offset_samples is not None:
             d_out, d_fb = d_out + offset_samples, d_fb + offset_samples
-        return self.line.run(self.filter.process(x), d_out, d_fb, self.fb_matrix, damp_coef=self.damp_coef,
-                             hf_ratio=self.hf_ratio, drive=self.drive)
+        if self.shared:
+            return self.line.run(fed, d_out, d_fb[:, 0], self.fb_matrix[0, 0], damp_coef=self.damp_coef,
+                                 hf_ratio=self.hf_ratio, drive=self.drive)
+        return self.line.run(fed, d_out, d_fb, self.fb_matrix, damp_coef=self.damp_coef,
+                             hf_ratio=np.full(self.channels, self.hf_ratio), drive=self.drive)
 
 
 class _DelayProcessor(Processor):
@@ -179,7 +191,8 @@ class ModDelay(_DelayProcessor):
         self.lfo.reset()
 
     def _wet(self, x: np.ndarray) -> np.ndarray:
-        offset = (0.5 * self.sweep_samples) * (1.0 + self.lfo.next(x.shape[0]))
+        half = 0.5 * self.sweep_samples
+        offset = self.lfo.next(x.shape[0], offset=half, scale=half)
         return self.delay.process(x, offset_samples=offset[:, None])
 
 
@@ -225,8 +238,7 @@ class MultiDelayStage:
 
     The loop repeats every ``feedback_delay_time_ms``; the left output reads the
     line at ``delay_tap_l_pct`` % of that time, the right at ``delay_tap_r_pct`` %.
-    Returns the wet (n, 2) at unit level (the multi scales it by delay_level / 10).
-    Two identical lines are run so that each has its own output tap.
+    Returns the wet (n, 2) at unit level (the multi scales it by its delay level).
     """
 
     def __init__(self, params: dict, sample_rate: int):

@@ -109,36 +109,80 @@ def run_sos(x, sos, zi, y):
 
 
 @njit(cache=True)
-def run_allpass_chain(x, coef, stages, feedback, z, last, out):
-    """First-order allpass cascades with a moving coefficient and output-to-input feedback.
+def _read1(buf, w, d, mask):
+    ip = int(d)
+    frac = d - ip
+    a = buf[(w - ip) & mask]
+    return a + frac * (buf[(w - ip - 1) & mask] - a)
 
-    ``x`` (n,) feeds ``c`` independent cascades; ``coef`` (n, c) is the allpass
-    coefficient a of H(z) = (a + z^-1) / (1 + a z^-1) per sample and cascade;
-    ``z`` (c, stages) and ``last`` (c,) are the state; ``out`` (n, c) the cascade outputs.
+
+@njit(cache=True)
+def run_tapped_line(x, d_out, d_fb, feedback, damp_coef, hf_ratio, drive, buf, widx, lp, out):
+    """One feedback delay line read by several output taps (state updated in place).
+
+    ``d_out`` (m, taps) and ``d_fb`` (mf,) are delays in samples with m, mf = n
+    (per sample) or 1 (static); ``feedback`` is the loop gain; the damping,
+    ``drive``, ``buf`` (size,), ``widx`` and ``lp`` (1,) are as in :func:`run_delay_lines`.
     """
     n = x.shape[0]
-    c = coef.shape[1]
+    taps = d_out.shape[1]
+    m = d_out.shape[0]
+    mf = d_fb.shape[0]
+    mask = buf.shape[0] - 1
+    w = widx[0]
+    low = lp[0]
+    b = 1.0 - damp_coef
     for i in range(n):
-        for ch in range(c):
-            a = coef[i, ch]
-            v = x[i] + feedback * last[ch]
-            for k in range(stages):
-                y = a * v + z[ch, k]
-                z[ch, k] = v - a * y
-                v = y
-            last[ch] = v
-            out[i, ch] = v
+        d = d_fb[i if mf > 1 else 0]
+        s = feedback * _read1(buf, w, d if d > 1.0 else 1.0, mask)
+        low = b * s + damp_coef * low
+        v = x[i] + low + hf_ratio * (s - low)
+        if drive > 0.0:
+            v = soft_clip(drive * v) / drive
+        buf[w] = v
+        r = i if m > 1 else 0
+        for t in range(taps):
+            out[i, t] = _read1(buf, w, d_out[r, t], mask)
+        w = (w + 1) & mask
+    widx[0] = w
+    lp[0] = low
+
+
+def _ring_size(max_delay_samples: float) -> int:
+    size = 1
+    while size < max_delay_samples + 4:
+        size *= 2
+    return size
+
+
+class TappedLine:
+    """State for :func:`run_tapped_line`: one ring buffer long enough for ``max_delay_samples``."""
+
+    def __init__(self, max_delay_samples: float):
+        self.size = _ring_size(max_delay_samples)
+        self.reset()
+
+    def reset(self) -> None:
+        self.buf = np.zeros(self.size)
+        self.widx = np.zeros(1, dtype=np.int64)
+        self.lp = np.zeros(1)
+
+    def run(self, x, d_out, d_fb, feedback: float, *, damp_coef=0.0, hf_ratio=1.0, drive=0.0):
+        """Process mono ``x`` (n,); ``d_out`` (1 or n, taps), ``d_fb`` (1 or n,); returns (n, taps)."""
+        d_out = np.ascontiguousarray(d_out, dtype=np.float64)
+        out = np.empty((x.shape[0], d_out.shape[1]))
+        run_tapped_line(np.ascontiguousarray(x, dtype=np.float64), d_out,
+                        np.ascontiguousarray(d_fb, dtype=np.float64), float(feedback), float(damp_coef),
+                        float(hf_ratio), float(drive), self.buf, self.widx, self.lp, out)
+        return out
 
 
 class RingDelay:
     """State for :func:`run_delay_lines`: ``channels`` ring buffers long enough for ``max_delay_samples``."""
 
     def __init__(self, channels: int, max_delay_samples: float):
-        size = 1
-        while size < max_delay_samples + 4:
-            size *= 2
         self.channels = channels
-        self.size = size
+        self.size = _ring_size(max_delay_samples)
         self.reset()
 
     def reset(self) -> None:
@@ -197,13 +241,13 @@ def _wave_table(waveform: str) -> np.ndarray:
 
 
 @njit(cache=True)
-def lfo_fill(start, phase0, increment, table, out):
-    """out[i] = table value at phase frac(phase0 + (start + i) * increment), linearly interpolated."""
+def lfo_fill(start, phase0, increment, table, offset, scale, out):
+    """out[i] = offset + scale * (table at phase frac(phase0 + (start + i) * increment)), interpolated."""
     size = table.shape[0] - 1
     for i in range(out.shape[0]):
         pos = ((phase0 + (start + i) * increment) % 1.0) * size
         k = int(pos)
-        out[i] = table[k] + (pos - k) * (table[k + 1] - table[k])
+        out[i] = offset + scale * (table[k] + (pos - k) * (table[k + 1] - table[k]))
 
 
 @njit(cache=True)
@@ -238,9 +282,18 @@ class Lfo:
     def reset(self) -> None:
         self._n = 0
 
-    def next(self, n: int) -> np.ndarray:
-        """The next ``n`` LFO values."""
-        out = np.empty(n)
-        lfo_fill(self._n, self.phase0, self.increment, self.table, out)
-        self._n += n
+    def peek(self, n: int, *, offset: float = 0.0, scale: float = 1.0, out=None) -> np.ndarray:
+        """The next ``n`` values as ``offset + scale * lfo`` (into ``out`` if given), without advancing."""
+        out = np.empty(n) if out is None else out
+        lfo_fill(self._n, self.phase0, self.increment, self.table, float(offset), float(scale), out)
         return out
+
+    def next(self, n: int, *, offset: float = 0.0, scale: float = 1.0, out=None) -> np.ndarray:
+        """As :meth:`peek`, then advance by ``n`` samples."""
+        out = self.peek(n, offset=offset, scale=scale, out=out)
+        self.advance(n)
+        return out
+
+    def advance(self, n: int) -> None:
+        """Move on by ``n`` samples."""
+        self._n += n

@@ -28,7 +28,7 @@ from numba import njit
 
 from .base import Processor
 from .delay import crossfade
-from .delay_lines import Lfo, RingDelay, StaticFilter
+from .delay_lines import Lfo, RingDelay, StaticFilter, TappedLine
 from .dsp import ms_to_samples, rbj_biquad
 
 #: Peak-to-peak delay sweep at 100 % depth (assumed; Yamaha does not document it).
@@ -60,7 +60,7 @@ def eq_filter(params: dict, sample_rate: int) -> StaticFilter:
 
 
 class _StereoLfo:
-    """Two LFOs, the right one ``phase_deg`` ahead; ``next(n)`` -> (n, 2)."""
+    """Two LFOs, the right one ``phase_deg`` ahead; values as (n, 2) ``offset + scale * lfo``."""
 
     def __init__(self, rate_hz: float, waveform: str, sample_rate: int, phase_deg: float):
         self.lfos = (Lfo(rate_hz, waveform, sample_rate),
@@ -70,8 +70,17 @@ class _StereoLfo:
         for lfo in self.lfos:
             lfo.reset()
 
-    def next(self, n: int) -> np.ndarray:
-        return np.stack([lfo.next(n) for lfo in self.lfos], axis=1)
+    def peek(self, n: int, offset: float = 0.0, scale: float = 1.0) -> np.ndarray:
+        out = np.empty((n, 2))
+        for ch, lfo in enumerate(self.lfos):
+            lfo.peek(n, offset=offset, scale=scale, out=out[:, ch])
+        return out
+
+    def next(self, n: int, offset: float = 0.0, scale: float = 1.0) -> np.ndarray:
+        out = self.peek(n, offset, scale)
+        for lfo in self.lfos:
+            lfo.advance(n)
+        return out
 
 
 class ModulatedDelayStage:
@@ -96,18 +105,27 @@ class ModulatedDelayStage:
         self.feedback = np.diag([feedback, feedback])
         self.am_depth = float(am_depth)
         self.lfo = _StereoLfo(rate_hz, waveform, sample_rate, phase_deg)
-        self.line = RingDelay(2, self.base_samples + self.sweep_samples + 2)
+        longest = self.base_samples + self.sweep_samples + 2
+        # without feedback both lines hold the input: one line, two modulated taps
+        self.line = TappedLine(longest) if feedback == 0.0 else RingDelay(2, longest)
 
     def reset(self) -> None:
         self.lfo.reset()
         self.line.reset()
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        lfo = self.lfo.next(x.shape[0])
-        delay = self.base_samples + (0.5 * self.sweep_samples) * (1.0 + lfo)
-        wet = self.line.run(x, delay, delay, self.feedback)
+        n = x.shape[0]
+        gain = None
         if self.am_depth > 0.0:
-            wet *= 1.0 - (0.5 * self.am_depth) * (1.0 - lfo)
+            gain = self.lfo.peek(n, 1.0 - 0.5 * self.am_depth, 0.5 * self.am_depth)
+        half = 0.5 * self.sweep_samples
+        delay = self.lfo.next(n, self.base_samples + half, half)
+        if isinstance(self.line, TappedLine):
+            wet = self.line.run(x, delay, np.ones(1), 0.0)
+        else:
+            wet = self.line.run(x, delay, delay, self.feedback)
+        if gain is not None:
+            wet *= gain
         return wet
 
 
@@ -171,7 +189,8 @@ class TremoloStage:
         self.lfo.reset()
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        return x * (1.0 - (0.5 * self.depth) * (1.0 - self.lfo.next(x.shape[0])))
+        half = 0.5 * self.depth
+        return x * self.lfo.next(x.shape[0], offset=1.0 - half, scale=half)
 
 
 class _ModProcessor(Processor):
