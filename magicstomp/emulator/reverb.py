@@ -244,8 +244,12 @@ class Reverb(Processor):
         if self._gate is not None:
             gains = np.empty(x.shape[0])
             kern.gate_gain(x, gains, *self._gate, self._gate_state)
+            gains *= self._mix
             wet *= gains[:, None]
-        return (1.0 - self._mix) * x[:, None] + self._mix * wet
+        else:
+            wet *= self._mix
+        wet += ((1.0 - self._mix) * x)[:, None]
+        return wet
 
 
 class ReverbStage:
