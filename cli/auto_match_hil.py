@@ -90,8 +90,13 @@ def _effect_ref(text):
               help="Parameters to search (keys; repeat or comma-separate). Default: per type.")
 @click.option("--in-device", help="Sound-card input (index or name part).")
 @click.option("--out-device", help="Sound-card output (index or name part).")
-@click.option("--in-ch", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--out-ch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--in-ch", default="1", show_default=True,
+              help="Input channel(s), 1-based; '1,2' averages a stereo return.")
+@click.option("--out-ch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Output channel feeding the re-amp box, 1-based.")
+@click.option("--on-dropout", type=click.Choice(["retry", "warn"]), default="retry",
+              show_default=True, help="A take with an under-/overrun: re-take it, or keep it "
+              "with a warning (JACK dummy servers).")
 @click.option("--list-devices", is_flag=True, help="List audio devices and MIDI ports, then exit.")
 @click.option("--rig", type=click.Choice(["virtual", "hardware"]),
               help="Default: hardware when devices are given, else virtual.")
@@ -151,10 +156,22 @@ def _check_usage(opts) -> None:
     if opts["calibrate"] and not hardware:
         log.info("--calibrate: the virtual rig needs no calibration; skipped")
     opts["rig"] = "hardware" if hardware else "virtual"
+    opts["in_ch"] = _channels(opts["in_ch"])
     opts["optimize_params"] = _split_params(opts["optimize_params"])
     opts["effect_type"] = _effect_ref(opts["effect_type"])
     if opts["sample_rate"] is not None:
         opts["sample_rate"] = int(opts["sample_rate"])
+
+
+def _channels(text) -> list:
+    try:
+        channels = [int(c) for c in str(text).replace(",", " ").split()]
+    except ValueError:
+        channels = []
+    if not channels or min(channels) < 1:
+        raise click.UsageError(f"--in-ch {text!r} is not a channel list; expected 1-based "
+                               "numbers such as 1 or 1,2")
+    return channels
 
 
 def _list_devices() -> None:

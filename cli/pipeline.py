@@ -76,7 +76,7 @@ def _open_hardware(opts: dict, stack: contextlib.ExitStack, writer, sample_rate:
         log.info("calibrating %s -> %s at %d Hz", out_dev.name, in_dev.name, sample_rate)
         record = calibrate(in_device=in_dev.index, out_device=out_dev.index, in_ch=opts["in_ch"],
                            out_ch=opts["out_ch"], sample_rate=sample_rate, midi=midi,
-                           patch=_clean_patch(Patch))
+                           patch=_clean_patch(Patch), on_dropout=opts["on_dropout"])
         for warning in record.warnings:
             log.warning("calibration: %s", warning)
         record.save(shared)
@@ -89,7 +89,8 @@ def _open_hardware(opts: dict, stack: contextlib.ExitStack, writer, sample_rate:
                 f"{shared}; add --calibrate to measure the re-amp chain first")
     rig = stack.enter_context(HardwareRig(
         in_device=in_dev.index, out_device=out_dev.index, in_ch=opts["in_ch"],
-        out_ch=opts["out_ch"], sample_rate=sample_rate, midi=midi, calibration=record))
+        out_ch=opts["out_ch"], sample_rate=sample_rate, midi=midi, calibration=record,
+        on_dropout=opts["on_dropout"]))
     return rig, midi, record
 
 
