@@ -346,8 +346,8 @@ class SpringReverb(Processor):
 
     def reset(self) -> None:
         self._filter = SosFilter(self._sos)
-        self._loop_buf = np.zeros((2, _pow2(int(self._loop_len.max()) + 1)))
-        self._disp_buf = np.zeros((2, SPRING_STAGES, _pow2(self._stretch + 1)))
+        self._loop_buf = np.zeros((_pow2(int(self._loop_len.max()) + 1), 2))
+        self._disp_buf = np.zeros((SPRING_STAGES, _pow2(self._stretch + 1), 2))
         self._damp_state = np.zeros(2)
         self._pos = np.zeros(2, dtype=np.int64)
 

@@ -109,29 +109,41 @@ def gate_gain(x, gains, threshold, release_coef, attack_step, hold_samples, deca
 @numba.njit(cache=True, fastmath=True)
 def spring_process(x, out, loop_buf, loop_len, loop_gain, disp_buf, disp_stretch, disp_coef,
                    damp_coef, damp_state, pos):
-    """Two spring tanks (one per output): feedback loop of a delay, a dispersive chain
-    of stretched allpasses (the chirp) and a one-pole damping lowpass.
+    """Two spring tanks (left and right output): each a feedback loop of a delay, a
+    one-pole damping lowpass and a dispersive chain of stretched allpasses (the chirp).
 
-    ``disp_buf`` (2, stages, K) holds the allpass memories, ``pos`` = [loop position,
-    allpass position].
+    ``loop_buf`` (L, 2) holds the loop delays, ``disp_buf`` (stages, K, 2) the allpass
+    memories (the two springs side by side, so both run in one pass), ``damp_state`` (2,)
+    the lowpass memories and ``pos`` = [loop position, allpass position].
     """
-    lmask = loop_buf.shape[1] - 1
-    dmask = disp_buf.shape[2] - 1
-    stages = disp_buf.shape[1]
+    lmask = loop_buf.shape[0] - 1
+    dmask = disp_buf.shape[1] - 1
+    stages = disp_buf.shape[0]
     lpos, dpos = pos[0], pos[1]
+    d0, d1 = damp_state[0], damp_state[1]
     for n in range(x.shape[0]):
-        for s in range(2):
-            fb = loop_buf[s, (lpos - loop_len[s]) & lmask]
-            d = (1.0 - damp_coef) * fb + damp_coef * damp_state[s]
-            damp_state[s] = d
-            u = x[n] + ANTI_DENORMAL + loop_gain[s] * d
-            for m in range(stages):       # H(z) = (a + z^-K) / (1 + a z^-K), direct form II
-                w_old = disp_buf[s, m, (dpos - disp_stretch) & dmask]
-                w = u - disp_coef * w_old
-                disp_buf[s, m, dpos] = w
-                u = disp_coef * w + w_old
-            loop_buf[s, lpos] = u
-            out[n, s] = fb
+        fb0 = loop_buf[(lpos - loop_len[0]) & lmask, 0]
+        fb1 = loop_buf[(lpos - loop_len[1]) & lmask, 1]
+        d0 = (1.0 - damp_coef) * fb0 + damp_coef * d0
+        d1 = (1.0 - damp_coef) * fb1 + damp_coef * d1
+        xin = x[n] + ANTI_DENORMAL
+        u0 = xin + loop_gain[0] * d0
+        u1 = xin + loop_gain[1] * d1
+        old = (dpos - disp_stretch) & dmask
+        for m in range(stages):        # H(z) = (a + z^-K) / (1 + a z^-K), direct form II
+            w0_old = disp_buf[m, old, 0]
+            w1_old = disp_buf[m, old, 1]
+            w0 = u0 - disp_coef * w0_old
+            w1 = u1 - disp_coef * w1_old
+            disp_buf[m, dpos, 0] = w0
+            disp_buf[m, dpos, 1] = w1
+            u0 = disp_coef * w0 + w0_old
+            u1 = disp_coef * w1 + w1_old
+        loop_buf[lpos, 0] = u0
+        loop_buf[lpos, 1] = u1
+        out[n, 0] = fb0
+        out[n, 1] = fb1
         lpos = (lpos + 1) & lmask
         dpos = (dpos + 1) & dmask
+    damp_state[0], damp_state[1] = d0, d1
     pos[0], pos[1] = lpos, dpos
