@@ -3,12 +3,17 @@
 ``SeedLoss`` is the original project's objective, made fair:
 
     total = 0.6 * mel + 0.4 * mfcc
-    mel   = mean over (band, frame) of (ln(M_take + 1e-10) - ln(M_target + 1e-10))**2
+    mel   = mean over (band, frame) of (ln max(M_take, f) - ln max(M_target, f))**2
     mfcc  = mean over (coef, frame) of (MFCC_take - MFCC_target)**2
 
 with M the 64-band mel power spectrogram to 8 kHz (Hann 2048, hop 512) and
 MFCC-20 the orthonormal DCT-II of ``power_to_db(M)`` (floor 80 dB under its
-peak, as librosa does). Two things the original did not do:
+peak, as librosa does). Three things the original did not do:
+
+* **a floor** ``f`` 80 dB under the target's peak mel power instead of the
+  absolute 1e-10: with 1e-10, near-silent cells (ln 1e-10 = -23) dominate the
+  MSE and the loss is not even monotonic in a delay-time error (measured:
+  5 ms off cost twice as much as 10 ms off on the jazz DI);
 
 * **level matching**: the take is scaled so that its mel energy (0-8 kHz) equals
   the target's, inside the loss. The DI is never touched. A pure level change
@@ -144,7 +149,8 @@ class SeedLoss:
             self._mel_power = lambda y: self.analyzer.mel_power(y, self.sample_rate)
         mel = self._mel_power(self.target)
         self._frame_energy = mel.sum(axis=0, dtype=np.float64)
-        self._log_mel = np.log(mel + F.LOG_EPS)
+        self._floor = max(float(mel.max()) * 10 ** (-TOP_DB / 10), F.LOG_EPS)
+        self._log_mel = np.log(np.maximum(mel, self._floor))
         self._mfcc = F.mfcc_from_mel_db(power_to_db(mel))
         self.max_lag_samples = int(round(max_lag_ms * 1e-3 * self.sample_rate))
         if self.max_lag_samples:
@@ -210,7 +216,8 @@ class SeedLoss:
             target_energy = float(self._frame_energy[frames].sum())
             gain = target_energy / energy if energy > 0 else 1.0
             mel = mel * gain
-            mel_term = float(np.mean((np.log(mel + F.LOG_EPS) - self._log_mel[:, frames]) ** 2))
+            mel_term = float(np.mean((np.log(np.maximum(mel, self._floor))
+                                      - self._log_mel[:, frames]) ** 2))
             mfcc_term = float(np.mean((F.mfcc_from_mel_db(power_to_db(mel))
                                        - self._mfcc[:, frames]) ** 2))
         total = MEL_WEIGHT * mel_term + MFCC_WEIGHT * mfcc_term
