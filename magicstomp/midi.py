@@ -1,0 +1,305 @@
+"""MIDI port I/O with the unit (mido + python-rtmidi), imported lazily.
+
+    list_ports()                         -> {"inputs": [...], "outputs": [...]}
+    resolve_port(name, available, kind)  -> exact name, or the one port containing ``name``
+    MagicstompMidi(port, in_port=...)    context manager:
+        send_patch(patch)                 edit buffer, 4 messages, paced
+        send_parameter(patch, key)        one live parameter change
+        request_slot(slot)       -> Patch dump request, checksum-verified answer
+        request_all()            -> [Patch] x 99
+        store_to_slot(patch, slot, backup_dir=...) -> backup .syx path
+
+The mido backend is read from ``MIDO_BACKEND`` at call time (default
+``mido.backends.rtmidi``; tests use ``mido.backends.rtmidi/UNIX_JACK``). No
+port is opened at import.
+
+The unit's input and output may have different port names (under JACK they
+are separate clients, e.g. ``Magicstomp:midi_in`` and ``Magicstomp-out:midi_out``):
+``port`` names the unit's input (where we send) and, unless ``in_port`` is
+given, also the output we listen to; a substring matching both is enough.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import MidiError, MidiTimeoutError, SysexError
+from .files import atomic_write_bytes, write_bank_syx
+from .patch import Patch
+from .sysex import (SLOT_COUNT, FAMILY_BULK, PatchAssembler, bank_messages, check_slot,
+                    dump_request, parameter_change_for, patch_messages)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BACKEND = "mido.backends.rtmidi"
+#: Substrings tried, in order, when no port is named (the unit's USB-MIDI names vary by OS).
+DEFAULT_PORT_HINTS = ("magicstomp", "ub99", "ub-99")
+PACING_MS = 70          # between messages of a patch (MagicstompFrenzy's proven spacing)
+POLL_S = 0.001
+
+
+def _backend():
+    """The mido backend named by MIDO_BACKEND (read now, not at import)."""
+    import mido   # lazy: importing the toolkit never loads a MIDI library
+
+    name = os.environ.get("MIDO_BACKEND", DEFAULT_BACKEND)
+    try:
+        return mido.Backend(name, load=True)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise MidiError(f"cannot load the MIDI backend {name!r} ({exc}); "
+                        f"unset MIDO_BACKEND or set it to {DEFAULT_BACKEND!r}") from None
+
+
+def _midi_call(what: str, func, *args, **kwargs):
+    """Call into mido/rtmidi; turn its errors into one MidiError sentence."""
+    try:
+        return func(*args, **kwargs)
+    except (OSError, SystemError, RuntimeError, ValueError) as exc:
+        if isinstance(exc, MidiError):
+            raise
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise MidiError(f"could not {what} ({text}); check that the Magicstomp is connected "
+                        "by USB and its MIDI driver is installed (under JACK: is jackd running?)"
+                        ) from None
+
+
+def list_ports() -> dict:
+    """MIDI port names: ``{"inputs": [...], "outputs": [...]}``."""
+    backend = _backend()
+    return {"inputs": list(_midi_call("list MIDI input ports", backend.get_input_names)),
+            "outputs": list(_midi_call("list MIDI output ports", backend.get_output_names))}
+
+
+def resolve_port(name, available, kind: str) -> str:
+    """The port called ``name``, or the only one containing it (case-insensitive).
+
+    Parameters
+    ----------
+    name : str or None
+        exact name or substring; None tries :data:`DEFAULT_PORT_HINTS`.
+    available : list of str
+        port names to choose from.
+    kind : str
+        "input" or "output", for the message.
+
+    Raises
+    ------
+    MidiError
+        no match (listing what exists) or several (listing the candidates).
+    """
+    available = list(available)
+    if not available:
+        raise MidiError(f"no MIDI {kind} ports at all; connect the Magicstomp by USB "
+                        "(list ports with: magicstomp ports)")
+    if name is None:
+        for hint in DEFAULT_PORT_HINTS:
+            found = [p for p in available if hint in p.lower()]
+            if len(found) == 1:
+                return found[0]
+        raise MidiError(f"no MIDI {kind} port looks like a Magicstomp; available: "
+                        f"{', '.join(available)}; choose one with --port")
+    if name in available:
+        return name
+    found = [p for p in available if name.lower() in p.lower()]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise MidiError(f"MIDI {kind} port {name!r} is ambiguous; it matches "
+                        f"{', '.join(found)}; give more of the name")
+    raise MidiError(f"no MIDI {kind} port matches {name!r}; available: {', '.join(available)}")
+
+
+def _to_bytes(msg) -> bytes:
+    return bytes([0xF0, *msg.data, 0xF7])
+
+
+class MagicstompMidi:
+    """A connection to the unit: one MIDI output (to the unit) and one input (from it).
+
+    Parameters
+    ----------
+    port : str, optional
+        name or substring of the unit's port; None looks for a Magicstomp.
+    in_port : str, optional
+        the port to listen to, when its name differs from ``port``.
+
+    Examples
+    --------
+    >>> with MagicstompMidi("Magicstomp") as unit:          # doctest: +SKIP
+    ...     unit.send_patch(Patch.init("Mono Delay"))
+    """
+
+    def __init__(self, port: str | None = None, *, in_port: str | None = None):
+        self.port, self.in_port = port, in_port
+        self._out = self._in = None
+
+    # -- opening -------------------------------------------------------------------
+    def open(self, port: str | None = None, in_port: str | None = None) -> "MagicstompMidi":
+        """Resolve and open both ports (before opening either); returns self."""
+        if port is not None:
+            self.port = port
+        if in_port is not None:
+            self.in_port = in_port
+        if self.is_open:
+            return self
+        backend = _backend()
+        outputs = _midi_call("list MIDI output ports", backend.get_output_names)
+        inputs = _midi_call("list MIDI input ports", backend.get_input_names)
+        out_name = resolve_port(self.port, outputs, "output")
+        in_name = resolve_port(self.in_port or self.port, inputs, "input")
+        self._out = _midi_call(f"open MIDI output {out_name!r}", backend.open_output, out_name)
+        try:
+            self._in = _midi_call(f"open MIDI input {in_name!r}", backend.open_input, in_name)
+        except MidiError:
+            self.close()
+            raise
+        log.debug("MIDI open: out %s, in %s", out_name, in_name)
+        return self
+
+    @property
+    def is_open(self) -> bool:
+        return self._out is not None and self._in is not None
+
+    def close(self) -> None:
+        for port in (self._in, self._out):
+            if port is not None:
+                port.close()
+        self._in = self._out = None
+
+    def __enter__(self) -> "MagicstompMidi":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _require_open(self) -> None:
+        if not self.is_open:
+            raise MidiError("the MIDI connection is not open; use `with MagicstompMidi(...)` "
+                            "or call open() first")
+
+    # -- sending -------------------------------------------------------------------
+    def send_raw(self, messages, *, pacing_ms: float = PACING_MS) -> None:
+        """Send complete SysEx messages (``F0 ... F7``), ``pacing_ms`` apart."""
+        import mido
+
+        self._require_open()
+        for i, msg in enumerate(messages):
+            if i and pacing_ms > 0:
+                time.sleep(pacing_ms / 1000.0)
+            _midi_call("send SysEx", self._out.send, mido.Message("sysex", data=bytes(msg)[1:-1]))
+
+    def send_patch(self, patch: Patch, *, pacing_ms: float = PACING_MS) -> None:
+        """Load ``patch`` into the edit buffer (audible at once, not stored)."""
+        self.send_raw(patch_messages(patch), pacing_ms=pacing_ms)
+
+    def send_parameter(self, patch: Patch, key: str) -> None:
+        """Send one live parameter change: ``key``'s value in ``patch``."""
+        self.send_raw([parameter_change_for(patch, key)])
+
+    # -- receiving -----------------------------------------------------------------
+    def _drain(self) -> None:
+        while self._in.poll() is not None:
+            pass
+
+    def _request_payload(self, slot: int, *, timeout_s: float) -> bytes:
+        check_slot(slot)
+        self._require_open()
+        self._drain()
+        self.send_raw([dump_request(slot)])
+        assembler = PatchAssembler()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            msg = self._in.poll()
+            if msg is None:
+                if time.monotonic() > deadline:
+                    raise MidiTimeoutError(
+                        f"the unit did not answer the dump request for slot {slot} within "
+                        f"{timeout_s:g} s; check the MIDI cable/USB and the port names "
+                        "(magicstomp ports), or raise --timeout-s")
+                time.sleep(POLL_S)
+                continue
+            if msg.type != "sysex" or len(msg.data) < 3 or msg.data[2] != FAMILY_BULK:
+                continue      # clocks, active sensing, echoes of our own requests
+            deadline = time.monotonic() + timeout_s   # the unit is talking: silence timeout
+            try:
+                done = assembler.feed(_to_bytes(msg))
+            except SysexError as exc:
+                raise exc.__class__(f"dump of slot {slot}: {exc}") from None
+            for item in done:
+                if item.target == "slot" and item.slot == slot:
+                    return item.payload
+                log.debug("ignoring an unrequested patch (%s %s)", item.target, item.slot)
+
+    def request_slot(self, slot: int, *, timeout_s: float = 2.0) -> Patch:
+        """Dump user patch ``slot`` (1..99) from the unit.
+
+        Raises
+        ------
+        MidiTimeoutError
+            when the unit stays silent for ``timeout_s``.
+        ChecksumError, SysexError
+            for a corrupt answer; PatchFormatError for bytes outside the table.
+        """
+        return Patch.from_payload(self._request_payload(slot, timeout_s=timeout_s))
+
+    def request_all_payloads(self, *, timeout_s: float = 2.0, progress=None) -> list:
+        """The 99 raw payloads, one request after the other (``progress(slot)`` after each)."""
+        out = []
+        for slot in range(1, SLOT_COUNT + 1):
+            out.append(self._request_payload(slot, timeout_s=timeout_s))
+            if progress is not None:
+                progress(slot)
+        return out
+
+    def request_all(self, *, timeout_s: float = 2.0, progress=None) -> list:
+        """All 99 user patches, in slot order."""
+        return [Patch.from_payload(p)
+                for p in self.request_all_payloads(timeout_s=timeout_s, progress=progress)]
+
+    # -- storing ---------------------------------------------------------------------
+    def store_to_slot(self, patch: Patch, slot: int, *, backup_dir, dry_run_path=None,
+                      timeout_s: float = 2.0, pacing_ms: float = PACING_MS,
+                      progress=None) -> Path:
+        """Store ``patch`` in user ``slot`` after backing up all 99 patches.
+
+        Reads the whole bank, writes it to ``backup_dir`` as a timestamped
+        bank .syx, replaces slot ``slot`` and sends all 99 patches in one
+        bulk-all bracket (the only store sequence known to work, SYSEX.md 4.2).
+        With ``dry_run_path`` the bytes that would be sent are written to that
+        file instead and nothing is stored.
+
+        Returns
+        -------
+        Path
+            the backup file.
+        """
+        check_slot(slot)
+        payloads = self.request_all_payloads(timeout_s=timeout_s, progress=progress)
+        backup = backup_path(backup_dir)
+        write_bank_syx(backup, payloads)
+        log.info("backed up all %d user patches to %s", SLOT_COUNT, backup)
+        payloads[slot - 1] = patch.to_payload()
+        messages = bank_messages(payloads)
+        if dry_run_path is not None:
+            atomic_write_bytes(dry_run_path, b"".join(messages))
+            log.info("dry run: wrote the %d messages to %s instead of sending them",
+                     len(messages), dry_run_path)
+        else:
+            self.send_raw(messages, pacing_ms=pacing_ms)
+        return backup
+
+
+def backup_path(backup_dir) -> Path:
+    """A new file name ``magicstomp_backup_YYYYmmdd-HHMMSS[-n].syx`` (UTC) in ``backup_dir``."""
+    folder = Path(backup_dir)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    candidate = folder / f"magicstomp_backup_{stamp}.syx"
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = folder / f"magicstomp_backup_{stamp}-{n}.syx"
+    return candidate
