@@ -101,17 +101,22 @@ class _Multi(Processor):
         y = x
         for stage in self.front:
             y = stage.process(y)
-        n = y.shape[0]
-        s1 = np.empty((n, 2))
         if self.mod_kind == "tremolo":
             y = self.mod.process(y)
+        n = y.shape[0]
+        s1 = np.empty((n, 2))
+        if self.mod_kind != "tremolo" and self.mod_level:      # a section at level 0 is silent
+            mix_stereo(y, self.mod.process(y), 1.0, self.mod_level, s1)
+            mono = 0.5 * (s1[:, 0] + s1[:, 1])
+        else:
             s1[:, 0] = y
             s1[:, 1] = y
-        else:
-            mix_stereo(y, self.mod.process(y), 1.0, self.mod_level, s1)
-        mono1 = 0.5 * (s1[:, 0] + s1[:, 1])
-        s2 = s1 + self.delay_level * self.delay.process(mono1) if self.delay_level else s1
-        return s2 + self.reverb.process(0.5 * (s2[:, 0] + s2[:, 1]))
+            mono = y
+        if self.delay_level:
+            s1 += self.delay_level * self.delay.process(mono)
+            mono = 0.5 * (s1[:, 0] + s1[:, 1])
+        s1 += self.reverb.process(mono)
+        return s1
 
 
 class AmpMulti(_Multi):
