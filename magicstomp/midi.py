@@ -205,7 +205,8 @@ class MagicstompMidi:
         while self._in.poll() is not None:
             pass
 
-    def _request_payload(self, slot: int, *, timeout_s: float) -> bytes:
+    def request_slot_payload(self, slot: int, *, timeout_s: float = 2.0) -> bytes:
+        """The raw 159-byte payload of user patch ``slot`` (see :meth:`request_slot`)."""
         check_slot(slot)
         self._require_open()
         self._drain()
@@ -244,13 +245,13 @@ class MagicstompMidi:
         ChecksumError, SysexError
             for a corrupt answer; PatchFormatError for bytes outside the table.
         """
-        return Patch.from_payload(self._request_payload(slot, timeout_s=timeout_s))
+        return Patch.from_payload(self.request_slot_payload(slot, timeout_s=timeout_s))
 
     def request_all_payloads(self, *, timeout_s: float = 2.0, progress=None) -> list:
         """The 99 raw payloads, one request after the other (``progress(slot)`` after each)."""
         out = []
         for slot in range(1, SLOT_COUNT + 1):
-            out.append(self._request_payload(slot, timeout_s=timeout_s))
+            out.append(self.request_slot_payload(slot, timeout_s=timeout_s))
             if progress is not None:
                 progress(slot)
         return out

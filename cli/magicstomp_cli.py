@@ -1,0 +1,186 @@
+"""The ``magicstomp`` command: effect types, patch files, MIDI and the virtual unit.
+
+    magicstomp types [TYPE]                              the 64 effect types / one type's parameters
+    magicstomp decode FILE                               .syx/.ub9 -> patch JSON on stdout
+    magicstomp encode PATCH.json --out FILE.syx [--slot N | --edit-buffer]
+    magicstomp ports                                     MIDI ports
+    magicstomp send PATCH [--port P] [--slot N --yes] [--dry-run FILE]
+    magicstomp dump (--slot N | --all) --out FILE.syx [--port P]
+    magicstomp render PATCH IN.wav --out OUT.wav         through the virtual Magicstomp
+
+Exit codes: 0 done, 1 a problem with the input, the unit or a file (one line,
+traceback only with --verbose), 2 a usage error, 130 interrupted.
+Runs as ``magicstomp`` or ``python -m cli.magicstomp_cli``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):   # python cli/magicstomp_cli.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import click  # noqa: E402
+
+from cli.common import handle_errors, setup_logging, verbose_option  # noqa: E402
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+FILE = click.Path(dir_okay=False, path_type=Path)
+EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+class OneLineGroup(click.Group):
+    """A click group whose usage errors are one line (``Error: ...``) and exit 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            sys.exit(EXIT_USAGE)
+        except click.Abort:
+            click.echo("Error: interrupted; nothing more was sent or written", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@verbose_option
+@click.pass_context
+def main(ctx, verbose):
+    """Yamaha Magicstomp (UB99) patches: decode, encode, send, dump and render."""
+    ctx.obj = {"verbose": verbose}
+    setup_logging(verbose)
+
+
+# -- types ----------------------------------------------------------------------
+@main.command("types")
+@click.argument("type_ref", metavar="[TYPE]", required=False)
+@handle_errors
+def types_cmd(type_ref):
+    """List the 64 effect types, or one TYPE's parameters (TYPE: id such as 0x0D, or name).
+
+    Example: magicstomp types "Mono Delay"
+    """
+    from magicstomp.effects import EFFECT_TYPES, effect_type
+
+    if type_ref is None:
+        for t in EFFECT_TYPES:
+            click.echo(f"0x{t.id:02X}  {t.name:<36} {len(t.params):3d} parameters")
+        return
+    t = effect_type(type_ref)
+    click.echo(f"{t}  ({t.category}, {len(t.params)} parameters)")
+    click.echo(f"{'key':<28} {'name':<24} {'offset':>6} {'size':>4}  range")
+    for p in t.params:
+        click.echo(f"{p.key:<28} {p.name[:24]:<24} {f'0x{p.offset:02X}':>6} {p.size:>4}  "
+                   f"{p.describe_range()}")
+
+
+# -- decode / encode ---------------------------------------------------------------
+@main.command("decode")
+@click.argument("file", type=EXISTING_FILE)
+@handle_errors
+def decode_cmd(file):
+    """Print the patch(es) of a .syx or .ub9 FILE as patch JSON (a bank gives a list).
+
+    Example: magicstomp decode examples/HeavyHiGain.syx > heavy.json
+    """
+    from magicstomp.files import read_patches
+
+    patches = read_patches(file)
+    doc = patches[0].to_dict() if len(patches) == 1 else [p.to_dict() for p in patches]
+    click.echo(json.dumps(doc, indent=2))
+
+
+@main.command("encode")
+@click.argument("patch_file", metavar="PATCH.json", type=EXISTING_FILE)
+@click.option("--out", "out_path", required=True, type=FILE, help="The .syx file to write.")
+@click.option("--slot", type=click.IntRange(1, 99), help="Frame it for user slot N (1-99).")
+@click.option("--edit-buffer", is_flag=True, help="Frame it for the edit buffer (the default).")
+@handle_errors
+def encode_cmd(patch_file, out_path, slot, edit_buffer):
+    """Write a patch JSON file as SysEx (.syx); a list of 99 patches gives a bank.
+
+    Example: magicstomp encode heavy.json --out heavy.syx --slot 5
+    """
+    from magicstomp.files import read_patches, write_bank_syx, write_syx
+
+    if slot is not None and edit_buffer:
+        raise click.UsageError("--slot and --edit-buffer exclude each other; choose one")
+    patches = read_patches(patch_file)
+    if len(patches) == 99:
+        if slot is not None or edit_buffer:
+            raise click.UsageError("a 99-patch bank is always written as a bulk-all bank; "
+                                   "drop --slot/--edit-buffer")
+        write_bank_syx(out_path, patches)
+        click.echo(f"wrote the 99-patch bank to {out_path}", err=True)
+        return
+    if len(patches) != 1:
+        raise click.UsageError(f"{patch_file} holds {len(patches)} patches; encode takes one "
+                               "patch or a bank of 99")
+    write_syx(out_path, patches[0], slot=slot)
+    where = f"user slot {slot}" if slot else "the edit buffer"
+    click.echo(f"wrote {patches[0].name or 'the patch'!r} for {where} to {out_path}", err=True)
+
+
+# -- render ----------------------------------------------------------------------------
+@main.command("render")
+@click.argument("patch_file", metavar="PATCH", type=EXISTING_FILE)
+@click.argument("in_wav", metavar="IN.wav", type=EXISTING_FILE)
+@click.option("--out", "out_path", required=True, type=FILE, help="The stereo WAV to write.")
+@handle_errors
+def render_cmd(patch_file, in_wav, out_path):
+    """Render IN.wav through PATCH (.json/.syx/.ub9, first patch) on the virtual Magicstomp.
+
+    Writes a 32-bit float stereo WAV at the input's sample rate; a stereo
+    input is folded to mono first (the unit has one input).
+
+    Example: magicstomp render delay.json examples/di.wav --out wet.wav
+    """
+    import numpy as np
+    import soundfile as sf
+
+    from magicstomp.emulator import render
+    from magicstomp.errors import AudioInputError
+    from magicstomp.files import atomic_write_bytes
+    from magicstomp.patch import Patch
+
+    patch = Patch.load(patch_file)
+    try:
+        audio, rate_hz = sf.read(str(in_wav), dtype="float64", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        raise AudioInputError(f"{in_wav}: cannot read the audio ({exc}); expected a WAV/FLAC "
+                              "file") from None
+    if audio.shape[0] == 0:
+        raise AudioInputError(f"{in_wav}: the file holds no samples; expected a recording")
+    stereo = render(patch, audio.mean(axis=1), rate_hz)
+    buffer = io.BytesIO()
+    sf.write(buffer, stereo.astype(np.float32), rate_hz, subtype="FLOAT", format="WAV")
+    atomic_write_bytes(out_path, buffer.getvalue())
+    click.echo(f"rendered {audio.shape[0] / rate_hz:.2f} s at {rate_hz} Hz through "
+               f"{patch.effect_type} to {out_path}", err=True)
+
+
+def _register_device_commands() -> None:
+    from cli.magicstomp_device import dump_cmd, ports_cmd, send_cmd
+
+    for command in (ports_cmd, send_cmd, dump_cmd):
+        main.add_command(command)
+
+
+_register_device_commands()
+
+
+if __name__ == "__main__":
+    main()
