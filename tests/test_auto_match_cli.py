@@ -195,3 +195,34 @@ def test_ctrl_c_leaves_a_valid_session_with_the_best_patch_so_far(audio_pair, tm
     assert 4 <= len(rows) < 500
     report = (tmp_path / "cut" / "cut_report.txt").read_text()
     assert "Stopped: interrupted" in report
+
+
+def test_excerpt_is_the_busiest_window_with_a_preroll(rng):
+    sr = RATE_HZ
+    di = 1e-4 * rng.standard_normal(10 * sr)
+    t = np.arange(int(0.25 * sr)) / sr
+    for onset_s in np.arange(6.0, 8.0, 0.25):          # notes only between 6 and 8 s
+        start = int(onset_s * sr)
+        di[start:start + t.size] += 0.3 * np.sin(2 * np.pi * 196 * t) * np.exp(-12 * t)
+    from cli.matching import choose_excerpt
+    excerpt = choose_excerpt(di, sr, seconds=2.0)
+    assert excerpt.samples == 2 * sr
+    assert 5.7 * sr <= excerpt.start <= 6.1 * sr
+    assert excerpt.preroll == sr
+    assert choose_excerpt(di, sr, seconds=None).samples == di.size
+
+
+def test_follow_score_separates_same_and_different_performances(shared_dir):
+    from analyzers.loading import load_audio
+    from cli.matching import follow_score
+
+    def load(path):
+        return load_audio(path, sample_rate=RATE_HZ).samples
+
+    pairs = shared_dir / "audio" / "pair-gulmini-neuralfx" / "audio"
+    same_target, same_di = load(pairs / "target" / "002.wav"), load(pairs / "input" / "002.wav")
+    n = min(same_target.size, same_di.size)
+    other_di = load(pairs / "input" / "001.wav")
+    assert follow_score(same_target[:n], same_di[:n], RATE_HZ) > 0.4
+    m = min(same_target.size, other_di.size)
+    assert follow_score(same_target[:m], other_di[:m], RATE_HZ) < 0.15
