@@ -239,3 +239,21 @@ def test_reverb_core_rejects_an_unknown_type():
     from magicstomp.emulator.reverb import ReverbCore
     with pytest.raises(EmulationError, match="reverb type 'Cave' is not emulated"):
         ReverbCore(FS, time_s=1.0, reverb_type="Cave")
+
+
+def test_wet_level_follows_the_documented_energy(rng):
+    """Tail energy 0.3 sqrt(T / 2 s) of a unit-energy input; balance, spread, type and
+    density change the character, not the level."""
+    x = rng.standard_normal(2 * FS)
+
+    def wet_db(**values):
+        y = render(reverb_patch(**dict(dict(stereo_diffusion=10), **values)), x, FS)[FS // 2:]
+        return 10 * np.log10(np.mean(y ** 2) / np.mean(x ** 2))
+
+    assert wet_db(reverb_time_s=2.0) == pytest.approx(10 * np.log10(0.3), abs=1.5)
+    assert wet_db(reverb_time_s=8.0) - wet_db(reverb_time_s=2.0) == pytest.approx(3.0, abs=1.0)
+    for changed in (dict(er_rev_balance_pct=50), dict(er_rev_balance_pct=100),
+                    dict(stereo_diffusion=0), dict(reverb_type="Plate"),
+                    dict(reflection_density_pct=0)):
+        assert wet_db(reverb_time_s=2.0, **changed) == pytest.approx(
+            wet_db(reverb_time_s=2.0), abs=1.5), changed

@@ -24,10 +24,11 @@ input -> initial delay -> early reflections (a tapped delay, pattern per reverb 
   10 = two decorrelated outputs); the mono fold 0.5 (L + R) does not depend on the spread.
 * Wet level: the tail's impulse-response energy is normalized to
   0.3 sqrt(T / 2 s) whatever the network size (so density and type change the
-  character, not the loudness); early reflections have energy 0.5.
+  character, not the loudness); early reflections have the same energy as a 2 s tail.
 
 Reverb 0x09 adds the HPF/LPF ("Thru" = off, 12 dB/oct on the reverb input), the
-ER/Rev balance (0 % = reverb only, 100 % = early reflections only), a gate on the
+ER/Rev balance (0 % = reverb only, 100 % = early reflections only; an equal-power
+crossfade, so it changes the character, not the level), a gate on the
 wet signal keyed by the input level (gated reverb; "Off" = no gate) and the mix
 (out = (1 - mix) dry + mix wet on both outputs).
 """
@@ -51,7 +52,7 @@ LF_CORNER_HZ = 250.0
 #: Late-reverb energy at T = 2 s; grows as sqrt(T / 2 s).
 LATE_ENERGY_AT_2S = 0.3
 #: Early-reflection energy (sum of squared tap gains).
-ER_ENERGY = 0.5
+ER_ENERGY = LATE_ENERGY_AT_2S
 _MAX_ER_TAPS = 16
 _BASE_LINES_MS = np.array([29.7, 37.1, 41.1, 43.7, 53.3, 59.9, 67.7, 73.1])
 _DIFFUSERS_MS = np.array([4.77, 3.59, 12.73, 9.31])
@@ -113,7 +114,7 @@ class ReverbCore:
     initial_delay_ms, er_rev_delay_ms : float
         Delay of the first reflection pattern, and of the tail after it.
     er_balance_pct : float
-        0 = tail only, 100 = early reflections only.
+        0 = tail only, 100 = early reflections only (equal-power crossfade).
     """
 
     def __init__(self, sample_rate: int, *, time_s: float, hf_ratio: float = 1.0,
@@ -138,19 +139,20 @@ class ReverbCore:
         # early reflections
         n_taps = int(round(2 + (_MAX_ER_TAPS - 2) * density))
         times_ms, gains, pans = (a[:n_taps] for a in _er_pattern(reverb_type))
-        gains = gains * math.sqrt(ER_ENERGY / np.sum(gains ** 2)) * balance
+        gains = gains * math.sqrt(ER_ENERGY / np.sum(gains ** 2) * balance)
         ini = float(initial_delay_ms) * fs / 1000.0
         self._er_taps = np.round(ini + times_ms * fs / 1000.0).astype(np.int64)
-        gl, gr = gains * np.sqrt(0.5 * (1 - pans)), gains * np.sqrt(0.5 * (1 + pans))
+        gl, gr = gains * np.sqrt(1 - pans), gains * np.sqrt(1 + pans)   # each side: energy sum g^2
         self._er_gl, self._er_gr = self._spread(gl, gr, width)
         self._late_tap = int(round(ini + float(er_rev_delay_ms) * fs / 1000.0))
         # tail output taps, scaled to the target energy
         mean_delay_s = float(np.mean(self._line_len)) / fs
         g_mean = 10.0 ** (-3.0 * mean_delay_s / time_s)
-        energy = 1.0 / max(1.0 - g_mean ** 2, 1e-9)        # per unit-energy injection
-        late_gain = math.sqrt(LATE_ENERGY_AT_2S * math.sqrt(time_s / 2.0) / energy) * (1 - balance)
-        self._out_l, self._out_r = self._spread(_OUT_L * late_gain / math.sqrt(8),
-                                                _OUT_R * late_gain / math.sqrt(8), width)
+        # a unit of energy injected recirculates as 1 / (1 - g^2), spread over the 8
+        # lines; output taps of +-late_gain on every line read it all back.
+        energy = 1.0 / max(1.0 - g_mean ** 2, 1e-9)
+        late_gain = math.sqrt(LATE_ENERGY_AT_2S * math.sqrt(time_s / 2.0) / energy * (1 - balance))
+        self._out_l, self._out_r = self._spread(_OUT_L * late_gain, _OUT_R * late_gain, width)
         self._in_gain = _IN_SIGNS / math.sqrt(8)
         self._ibuf_len = _pow2(max(self._late_tap, int(self._er_taps.max())) + 1)
         self._ap_buf_len = _pow2(int(self._ap_len.max()) + 1)
@@ -171,8 +173,10 @@ class ReverbCore:
 
     @staticmethod
     def _spread(left, right, width: float):
-        """Blend two decorrelated outputs: width 1 keeps them apart, 0 sends their mean to both."""
-        a, b = 0.5 * (1 + width), 0.5 * (1 - width)
+        """Blend two decorrelated outputs, keeping their energy: width 1 keeps them apart,
+        0 sends (L + R) / sqrt(2) to both."""
+        angle = (1.0 - width) * math.pi / 4
+        a, b = math.cos(angle), math.sin(angle)
         return a * left + b * right, a * right + b * left
 
     def reset(self) -> None:
