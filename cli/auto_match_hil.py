@@ -50,8 +50,7 @@ class OneLineCommand(click.Command):
             click.echo(f"Error: {exc.format_message()} (see --help)", err=True)
             sys.exit(2)
         except click.Abort:
-            click.echo("Error: interrupted before a session was started; nothing was written",
-                       err=True)
+            click.echo("Error: interrupted; no session was written", err=True)
             sys.exit(EXIT_INTERRUPTED)
         except click.ClickException as exc:
             click.echo(f"Error: {exc.format_message()}", err=True)

@@ -175,8 +175,8 @@ def starting_patch(pair: Pair, *, effect_type=None, analyzer: str = "librosa") -
 
     Returns
     -------
-    (Patch, notes) : the patch and remarks for the report (fields the type
-    cannot express, the suggested type).
+    (Patch, notes, NeutralPatch) : the patch, remarks for the report (fields
+    the type cannot express, the suggested type) and the analysis' device-neutral patch.
     """
     from analyzers.heuristics import initial_patch
     from magicstomp.effects import effect_type as lookup
@@ -194,7 +194,7 @@ def starting_patch(pair: Pair, *, effect_type=None, analyzer: str = "librosa") -
     if unexpressed:
         names = ", ".join(str(u) for u in unexpressed)
         notes.append(f"{t.name} cannot express these analysed fields: {names}")
-    return patch, notes
+    return patch, notes, neutral
 
 
 def make_evaluator(rig, loss, di: np.ndarray, excerpt: Excerpt):

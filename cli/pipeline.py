@@ -131,7 +131,9 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
                 midi = _open_midi(opts, stack)
         pair = load_pair(opts["target"], opts["di_path"], sample_rate=sample_rate,
                          min_follow=opts["min_follow_score"])
-        patch, notes = starting_patch(pair, effect_type=plan["type"], analyzer=opts["analyzer"])
+        patch, notes, neutral = starting_patch(pair, effect_type=plan["type"],
+                                               analyzer=opts["analyzer"])
+        writer.write_text("_neutral.json", neutral.to_json())
         if not hardware:
             from magicstomp.emulator import processor_class
             processor_class(patch.effect_type)

@@ -1,5 +1,6 @@
 """What goes into a session folder (see README, "Session files").
 
+    <s>_neutral.json             the analysis' device-neutral patch (what it measured)
     <s>_initial.json / .syx      starting patch (analysis), JSON and edit-buffer SysEx
     <s>_optimized.json / .syx    best patch found
     <s>_target.wav, <s>_di.wav   the target aligned to the DI, and the DI (working rate, float)

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli.matching import load_pair, make_evaluator, choose_excerpt, starting_patch  # noqa: E402
+from cli.matching import choose_excerpt, load_pair, make_evaluator, starting_patch  # noqa: E402
 from hil.rig import VirtualRig  # noqa: E402
 from optimize.constraints import ParameterSpace  # noqa: E402
 from optimize.loss import get_loss  # noqa: E402
@@ -38,7 +38,7 @@ def main() -> None:
     pair = load_pair(ROOT / "examples" / "target.wav", ROOT / "examples" / "di.wav",
                      sample_rate=RATE_HZ)
     print(f"loaded {pair.duration_s:.1f} s; alignment: {pair.alignment}")
-    patch, notes = starting_patch(pair, effect_type=args.effect_type)
+    patch, notes, _neutral = starting_patch(pair, effect_type=args.effect_type)
     for note in notes:
         print(f"note: {note}")
     space = ParameterSpace(patch.effect_type)
