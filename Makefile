@@ -8,8 +8,9 @@ PY := $(VENV)/bin/python
 setup:
 	@bash scripts/setup.sh
 
+# The full match on the virtual Magicstomp: a new session folder under out/ each run.
 demo: setup
-	$(PY) -m cli.magicstomp_cli decode examples/HeavyHiGain.syx
+	$(VENV)/bin/auto_match_hil examples/target.wav --di-signal examples/di.wav --optimize
 
 test: setup
 	$(PY) -m pytest -q
