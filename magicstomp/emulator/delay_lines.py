@@ -24,6 +24,8 @@ from numba import njit
 
 from ..errors import EmulationError
 
+#: States below this magnitude are flushed to zero, so decaying tails never turn subnormal (slow).
+TINY = 1e-30
 #: LFO waveform names the kernels know (the tables' enum labels).
 WAVEFORMS = ("Sine", "Triangle", "Square")
 #: Sharpness of the band-limited square: tanh(k sin) / tanh(k); rise time ~ period / (2 pi k).
@@ -83,11 +85,11 @@ def run_delay_lines(x, d_out, d_fb, fb, damp_coef, hf_ratio, drive, buf, widx, l
             for j in range(c):
                 s += fb[ch, j] * taps[j]
             low = b * s + damp_coef * lp[ch]
-            lp[ch] = low
+            lp[ch] = low if abs(low) > TINY else 0.0
             v = xi + low + hf_ratio[ch] * (s - low)
             if drive > 0.0:
                 v = soft_clip(drive * v) / drive
-            buf[ch, w] = v
+            buf[ch, w] = v if abs(v) > TINY else 0.0
         for ch in range(c):
             out[i, ch] = _read(buf, ch, w, d_out[r, ch], mask)
         w = (w + 1) & mask
@@ -102,8 +104,10 @@ def run_sos(x, sos, zi, y):
         v = x[i]
         for k in range(sections):
             o = sos[k, 0] * v + zi[k, 0]
-            zi[k, 0] = sos[k, 1] * v - sos[k, 4] * o + zi[k, 1]
-            zi[k, 1] = sos[k, 2] * v - sos[k, 5] * o
+            z1 = sos[k, 1] * v - sos[k, 4] * o + zi[k, 1]
+            z2 = sos[k, 2] * v - sos[k, 5] * o
+            zi[k, 0] = z1 if abs(z1) > TINY else 0.0
+            zi[k, 1] = z2 if abs(z2) > TINY else 0.0
             v = o
         y[i] = v
 
@@ -136,10 +140,12 @@ def run_tapped_line(x, d_out, d_fb, feedback, damp_coef, hf_ratio, drive, buf, w
         d = d_fb[i if mf > 1 else 0]
         s = feedback * _read1(buf, w, d if d > 1.0 else 1.0, mask)
         low = b * s + damp_coef * low
+        if abs(low) <= TINY:
+            low = 0.0
         v = x[i] + low + hf_ratio * (s - low)
         if drive > 0.0:
             v = soft_clip(drive * v) / drive
-        buf[w] = v
+        buf[w] = v if abs(v) > TINY else 0.0
         r = i if m > 1 else 0
         for t in range(taps):
             out[i, t] = _read1(buf, w, d_out[r, t], mask)

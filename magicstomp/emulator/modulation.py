@@ -28,7 +28,7 @@ from numba import njit
 
 from .base import Processor
 from .delay import crossfade
-from .delay_lines import Lfo, RingDelay, StaticFilter, TappedLine
+from .delay_lines import TINY, Lfo, RingDelay, StaticFilter, TappedLine
 from .dsp import ms_to_samples, rbj_biquad
 
 #: Peak-to-peak delay sweep at 100 % depth (assumed; Yamaha does not document it).
@@ -143,9 +143,10 @@ def _phaser_kernel(x, lfo, start, f_low_hz, octaves, sample_rate, stages, feedba
             v = x[i] + feedback * last[ch]
             for k in range(stages):
                 y = a * v + z[ch, k]
-                z[ch, k] = v - a * y
+                s = v - a * y
+                z[ch, k] = s if abs(s) > TINY else 0.0
                 v = y
-            last[ch] = v
+            last[ch] = v if abs(v) > TINY else 0.0
             out[i, ch] = v
 
 

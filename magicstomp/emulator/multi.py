@@ -3,12 +3,13 @@
 Signal chain (Yamaha documents no block diagram; this is the order a guitarist
 expects from a pedalboard into an amp with effects after the preamp)::
 
-    Amp Multi:        compressor -> noise gate -> amp -> speaker   \\
-    Distortion Multi: compressor -> noise gate -> distortion         > front (mono)
+    Amp Multi:        noise gate -> compressor -> amp -> speaker   \\
+    Distortion Multi: noise gate -> compressor -> distortion         > front (mono)
         -> modulation -> delay -> reverb                            (stereo)
 
-The gate sits after the compressor and before the drive, so it keys on the
-(compressed) guitar and closes before the hiss is amplified.
+The gate comes first, as in the Amp Simulator type (gate -> amp -> speaker):
+it keys on the raw guitar level, and the compressor and the drive cannot
+raise the hiss in the pauses it has closed.
 
 A multi has no global mix. Each section after the front adds its own wet to
 what passes through it, so a level of 0 removes exactly that section::
@@ -126,7 +127,7 @@ class AmpMulti(_Multi):
         from .amp import AmpStage, SpeakerStage
         from .dynamics import CompressorStage, NoiseGateStage
         p, sr = self.params, self.sample_rate
-        return [CompressorStage(p, sr), NoiseGateStage(p, sr), AmpStage(p, sr), SpeakerStage(p, sr)]
+        return [NoiseGateStage(p, sr), CompressorStage(p, sr), AmpStage(p, sr), SpeakerStage(p, sr)]
 
 
 class DistortionMulti(_Multi):
@@ -136,4 +137,4 @@ class DistortionMulti(_Multi):
         from .distortion import DistortionStage
         from .dynamics import CompressorStage, NoiseGateStage
         p, sr = self.params, self.sample_rate
-        return [CompressorStage(p, sr), NoiseGateStage(p, sr), DistortionStage(p, sr)]
+        return [NoiseGateStage(p, sr), CompressorStage(p, sr), DistortionStage(p, sr)]
