@@ -91,11 +91,13 @@ def test_no_parameter_is_ignored(type_id, signal_44k):
         if no_op_reason(type_id, param.key) is not None:
             continue
         start = enable_gate(base) if param.key in GATE_TIMING_KEYS else base
-        outputs = []
-        for raw in trial_raws(param):
-            outputs.append(render(start.copy().set_raw(param.key, raw), signal_44k, FS))
-        spread = max(np.max(np.abs(o - outputs[0])) for o in outputs[1:])
-        if spread <= CHANGED_ABOVE:
+        raws = trial_raws(param)
+        first = render(start.copy().set_raw(param.key, raws[0]), signal_44k, FS)
+        for raw in raws[:0:-1]:           # the other end first: most often enough
+            other = render(start.copy().set_raw(param.key, raw), signal_44k, FS)
+            if np.max(np.abs(other - first)) > CHANGED_ABOVE:
+                break
+        else:
             ignored.append(f"{param.key} ({param.describe_range()})")
     assert not ignored, (
         f"{effect_type(type_id).name}: moving these parameters does not change the output: "
