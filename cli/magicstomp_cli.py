@@ -6,6 +6,7 @@
     magicstomp ports                                     MIDI ports
     magicstomp send PATCH [--port P] [--slot N --yes] [--dry-run FILE]
     magicstomp dump (--slot N | --all) --out FILE.syx [--port P]
+    magicstomp restore BANK.syx [--port P] [--yes]       write a 99-patch bank (a backup) back
     magicstomp render PATCH IN.wav --out OUT.wav         through the virtual Magicstomp
 
 Exit codes: 0 done, 1 a problem with the input, the unit or a file (one line,
@@ -173,9 +174,9 @@ def render_cmd(patch_file, in_wav, out_path):
 
 
 def _register_device_commands() -> None:
-    from cli.magicstomp_device import dump_cmd, ports_cmd, send_cmd
+    from cli.magicstomp_device import dump_cmd, ports_cmd, restore_cmd, send_cmd
 
-    for command in (ports_cmd, send_cmd, dump_cmd):
+    for command in (ports_cmd, send_cmd, dump_cmd, restore_cmd):
         main.add_command(command)
 
 

@@ -129,3 +129,30 @@ def dump_cmd(slot, dump_all, out_path, port, in_port, timeout_s):
         else:
             write_syx(out_path, midi.request_slot_payload(slot, timeout_s=timeout_s), slot=slot)
             click.echo(f"wrote user slot {slot} to {out_path}", err=True)
+
+
+@click.command("restore")
+@click.argument("bank_file", metavar="BANK.syx", type=EXISTING_FILE)
+@port_options
+@click.option("--yes", is_flag=True, help="Overwrite all 99 user slots without asking.")
+@click.option("--pacing-ms", type=click.FloatRange(min=0), default=70.0, show_default=True,
+              help="Pause between SysEx messages.")
+@handle_errors
+def restore_cmd(bank_file, port, in_port, yes, pacing_ms):
+    """Write a 99-patch bank .syx (e.g. a backup made by send --slot) back to the unit.
+
+    Example: magicstomp restore out/backups/magicstomp_backup_20260101-120000.syx --port UB99
+    """
+    from magicstomp.errors import SysexError
+    from magicstomp.files import read_syx
+    from magicstomp.midi import MagicstompMidi
+
+    items = read_syx(bank_file)
+    if [item.slot for item in items] != list(range(1, 100)):
+        raise SysexError(f"{bank_file} is not a 99-patch bank (it holds {len(items)} patch(es)); "
+                         "use `magicstomp send` for a single patch")
+    if not yes:
+        click.confirm("Overwrite all 99 user slots on the unit?", abort=True, err=True)
+    with MagicstompMidi(port, in_port=in_port) as midi:
+        midi.send_bank([item.payload for item in items], pacing_ms=pacing_ms)
+    click.echo(f"wrote the 99 user patches of {bank_file} to the unit", err=True)

@@ -4,6 +4,7 @@
     resolve_port(name, available, kind)  -> exact name, or the one port containing ``name``
     MagicstompMidi(port, in_port=...)    context manager:
         send_patch(patch)                 edit buffer, 4 messages, paced
+        send_bank(payloads)               all 99 user patches (bulk-all), e.g. a backup
         send_parameter(patch, key)        one live parameter change
         request_slot(slot)       -> Patch dump request, checksum-verified answer
         request_all()            -> [Patch] x 99
@@ -196,6 +197,10 @@ class MagicstompMidi:
         """Load ``patch`` into the edit buffer (audible at once, not stored)."""
         self.send_raw(patch_messages(patch), pacing_ms=pacing_ms)
 
+    def send_bank(self, payloads_or_patches, *, pacing_ms: float = PACING_MS) -> None:
+        """Write all 99 user patches in one bulk-all bracket (e.g. to restore a backup)."""
+        self.send_raw(bank_messages(payloads_or_patches), pacing_ms=pacing_ms)
+
     def send_parameter(self, patch: Patch, key: str) -> None:
         """Send one live parameter change: ``key``'s value in ``patch``."""
         self.send_raw([parameter_change_for(patch, key)])
@@ -290,7 +295,7 @@ class MagicstompMidi:
             log.info("dry run: wrote the %d messages to %s instead of sending them",
                      len(messages), dry_run_path)
         else:
-            self.send_raw(messages, pacing_ms=pacing_ms)
+            self.send_bank(payloads, pacing_ms=pacing_ms)
         return backup
 
 
