@@ -31,6 +31,12 @@ def timeout_option(func):
                         show_default=True, help="Give up after this much silence from the unit.")(func)
 
 
+def _confirm(question: str) -> None:
+    """Ask; anything but yes stops with exit 1 before anything is sent."""
+    if not click.confirm(question, err=True):
+        raise click.ClickException("not confirmed; nothing was sent (answer y, or pass --yes)")
+
+
 @click.command("ports")
 @handle_errors
 def ports_cmd():
@@ -90,8 +96,7 @@ def send_cmd(patch_file, port, in_port, slot, yes, dry_run_path, pacing_ms, back
                    err=True)
         return
     if not yes and dry_run_path is None:
-        click.confirm(f"Overwrite user slot {slot} on the unit (the bank is backed up first)?",
-                      abort=True, err=True)
+        _confirm(f"Overwrite user slot {slot} on the unit (the bank is backed up first)?")
     with MagicstompMidi(port, in_port=in_port) as midi:
         backup = midi.store_to_slot(patch, slot, backup_dir=backup_dir,
                                     dry_run_path=dry_run_path, timeout_s=timeout_s,
@@ -152,7 +157,7 @@ def restore_cmd(bank_file, port, in_port, yes, pacing_ms):
         raise SysexError(f"{bank_file} is not a 99-patch bank (it holds {len(items)} patch(es)); "
                          "use `magicstomp send` for a single patch")
     if not yes:
-        click.confirm("Overwrite all 99 user slots on the unit?", abort=True, err=True)
+        _confirm("Overwrite all 99 user slots on the unit?")
     with MagicstompMidi(port, in_port=in_port) as midi:
         midi.send_bank([item.payload for item in items], pacing_ms=pacing_ms)
     click.echo(f"wrote the 99 user patches of {bank_file} to the unit", err=True)

@@ -233,3 +233,57 @@ def test_resolve_port_unknown_lists_what_exists():
 def test_unopened_connection_refuses_to_send():
     with pytest.raises(MidiError, match="the MIDI connection is not open"):
         MagicstompMidi("x").send_patch(Patch.init("Mono Delay"))
+
+
+# -- the `magicstomp` command through the same ports --------------------------------------
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from cli.magicstomp_cli import main
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.mark.jack
+def test_cli_dump_send_store_and_restore(unit, bank_payloads, tmp_path):
+    result = _cli("dump", "--slot", 9, "--out", tmp_path / "s9.syx", "--port", unit.client)
+    assert result.exit_code == 0, result.output
+    [item] = read_syx(tmp_path / "s9.syx")
+    assert (item.slot, item.payload) == (9, bank_payloads[8])
+
+    patch = Patch.init("Mono Delay").with_values(mix_pct=25)
+    (tmp_path / "p.json").write_text(patch.to_json())
+    result = _cli("send", tmp_path / "p.json", "--port", unit.client, "--pacing-ms", PACING_MS)
+    assert result.exit_code == 0, result.output
+    sent = [dump_request(9).hex()] + [m.hex() for m in patch_messages(patch)]
+    assert unit.wait_lines(len(sent)) == sent
+
+    result = _cli("send", tmp_path / "p.json", "--port", unit.client, "--slot", 4, "--yes",
+                  "--pacing-ms", PACING_MS, "--backup-dir", tmp_path / "backups")
+    assert result.exit_code == 0, result.output
+    [backup] = (tmp_path / "backups").iterdir()
+    assert backup.read_bytes() == unit.bank.read_bytes()
+    _wait_for(unit.state.exists, 10.0, "the stored bank")
+    stored = [i.payload for i in read_syx(unit.state)]
+    assert stored[3] == patch.to_payload() and stored[:3] + stored[4:] == \
+        bank_payloads[:3] + bank_payloads[4:]
+
+    unit.state.unlink()
+    result = _cli("restore", backup, "--port", unit.client, "--yes", "--pacing-ms", PACING_MS)
+    assert result.exit_code == 0, result.output
+    _wait_for(unit.state.exists, 10.0, "the restored bank")
+    assert [i.payload for i in read_syx(unit.state)] == bank_payloads
+
+
+@pytest.mark.jack
+def test_cli_store_without_yes_asks_and_a_no_sends_nothing(unit, tmp_path):
+    from click.testing import CliRunner
+
+    from cli.magicstomp_cli import main
+    (tmp_path / "p.json").write_text(Patch.init("Mono Delay").to_json())
+    result = CliRunner().invoke(main, ["send", str(tmp_path / "p.json"), "--port", unit.client,
+                                       "--slot", "4"], input="n\n")
+    assert result.exit_code == 1 and "Overwrite user slot 4" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == \
+        "Error: not confirmed; nothing was sent (answer y, or pass --yes)"
+    time.sleep(0.2)
+    assert unit.lines() == []
