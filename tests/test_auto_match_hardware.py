@@ -41,7 +41,7 @@ def test_calibrate_optimize_and_store_to_slot_5(pair, start_virtual_unit, freewh
                                                 tmp_path):
     unit = start_virtual_unit(bank_path=tmp_path / "bank.syx")
     with MagicstompMidi(unit.name) as midi:
-        before = midi.request_slot(5)
+        before = midi.request_slot(5, timeout_s=10.0)
     out = tmp_path / "out"
     args = [str(pair[0]), "--di-signal", str(pair[1]), "--calibrate", "--optimize",
             "--send-patch", "--patch-number", "5", "--in-device", unit.name,
@@ -54,7 +54,7 @@ def test_calibrate_optimize_and_store_to_slot_5(pair, start_virtual_unit, freewh
     session = out / "hw"
     optimized = Patch.load(session / "hw_optimized.json")
     with MagicstompMidi(unit.name) as midi:
-        stored = midi.request_slot(5)
+        stored = midi.request_slot(5, timeout_s=10.0)
     assert stored.to_payload()[32:] == optimized.to_payload()[32:]
     assert stored.effect_type.name == "Mono Delay" and stored != before
     backups = sorted(session.glob("magicstomp_backup_*.syx"))
