@@ -282,3 +282,18 @@ def test_reverb_stage_blocks_equal_one_shot(rng):
     np.testing.assert_allclose(blocks, one_shot, rtol=0, atol=1e-12)
     stage.reset()
     np.testing.assert_allclose(stage.process(x), one_shot, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("key,short_ms,long_ms", [
+    ("gate_hold_time_ms", 52.2, 255.0), ("gate_decay_time_ms", 6.0, 215.0)])
+def test_gate_hold_and_decay_delay_the_close_by_their_difference(key, short_ms, long_ms, rng):
+    burst_n = int(0.1 * FS)
+    x = np.zeros(FS)
+    x[:burst_n] = 0.5 * rng.standard_normal(burst_n)
+    base = dict(reverb_time_s=10.0, gate_level_db=-40, gate_attack_ms=0,
+                gate_hold_time_ms=52.2, gate_decay_time_ms=6.0)
+    closed_at = []
+    for value in (short_ms, long_ms):
+        y = to_mono(render(reverb_patch(**dict(base, **{key: value})), x, FS))
+        closed_at.append(np.flatnonzero(y)[-1] + 1)
+    assert (closed_at[1] - closed_at[0]) / FS * 1000 == pytest.approx(long_ms - short_ms, abs=0.1)
