@@ -30,7 +30,7 @@ from .dsp import db_to_gain, rbj_biquad
 from .dynamics import NoiseGateStage
 from .ir import FirConvolver, cabinet_ir
 from .mappings import knob_value
-from .shaper import BiquadChain, DriveCore
+from .shaper import DriveCore
 
 MASTER_TONE_HZ = 1200.0
 DC_BLOCK_HZ = 25.0
@@ -127,12 +127,9 @@ class AmpStage:
         v = _voicing(params["amplifier_type"])
         self.voicing = v
         sr = sample_rate
-        self._pre = BiquadChain(_sections(sr, [
-            ("highpass", v.hp_hz, 0.7071, 0.0), ("peaking", v.pre_hz, v.pre_q, v.pre_db)]))
-        self._gain = db_to_gain(v.base_gain_db + knob_value("preamp_gain", params["preamp_gain"]))
-        self._drive = DriveCore(sr, stage1=v.stage1, stage2=v.stage2,
-                                inter_hp_hz=v.inter_hp_hz, inter_lp_hz=v.inter_lp_hz)
-        self._post = BiquadChain(_sections(sr, [
+        pre = _sections(sr, [("highpass", v.hp_hz, 0.7071, 0.0),
+                             ("peaking", v.pre_hz, v.pre_q, v.pre_db)])
+        post = _sections(sr, [
             ("lowshelf", v.bass_hz, 0.7071, knob_value("bass", params["bass"])),
             ("peaking", v.lo_mid_hz, 0.9, knob_value("lo_mid", params["lo_mid"])),
             ("peaking", v.hi_mid_hz, 0.9, knob_value("hi_mid", params["hi_mid"])),
@@ -141,24 +138,21 @@ class AmpStage:
             ("highshelf", v.presence_hz, 0.7071, knob_value("presence", params["presence"])),
             ("highshelf", MASTER_TONE_HZ, 0.6, knob_value("master_tone", params["master_tone"])),
             ("lowpass", v.post_lp_hz, 0.7071, 0.0),
-            ("highpass", DC_BLOCK_HZ, 0.7071, 0.0)]))
-        self._out_gain = db_to_gain(v.trim_db) * knob_value("master_volume", params["master_volume"])
+            ("highpass", DC_BLOCK_HZ, 0.7071, 0.0)])
+        gain_db = v.base_gain_db + knob_value("preamp_gain", params["preamp_gain"])
+        out_gain = db_to_gain(v.trim_db) * knob_value("master_volume", params["master_volume"])
+        self._drive = DriveCore(sr, stage1=v.stage1, stage2=v.stage2, inter_hp_hz=v.inter_hp_hz,
+                                inter_lp_hz=v.inter_lp_hz, pre_sections=pre, post_sections=post,
+                                gain_in=db_to_gain(gain_db), gain_out=out_gain)
         self.reset()
 
     def reset(self) -> None:
         """Clear every filter and the drive stages."""
-        self._pre.reset()
         self._drive.reset()
-        self._post.reset()
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Run mono ``x`` (n,) through the amp; returns (n,)."""
-        y = self._pre.process(x)
-        y *= self._gain
-        y = self._drive.process(y)
-        y = self._post.process(y)
-        y *= self._out_gain
-        return y
+        return self._drive.process(x)
 
 
 class SpeakerStage:

@@ -121,46 +121,43 @@ class DistortionStage:
         tone = ("highshelf", MASTER_TONE_HZ, 0.6, knob_value("master_tone", p["master_tone"]))
         level_in = knob_value("pre_eq_level", p["pre_eq_level"])
         drive_gain_db = knob_value("preamp_gain", p["preamp_gain"])
-        if v is None:
+        post_eq = _peaking(sr, post_bands)
+        out_gain = knob_value("master_volume", p["master_volume"])
+        tone_sections = [_tone(sr, tone)] if tone[3] != 0.0 else []
+        if v is None:                       # Bypass: EQs and levels only
             self._drive = None
-            pre = _peaking(sr, pre_bands)
-            post = [_tone(sr, tone)] if tone[3] != 0.0 else []
-            self._gain = level_in
-            trim_db = 0.0
+            self._pre = BiquadChain(_peaking(sr, pre_bands))
+            self._post = BiquadChain(tone_sections + post_eq)
+            self._gains = (level_in, out_gain)
         else:
-            pre = _peaking(sr, pre_bands) + [
-                rbj_biquad("highpass", v.hp_hz, sr),
-                *_peaking(sr, [(v.pre_hz, v.pre_db, v.pre_q)])]
-            self._drive = DriveCore(sr, stage1=v.stage1, stage2=v.stage2,
-                                    inter_hp_hz=v.inter_hp_hz, inter_lp_hz=v.inter_lp_hz)
-            post = _peaking(sr, [(v.voice_hz, v.voice_db, 0.8)])
-            if tone[3] != 0.0:
-                post.append(_tone(sr, tone))
-            self._gain = level_in * db_to_gain(v.base_gain_db + drive_gain_db)
-            trim_db = v.trim_db
-        post += _peaking(sr, post_bands)
-        if v is not None:
-            post += [rbj_biquad("lowpass", v.post_lp_hz, sr), rbj_biquad("highpass", DC_BLOCK_HZ, sr)]
-        self._pre = BiquadChain(pre)
-        self._post = BiquadChain(post)
-        self._out_gain = db_to_gain(trim_db) * knob_value("master_volume", p["master_volume"])
+            pre = _peaking(sr, pre_bands) + [rbj_biquad("highpass", v.hp_hz, sr),
+                                             *_peaking(sr, [(v.pre_hz, v.pre_db, v.pre_q)])]
+            post = (_peaking(sr, [(v.voice_hz, v.voice_db, 0.8)]) + tone_sections + post_eq
+                    + [rbj_biquad("lowpass", v.post_lp_hz, sr),
+                       rbj_biquad("highpass", DC_BLOCK_HZ, sr)])
+            self._drive = DriveCore(
+                sr, stage1=v.stage1, stage2=v.stage2, inter_hp_hz=v.inter_hp_hz,
+                inter_lp_hz=v.inter_lp_hz, pre_sections=pre, post_sections=post,
+                gain_in=level_in * db_to_gain(v.base_gain_db + drive_gain_db),
+                gain_out=db_to_gain(v.trim_db) * out_gain)
         self.reset()
 
     def reset(self) -> None:
         """Clear the EQs and the drive stages."""
-        self._pre.reset()
-        self._post.reset()
         if self._drive is not None:
             self._drive.reset()
+        else:
+            self._pre.reset()
+            self._post.reset()
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Run mono ``x`` (n,) through the distortion; returns (n,)."""
-        y = self._pre.process(x)
-        y *= self._gain
         if self._drive is not None:
-            y = self._drive.process(y)
+            return self._drive.process(x)
+        y = self._pre.process(x)
+        y *= self._gains[0]
         y = self._post.process(y)
-        y *= self._out_gain
+        y *= self._gains[1]
         return y
 
 

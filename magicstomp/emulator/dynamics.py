@@ -39,6 +39,7 @@ GATE_HYSTERESIS_DB = 3.0
 _TINY = 1e-30
 _DB_PER_NEPER_POWER = 10.0 / math.log(10.0)   # 10 log10(p) = this * ln(p)
 _NEPER_PER_DB = math.log(10.0) / 20.0          # 10 ** (db / 20) = exp(db * this)
+_GAIN_FLOOR_DB = 1e-9   # gain reductions smaller than this are released to exactly 0 dB
 
 #: standalone Compressor key -> the shared key the stage reads
 _STANDALONE_KEYS = {
@@ -55,25 +56,28 @@ def _coeff(time_ms: float, sample_rate: int) -> float:
 
 @numba.njit(cache=True)
 def _compress(x, cfg, state):
-    # cfg: k_rms, threshold_db, slope (1/ratio - 1), knee_db, a_att, a_rel, makeup_db
+    # cfg: k_rms, threshold_db, slope (1/ratio - 1), knee_db, a_att, a_rel, makeup_db,
+    #      mean square at the knee's lower end, make-up gain (linear)
     k_rms, thr, slope, knee = cfg[0], cfg[1], cfg[2], cfg[3]
-    a_att, a_rel, makeup = cfg[4], cfg[5], cfg[6]
+    a_att, a_rel, makeup, ms_knee, makeup_lin = cfg[4], cfg[5], cfg[6], cfg[7], cfg[8]
     ms, gs = state[0], state[1]
     y = np.empty_like(x)
     for i in range(x.size):
         ms += k_rms * (x[i] * x[i] - ms)
         if ms < _TINY:
             ms = 0.0
-        over = _DB_PER_NEPER_POWER * math.log(2.0 * ms + 1e-20) - thr
-        if 2.0 * over <= -knee:
-            gc = 0.0
-        elif 2.0 * over < knee:
-            gc = slope * (over + 0.5 * knee) ** 2 / (2.0 * knee)
-        else:
-            gc = slope * over
+        gc = 0.0
+        if ms > ms_knee:                    # below the knee the curve is flat: no log needed
+            over = _DB_PER_NEPER_POWER * math.log(2.0 * ms) - thr
+            if 2.0 * over < knee:
+                gc = slope * (over + 0.5 * knee) ** 2 / (2.0 * knee)
+            else:
+                gc = slope * over
         a = a_att if gc < gs else a_rel
         gs = a * gs + (1.0 - a) * gc
-        y[i] = x[i] * math.exp((gs + makeup) * _NEPER_PER_DB)
+        if gs > -_GAIN_FLOOR_DB:            # fully released: exactly no reduction
+            gs = 0.0
+        y[i] = x[i] * (makeup_lin if gs == 0.0 else math.exp((gs + makeup) * _NEPER_PER_DB))
     state[0], state[1] = ms, gs
     return y
 
@@ -101,6 +105,9 @@ class CompressorStage:
             _coeff(float(params["compressor_attack_ms"]), sample_rate),
             _coeff(float(params["compressor_release_ms"]), sample_rate),
             float(params["compressor_gain_db"])])
+        knee_db, threshold_db = self._cfg[3], self._cfg[1]
+        self._cfg = np.append(self._cfg, [0.5 * 10.0 ** ((threshold_db - 0.5 * knee_db) / 10.0),
+                                          10.0 ** (float(params["compressor_gain_db"]) / 20.0)])
         self._bypass = slope == 0.0
         self._makeup = 10.0 ** (float(params["compressor_gain_db"]) / 20.0)
         self.reset()

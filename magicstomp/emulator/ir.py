@@ -120,7 +120,7 @@ class FirConvolver:
     """
 
     _DIRECT_MAX = 128     # blocks up to this many samples use direct convolution
-    _FFT_SIZE = 8192
+    _FFT_SIZE = 16384
 
     def __init__(self, h: np.ndarray):
         self.h = np.asarray(h, dtype=np.float64)
