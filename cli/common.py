@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 import traceback
 
@@ -47,6 +48,9 @@ def handle_errors(func):
             if verbose:
                 traceback.print_exc()
             fail(str(exc), code=1)
+        except BrokenPipeError:  # the reader went away (`magicstomp types | head`): not an error
+            _silence_stdout()
+            sys.exit(0)
         except OSError as exc:   # files and folders the user named
             if verbose:
                 traceback.print_exc()
@@ -54,6 +58,15 @@ def handle_errors(func):
             fail(f"{exc.strerror or exc}{where}; check the path and its permissions", code=1)
 
     return wrapper
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):   # no real file descriptor (e.g. CliRunner)
+        pass
 
 
 verbose_option = click.option("--verbose", "-v", is_flag=True, default=False,

@@ -106,20 +106,27 @@ def decode_cmd(file):
 
 @main.command("encode")
 @click.argument("patch_file", metavar="PATCH.json", type=EXISTING_FILE)
-@click.option("--out", "out_path", required=True, type=FILE, help="The .syx file to write.")
+@click.option("--out", "out_path", required=True, type=FILE,
+              help="The .syx (or .ub9) file to write.")
 @click.option("--slot", type=click.IntRange(1, 99), help="Frame it for user slot N (1-99).")
 @click.option("--edit-buffer", is_flag=True, help="Frame it for the edit buffer (the default).")
 @handle_errors
 def encode_cmd(patch_file, out_path, slot, edit_buffer):
     """Write a patch JSON file as SysEx (.syx); a list of 99 patches gives a bank.
 
+    With --out NAME.ub9 the patches (1-99) are written as a Yamaha editor library.
+
     Example: magicstomp encode heavy.json --out heavy.syx --slot 5
     """
-    from magicstomp.files import read_patches, write_bank_syx, write_syx
+    from magicstomp.files import read_patches, write_bank_syx, write_syx, write_ub9
 
     if slot is not None and edit_buffer:
         raise click.UsageError("--slot and --edit-buffer exclude each other; choose one")
     patches = read_patches(patch_file)
+    if out_path.suffix.lower() == ".ub9":
+        write_ub9(out_path, patches)
+        click.echo(f"wrote a .ub9 library of {len(patches)} patch(es) to {out_path}", err=True)
+        return
     if len(patches) == 99:
         if slot is not None or edit_buffer:
             raise click.UsageError("a 99-patch bank is always written as a bulk-all bank; "

@@ -148,3 +148,13 @@ def test_render_rejects_a_rate_the_emulator_does_not_run(tmp_path):
     sf.write(tmp_path / "low.wav", np.zeros(2205), 22050)
     one_line_error(run("render", EXAMPLE, tmp_path / "low.wav", "--out", tmp_path / "o.wav"), 1,
                    r"sample rate 22050 Hz is not supported")
+
+
+def test_bank_json_to_ub9_and_back(shared_dir, tmp_path):
+    bank = shared_dir / "magicstomp/derived_patches/derived_bass_factory_bank_all99.syx"
+    (tmp_path / "bank.json").write_text(run("decode", bank).stdout)
+    assert run("encode", tmp_path / "bank.json", "--out", tmp_path / "lib.ub9").exit_code == 0
+    assert (tmp_path / "lib.ub9").stat().st_size == 17408
+    assert run("decode", tmp_path / "lib.ub9").stdout == (tmp_path / "bank.json").read_text()
+    assert run("encode", tmp_path / "bank.json", "--out", tmp_path / "b.syx").exit_code == 0
+    assert (tmp_path / "b.syx").read_bytes() == bank.read_bytes()
