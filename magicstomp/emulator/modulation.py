@@ -134,7 +134,7 @@ def _phaser_kernel(x, lfo, start, f_low_hz, octaves, sample_rate, stages, feedba
     nyquist_guard = 0.45 * sample_rate
     for i in range(x.shape[0]):
         refresh = (start + i) % PHASER_CONTROL_SAMPLES == 0
-        for ch in range(2):
+        for ch in range(lfo.shape[1]):
             if refresh:
                 f = f_low_hz * 2.0 ** (octaves * 0.5 * (1.0 + lfo[i, ch]))
                 t = math.tan(math.pi * min(f, nyquist_guard) / sample_rate)
@@ -161,19 +161,21 @@ class PhaserStage:
         self.feedback = feedback_pct / 100.0
         self.stages = int(stages)
         self.lfo = _StereoLfo(rate_hz, waveform, sample_rate, phase_deg)
+        self.channels = 1 if float(phase_deg) % 360.0 == 0.0 else 2   # L = R: run one cascade
         self.reset()
 
     def reset(self) -> None:
         self.lfo.reset()
         self._n = 0
-        self.coef = np.zeros(2)
-        self.z = np.zeros((2, max(self.stages, 1)))
-        self.last = np.zeros(2)
+        self.coef = np.zeros(self.channels)
+        self.z = np.zeros((self.channels, max(self.stages, 1)))
+        self.last = np.zeros(self.channels)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         n = x.shape[0]
-        out = np.empty((n, 2))
-        _phaser_kernel(x, self.lfo.next(n), self._n, self.f_low_hz, self.octaves, float(self.sample_rate),
+        lfo = self.lfo.next(n)[:, : self.channels]
+        out = np.empty((n, self.channels))
+        _phaser_kernel(x, lfo, self._n, self.f_low_hz, self.octaves, float(self.sample_rate),
                        self.stages, self.feedback, self.coef, self.z, self.last, out)
         self._n += n
         return out
