@@ -182,7 +182,13 @@ def _list_devices() -> None:
         click.echo(f"  {d}")
     if not devices:
         click.echo("  (none found)")
-    ports = list_midi_ports()
+    from magicstomp.errors import MidiError
+
+    try:
+        ports = list_midi_ports()
+    except MidiError as exc:      # no MIDI backend: still show the audio devices
+        click.echo(f"MIDI ports: unavailable ({exc})")
+        return
     click.echo("MIDI outputs: " + (", ".join(ports.get("outputs", [])) or "(none)"))
     click.echo("MIDI inputs:  " + (", ".join(ports.get("inputs", [])) or "(none)"))
 
