@@ -16,9 +16,12 @@ FDN_LINES = 8
 #: A tiny constant added to every tank input: keeps the recirculating state far
 #: from the denormal range when the input falls silent (-500 dB, inaudible).
 ANTI_DENORMAL = 1e-25
+#: LLVM fast-math subset: contraction, reassociation, no signed zeros, reciprocals
+#: (no assumptions about NaN or infinity, so a bad input never turns into garbage silently).
+_FAST = {"contract", "reassoc", "nsz", "arcp"}
 
 
-@numba.njit(cache=True, fastmath=True, inline="always")
+@numba.njit(cache=True, fastmath=_FAST, inline="always")
 def _hadamard8(f):
     """In-place unnormalized fast Walsh-Hadamard transform of 8 values."""
     h = 1
@@ -32,7 +35,7 @@ def _hadamard8(f):
         h *= 2
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=_FAST)
 def fdn_process(x, out, ibuf, er_taps, er_gl, er_gr, late_tap, ap_buf, ap_len, ap_gain,
                 lines, line_len, coef, fstate, in_gain, out_l, out_r, pos):
     """Render ``x`` (n,) into ``out`` (n, 2): early reflections plus the late FDN tail.
@@ -106,7 +109,7 @@ def gate_gain(x, gains, threshold, release_coef, attack_step, hold_samples, deca
     state[0], state[1], state[2] = env, gain, hold
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=_FAST)
 def spring_process(x, out, loop_buf, loop_len, loop_gain, disp_buf, disp_stretch, disp_coef,
                    damp_coef, damp_state, pos):
     """Two spring tanks (left and right output): each a feedback loop of a delay, a
