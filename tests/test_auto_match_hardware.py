@@ -69,3 +69,11 @@ def test_calibrate_optimize_and_store_to_slot_5(pair, start_virtual_unit, freewh
     assert len(history) == 1 + 5
     take, rate = sf.read(str(session / "hw_take_optimized.wav"))
     assert rate == 48000 and np.max(np.abs(take)) > 1e-3
+
+
+def test_list_devices_shows_the_unit(start_virtual_unit):
+    unit = start_virtual_unit()
+    result = CliRunner().invoke(main, ["--list-devices"])
+    assert result.exit_code == 0, result.stderr
+    assert unit.name in result.stdout
+    assert f"{unit.name}:midi_in" in result.stdout
