@@ -155,15 +155,7 @@ def test_modulation_stage_kinds_and_levels():
         assert level == (1.0 if kind == "tremolo" else 0.0)
 
 
-def _types_available():
-    try:
-        import magicstomp.emulator.distortion  # noqa: F401  (helper A's module)
-        return AMP_MULTIS + DIST_MULTIS
-    except ImportError:
-        return AMP_MULTIS
-
-
-ALL_MULTIS = _types_available()
+ALL_MULTIS = AMP_MULTIS + DIST_MULTIS
 SECTION_KEYS = ("chorus_", "flanger_", "tremolo_", "phaser_", "delay_", "feedback_delay", "reverb_")
 
 
