@@ -257,19 +257,41 @@ def _one_take(x, *, in_device, out_device, in_channels, out_channels, sample_rat
                           f"{sample_rate} Hz ({exc}); check the devices and the rate "
                           "(auto_match_hil --list-devices)") from None
     try:
-        stream.start()
+        try:
+            stream.start()
+        except sd.PortAudioError as exc:
+            raise DeviceError(f"cannot start the stream {in_device.name!r} -> {out_device.name!r} "
+                              f"({exc}); is the device (or the JACK client) still there? "
+                              "(auto_match_hil --list-devices)") from None
         if not done.wait(total / sample_rate + timeout_s):
             raise DeviceError(
                 f"the take did not finish within {timeout_s:g} s after its {total / sample_rate:.2f} s "
                 f"duration (recorded {state['pos']} of {total} samples); the audio device or its "
-                "server stopped: check the interface (or the JACK server) and try again")
+                "server stopped (unplugged, or the unit's JACK client died): check the interface "
+                "and try again")
     finally:
-        try:
-            stream.abort() if not done.is_set() else None
-            stream.close(ignore_errors=True)
-        except sd.PortAudioError:   # a vanished device cannot be closed cleanly
-            log.debug("closing the stream failed", exc_info=True)
+        _close_stream(stream, abort=not done.is_set())
     return rec, state["flags"]
+
+
+def _close_stream(stream, *, abort: bool, wait_s: float = 1.0) -> None:
+    """Stop and close ``stream`` without ever hanging the caller: a stalled audio server (e.g.
+    JACK waiting for a client that was killed) can block PortAudio for 20 s, so the closing
+    runs in a daemon thread and is left to finish in the background after ``wait_s``."""
+    def work():
+        try:
+            if abort:
+                stream.abort(ignore_errors=True)
+            stream.close(ignore_errors=True)
+        except Exception:   # noqa: BLE001 - a vanished device cannot be closed cleanly
+            log.debug("closing the stream failed", exc_info=True)
+
+    closer = threading.Thread(target=work, name="close-audio-stream", daemon=True)
+    closer.start()
+    closer.join(wait_s if abort else max(wait_s, 5.0))
+    if closer.is_alive():
+        log.warning("the audio stream did not close within %.0f s; it closes in the background",
+                    wait_s)
 
 
 def check_return_alive(rec: np.ndarray, stimulus: np.ndarray, *, latency_samples: int,

@@ -2,6 +2,7 @@
 
     DummyServer(name, rate_hz, period)   ``jackd --no-realtime -S -d dummy`` as a subprocess
     wait_for_ports(names, timeout_s)     until every port exists (or the process died)
+    wait_for_ports_gone(names, timeout_s) until none exists (a client was removed)
     freewheel()                          context manager: run the graph faster than real time
 
 Stop order matters: stop every client (e.g. the virtual unit) *before* the
@@ -55,6 +56,26 @@ def wait_for_ports(names, *, timeout_s: float = 20.0, process=None) -> None:
     finally:
         if client is not None:
             client.close()
+
+
+def wait_for_ports_gone(names, *, timeout_s: float = 30.0) -> None:
+    """Return once none of the JACK ports in ``names`` exists (a client has been removed)."""
+    jack = _jack()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            client = jack.Client(f"portgone{os.getpid()}", no_start_server=True)
+        except jack.JackError:
+            client = None
+        if client is not None:
+            try:
+                if not {p.name for p in client.get_ports()} & set(names):
+                    return
+            finally:
+                client.close()
+        if time.monotonic() > deadline:
+            raise DeviceError(f"JACK ports {', '.join(names)} still exist after {timeout_s:g} s")
+        time.sleep(0.2)
 
 
 @contextlib.contextmanager

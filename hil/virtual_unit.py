@@ -42,9 +42,10 @@ PORTS = ("in", "out_1", "out_2", "midi_in", "midi_out")
 
 def run_unit(name: str = "magicstomp", *, latency_samples: int = 0, gain_db: float = 0.0,
              invert: bool = False, noise_dbfs: float | None = None, bank_path=None,
-             seed: int = 0, stop_event: threading.Event | None = None) -> None:
+             seed: int = 0, warm_up: bool = True,
+             stop_event: threading.Event | None = None) -> None:
     """Run the virtual unit as JACK client ``name`` until ``stop_event`` is set (or the server
-    stops)."""
+    stops). ``warm_up`` loads every emulated type before the ports appear (several seconds)."""
     import jack
 
     try:
@@ -56,6 +57,8 @@ def run_unit(name: str = "magicstomp", *, latency_samples: int = 0, gain_db: flo
         client.close()
         raise DeviceError(f"a JACK client called {name!r} already exists; choose another --name")
     stop = stop_event or threading.Event()
+    if warm_up:
+        _warm_up(client.samplerate)     # before activation: the graph never waits for it
     state = UnitState(client.samplerate, latency_samples=latency_samples, gain_db=gain_db,
                       invert=invert, noise_dbfs=noise_dbfs, bank_path=bank_path, seed=seed)
     audio_in = client.inports.register("in")
@@ -98,6 +101,22 @@ def run_unit(name: str = "magicstomp", *, latency_samples: int = 0, gain_db: flo
             state.save_bank()
 
 
+def _warm_up(sample_rate: int) -> None:
+    """Import and JIT-load every emulated type once, before the client is active, so the first
+    patch change does not stall the JACK graph for seconds (numba loads its cache on first
+    call, and a Python thread doing it would starve the process callback of the GIL)."""
+    import numpy as np
+
+    from magicstomp.emulator import EMULATED_TYPES, StreamProcessor
+    from magicstomp.errors import MagicstompError
+    from magicstomp.patch import Patch
+    for type_id in sorted(EMULATED_TYPES):
+        try:
+            StreamProcessor(Patch.init(type_id), sample_rate).process(np.full(64, 1e-3))
+        except (MagicstompError, ImportError):
+            log.debug("warm-up: type 0x%02X is not emulated", type_id)
+
+
 class VirtualUnitProcess:
     """The virtual unit as a subprocess: start, wait for its JACK ports, stop.
 
@@ -108,7 +127,8 @@ class VirtualUnitProcess:
     log_path : path, optional
         File for the unit's stdout/stderr (default: discarded).
     **options
-        ``latency_samples``, ``gain_db``, ``invert``, ``noise_dbfs``, ``bank_path``, ``seed``.
+        ``latency_samples``, ``gain_db``, ``invert``, ``noise_dbfs``, ``bank_path``, ``seed``,
+        ``warm_up``.
     """
 
     def __init__(self, name: str = "magicstomp", *, log_path=None, **options):
@@ -119,13 +139,15 @@ class VirtualUnitProcess:
         cmd = [sys.executable, "-m", "hil.virtual_unit", "--name", self.name]
         for key, value in self.options.items():
             flag = "--" + key.replace("_path", "").replace("_", "-")
-            if isinstance(value, bool):
+            if key == "warm_up":
+                cmd += [] if value else ["--no-warm-up"]
+            elif isinstance(value, bool):
                 cmd += [flag] if value else []
             elif value is not None:
                 cmd += [flag, str(value)]
         return cmd
 
-    def start(self, *, timeout_s: float = 20.0) -> "VirtualUnitProcess":
+    def start(self, *, timeout_s: float = 90.0) -> "VirtualUnitProcess":
         """Start the subprocess and return once all its ports exist."""
         out = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL
         root = Path(__file__).resolve().parents[1]
@@ -175,8 +197,10 @@ class VirtualUnitProcess:
 @click.option("--bank", "bank_path", type=click.Path(dir_okay=False), default=None,
               help="Bank .syx persisting the 99 user slots (read at start, rewritten on writes).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
+@click.option("--warm-up/--no-warm-up", default=True, show_default=True,
+              help="Load every emulated type before the ports appear.")
 @click.option("--verbose", "-v", is_flag=True, help="Log every message.")
-def main(name, latency_samples, gain_db, invert, noise_dbfs, bank_path, seed, verbose):
+def main(name, latency_samples, gain_db, invert, noise_dbfs, bank_path, seed, warm_up, verbose):
     """Run the JACK virtual Magicstomp until SIGTERM or Ctrl-C."""
     from cli.common import fail, setup_logging
     from magicstomp.errors import MagicstompError
@@ -186,7 +210,8 @@ def main(name, latency_samples, gain_db, invert, noise_dbfs, bank_path, seed, ve
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     try:
         run_unit(name, latency_samples=latency_samples, gain_db=gain_db, invert=invert,
-                 noise_dbfs=noise_dbfs, bank_path=bank_path, seed=seed, stop_event=stop)
+                 noise_dbfs=noise_dbfs, bank_path=bank_path, seed=seed, warm_up=warm_up,
+                 stop_event=stop)
     except MagicstompError as exc:
         fail(str(exc))
 
