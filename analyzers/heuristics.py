@@ -1,0 +1,392 @@
+"""The initial patch: measure the target (and the DI) and fill a NeutralPatch.
+
+With a DI (the usual case) the target is the DI through the rig, so the rig is
+measured, not guessed:
+
+* the DI is aligned to the target, then the rig's **impulse response** is
+  estimated by regularised deconvolution, ``H = T D* / (|D|^2 + 0.01 mean|D|^2)``
+  (the best linear fit, also for a driven amp);
+* **delay**: a sparse peak of that response between 25 ms and 2 s; its lag is
+  the delay time, the next repeat's ratio the feedback, and the echo against
+  the direct sound the mix (``(1 - mix) dry + mix wet``);
+* **reverb**: what remains of the response after the direct sound and the
+  echoes; its Schroeder energy-decay curve gives the decay time (T20 or T10,
+  scaled to 60 dB) and its energy against the direct sound the mix;
+* **modulation**: the per-band level ratio target/DI over time (10 ms frames);
+  the strongest peak of its spectrum between 0.2 and 12 Hz is the rate, the
+  size of the swing the depth; in-phase across bands = tremolo, else chorus;
+* **gain**: the drop of the crest factor against the DI (12 dB = full gain);
+  **treble/presence/booster**: the change of the 1.5-6 kHz tilt and centroid.
+
+Without a DI the seed's rules are used: gain ~ 1 - flatness, delay from the
+autocorrelation of the onset envelope, reverb from the late/early energy ratio
+(0.08-0.6 s against 0-0.08 s after onsets), modulation from the 0.2-6 Hz peak
+of the RMS envelope, booster when the tilt exceeds 3 dB and the centroid
+2.2 kHz. Either way the tempo comes from the backend and a ``dotted_8th`` tag
+is added when the delay is 0.75 beat (within 5 %).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+
+from magicstomp.neutral import NeutralPatch
+
+from .alignment import align, apply_alignment
+from .factory import get_analyzer
+
+IR_SECONDS = 3.0
+REG = 0.01
+DELAY_RANGE_S = (0.025, 2.0)
+MOD_RANGE_HZ = (0.2, 12.0)
+MOD_FRAME_S = 0.01
+ECHO_PROMINENCE = 10.0        # an echo stands 20 dB above its ±50 ms neighbourhood
+GAP_DB = 20.0                 # target this far above the DI's prediction = a tail
+GAP_MIN_S = 0.25
+TAIL_BAND_HZ = (500.0, 4000.0)   # mid band: where a reverb time is quoted (lows ring longer)
+
+
+def impulse_response(target: np.ndarray, di: np.ndarray, sample_rate: int, *,
+                     seconds: float = IR_SECONDS) -> np.ndarray:
+    """Regularised deconvolution of ``target`` by ``di`` (aligned, same rate): h[0..seconds)."""
+    n = scipy.fft.next_fast_len(target.size + di.size)
+    spec_d = scipy.fft.rfft(di, n)
+    power = np.abs(spec_d) ** 2
+    h = scipy.fft.irfft(scipy.fft.rfft(target, n) * np.conj(spec_d) / (power + REG * power.mean()), n)
+    return h[:int(seconds * sample_rate)]
+
+
+def _smooth_env(h: np.ndarray, sample_rate: int, window_s: float = 0.001) -> np.ndarray:
+    w = max(1, int(window_s * sample_rate))
+    return np.sqrt(np.convolve(h ** 2, np.ones(w) / w, mode="same"))
+
+
+def find_delay(h: np.ndarray, sample_rate: int, *, di: np.ndarray | None = None) -> dict | None:
+    """Echo time/feedback/mix from an impulse response; None when it holds no sparse echo.
+
+    With ``di``, an echo at a lag where the DI already resembles itself (normalised
+    autocorrelation above 0.5, e.g. one sustained note) is rejected: there the
+    deconvolution cannot tell an echo from the playing.
+    """
+    env = _smooth_env(h, sample_rate)
+    direct_end = int(0.005 * sample_rate)
+    a0 = float(env[:direct_end].max())
+    lo, hi = (int(s * sample_rate) for s in DELAY_RANGE_S)
+    hi = min(hi, env.size - 1)
+    if hi <= lo:
+        return None
+    region = env[lo:hi]
+    p = int(np.argmax(region))
+    a1 = float(region[p])
+    if a1 < 6.0 * float(np.median(region)) or a1 < 0.03 * a0:
+        return None
+    near = env[max(0, lo + p - int(0.05 * sample_rate)):lo + p + int(0.05 * sample_rate)]
+    if a1 < ECHO_PROMINENCE * float(np.median(near)):     # a reflection inside a diffuse tail
+        return None
+    guard = int(0.002 * sample_rate)
+    k0 = lo + p
+    seg = np.abs(h[max(0, k0 - guard):k0 + guard + 1])
+    k = max(0, k0 - guard) + int(np.argmax(seg))
+    lag = k + _parabola(np.abs(h), k)
+    if di is not None and k < di.size // 2:
+        self_similarity = float(np.dot(di[k:], di[:-k]) / max(np.dot(di, di), 1e-20))
+        if abs(self_similarity) > 0.5:
+            return None
+    a1 = float(env[k])
+    k2 = int(round(2 * lag))
+    a2 = float(env[max(0, k2 - guard):k2 + guard + 1].max()) if k2 + guard < env.size else None
+    return {"time_ms": 1000.0 * lag / sample_rate,
+            "feedback": None if a2 is None else float(np.clip(a2 / a1, 0.0, 0.95)),
+            "mix": float(a1 / (a0 + a1)) if a0 + a1 > 0 else 0.5,
+            "echo_db": float(20 * np.log10(max(a1, 1e-12) / max(a0, 1e-12)))}
+
+
+def _parabola(y, i) -> float:
+    if 0 < i < y.size - 1:
+        den = y[i - 1] - 2 * y[i] + y[i + 1]
+        if den != 0:
+            return float(np.clip(0.5 * (y[i - 1] - y[i + 1]) / den, -0.5, 0.5))
+    return 0.0
+
+
+def find_reverb(h: np.ndarray, sample_rate: int, delay: dict | None) -> dict | None:
+    """Decay time (s) and mix of the diffuse part of an impulse response; None if there is none."""
+    r = h.copy()
+    direct_end = int(0.005 * sample_rate)
+    direct_energy = float(np.sum(r[:direct_end] ** 2))
+    r[:direct_end] = 0.0
+    if delay is not None:                       # remove the echoes (±3 ms around each repeat)
+        lag = delay["time_ms"] * 1e-3 * sample_rate
+        guard = int(0.003 * sample_rate)
+        for m in range(1, int(r.size / lag) + 1):
+            c = int(round(m * lag))
+            r[max(0, c - guard):c + guard + 1] = 0.0
+    tail = r[-int(0.2 * r.size):]
+    noise_power = float(np.mean(tail ** 2))      # estimation noise floor (does not decay)
+    energy = np.maximum(r ** 2 - noise_power, 0.0)
+    total = float(energy.sum())
+    if total <= 0.02 * direct_energy or total <= 0:
+        return None
+    edc = np.cumsum(energy[::-1])[::-1]
+    edc_db = 10 * np.log10(np.maximum(edc / edc[0], 1e-12))
+    for top, bottom in ((-5.0, -25.0), (-5.0, -15.0)):
+        sel = np.nonzero((edc_db <= top) & (edc_db >= bottom))[0]
+        if sel.size > 0.02 * sample_rate and edc_db.min() < bottom:
+            slope_db_per_s = np.polyfit(sel / sample_rate, edc_db[sel], 1)[0]
+            if slope_db_per_s < 0:
+                wet = np.sqrt(total)
+                return {"decay_s": float(-60.0 / slope_db_per_s),
+                        "mix": float(wet / (wet + np.sqrt(max(direct_energy, 1e-20)))),
+                        "tail_db": float(10 * np.log10(total / max(direct_energy, 1e-20)))}
+    return None
+
+
+def tail_decay_s(target: np.ndarray, di: np.ndarray, sample_rate: int) -> float | None:
+    """Decay time (s to -60 dB) of the target where the DI has stopped (after notes end).
+
+    Frames (10 ms, 0.5-4 kHz) where the target is more than 20 dB above what
+    the DI predicts (DI level plus the median loud-frame gain) for at least
+    0.25 s are tails; a line is fitted to the target's level in each, from the
+    start of the tail down to 10 dB above the noise floor. The answer is the
+    median of the tails' decay times, weighted by the level range they span.
+    """
+    hop = int(0.01 * sample_rate)
+    n_fft = 1 << int(np.ceil(np.log2(0.04 * sample_rate)))
+    def level_db(x):
+        _, _, z = scipy.signal.stft(x, fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop,
+                                    boundary=None, padded=False)
+        f = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+        band = (f >= TAIL_BAND_HZ[0]) & (f <= TAIL_BAND_HZ[1])
+        return 10 * np.log10(np.sum(np.abs(z[band]) ** 2, axis=0) + 1e-20)
+    lt, ld = level_db(target), level_db(di)
+    loud = ld > ld.max() - 30
+    gain = float(np.median(lt[loud] - ld[loud]))
+    floor = float(np.percentile(lt, 2))
+    tail = (lt > ld + gain + GAP_DB) & (lt > floor + 15)
+    runs, start = [], None
+    for i, flag in enumerate(np.r_[tail, False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            if i - start >= GAP_MIN_S / 0.01:
+                runs.append((start, i))
+            start = None
+    estimates = []
+    for a, b in runs:
+        a = max(0, a - 5)             # from just before the DI fell silent
+        seg = lt[a:b]
+        stop = np.nonzero(seg < floor + 10)[0]
+        seg = seg[:stop[0]] if stop.size else seg
+        if seg.size < 10 or seg[0] - seg.min() < 10:
+            continue
+        peak = int(np.argmax(seg[:10]))
+        seg = seg[peak:]
+        t = np.arange(seg.size) * 0.01
+        slope = np.polyfit(t, seg, 1)[0]
+        if slope < 0:
+            estimates.append((-60.0 / slope, float(seg[0] - seg[-1])))
+    if not estimates:
+        return None
+    values, weights = np.array(estimates).T
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+def _band_levels_db(x, sample_rate, n_fft):
+    from .features import mel_filterbank
+    hop = int(MOD_FRAME_S * sample_rate)
+    f, t, z = scipy.signal.stft(x, fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop,
+                                boundary=None, padded=False)
+    fb = mel_filterbank(sample_rate, n_fft, 24, 6000.0)
+    return fb @ (np.abs(z) ** 2)
+
+
+def find_modulation(target: np.ndarray, di: np.ndarray, sample_rate: int) -> dict | None:
+    """Rate/depth/kind of a periodic level modulation of the target against the DI."""
+    n_fft = 1 << int(np.ceil(np.log2(0.03 * sample_rate)))
+    pt, pd = _band_levels_db(target, sample_rate, n_fft), _band_levels_db(di, sample_rate, n_fft)
+    band_energy = pd.sum(axis=1)
+    use = band_energy > 1e-4 * band_energy.max()
+    pt, pd = pt[use], pd[use]
+    frame_energy = pd.sum(axis=0)
+    live = frame_energy > 1e-3 * frame_energy.max()
+    if live.mean() < 0.3:
+        return None
+    ratio_db = 10 * np.log10((pt + 1e-12) / (pd + 1e-12))
+    ratio_db = ratio_db - ratio_db[:, live].mean(axis=1, keepdims=True)
+    ratio_db[:, ~live] = 0.0
+    weights = np.sqrt(pd.mean(axis=1))
+    rate = 1.0 / MOD_FRAME_S
+    n = ratio_db.shape[1]
+    window = np.hanning(n) * live
+    weighted = ratio_db * window
+    n_pad = scipy.fft.next_fast_len(8 * n)                  # coarse search: zero-padded FFT
+    coarse = (weights[:, None] * np.abs(scipy.fft.rfft(weighted, n_pad, axis=1)) ** 2).sum(axis=0)
+    grid = np.fft.rfftfreq(n_pad, 1.0 / rate)
+    sel = (grid >= MOD_RANGE_HZ[0]) & (grid <= MOD_RANGE_HZ[1])
+    if not sel.any():
+        return None
+    peak_hz = float(grid[sel][np.argmax(coarse[sel])])
+    if coarse[sel].max() < 8.0 * np.median(coarse[sel]):
+        return None
+    step = rate / n_pad                                     # fine search: DTFT around the peak
+    freqs = np.arange(max(MOD_RANGE_HZ[0], peak_hz - 2 * step), peak_hz + 2 * step, step / 50)
+    basis = np.exp(-2j * np.pi * np.outer(np.arange(n) / rate, freqs))
+    spectra = weighted @ basis                              # (bands, freqs)
+    power = (weights[:, None] * np.abs(spectra) ** 2).sum(axis=0)
+    i = int(np.argmax(power))
+    f0 = float(freqs[i])
+    coherent = np.abs((weights * spectra[:, i]).sum()) / (weights * np.abs(spectra[:, i])).sum()
+    amp_db = float((weights * 2.0 * np.abs(spectra[:, i])).sum() / weights.sum()
+                   / max(window.sum(), 1.0))
+    swing_db = 2.0 * amp_db                                  # peak to peak
+    return {"rate_hz": f0, "depth": float(np.clip(1.0 - 10 ** (-swing_db / 20), 0.0, 1.0)),
+            "prominence": float(coarse[sel].max() / np.median(coarse[sel])),
+            "coherence": float(coherent), "swing_db": swing_db,
+            "kind": "tremolo" if coherent > 0.7 else "chorus"}
+
+
+def _reverb_from_tails(reverb, decay_s, delay):
+    """Keep a reverb only when the tails decay, the decay is not just the echoes'
+    feedback, and the diffuse energy is plausible (-25 to +10 dB against the direct)."""
+    if reverb is None or decay_s is None or not -25.0 <= reverb["tail_db"] <= 10.0:
+        return None
+    if delay is not None and delay.get("feedback"):
+        fb_db_per_s = 20 * np.log10(max(delay["feedback"], 1e-3)) / (delay["time_ms"] * 1e-3)
+        echo_decay_s = -60.0 / fb_db_per_s
+        if abs(decay_s - echo_decay_s) <= 0.35 * echo_decay_s:
+            return None
+    return {**reverb, "decay_s": decay_s, "decay_from": "tails"}
+
+
+def _stable_modulation(target, di, sample_rate):
+    """A modulation found in the whole signal and, at the same rate (±5 %), in both
+    halves, with at least 3 cycles per half and a swing of at least 1 dB."""
+    whole = find_modulation(target, di, sample_rate)
+    if whole is None or whole["swing_db"] < 1.0:
+        return None
+    half = target.size // 2
+    if whole["rate_hz"] * half / sample_rate < 3.0:
+        return None
+    for part in (slice(0, half), slice(half, None)):
+        found = find_modulation(target[part], di[part], sample_rate)
+        if found is None or abs(found["rate_hz"] - whole["rate_hz"]) > 0.05 * whole["rate_hz"]:
+            return None
+    return whole
+
+
+def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> NeutralPatch:
+    """Measure ``target`` (and ``di``) and return the device-neutral starting patch.
+
+    Parameters
+    ----------
+    target : np.ndarray
+        Mono target at ``sample_rate``.
+    sample_rate : int
+        Rate of both signals.
+    di : np.ndarray, optional
+        The DI the target was played from (same rate); aligned here.
+    backend : str or Analyzer, optional
+        Feature backend (default: $MAGICSTOMP_ANALYZER or librosa).
+    """
+    analyzer = get_analyzer(backend)
+    target = np.asarray(target, dtype=np.float64)
+    feats = {"target": analyzer.describe(target, sample_rate)}
+    if di is None:
+        return _from_target_only(target, sample_rate, feats, analyzer)
+    di = np.asarray(di, dtype=np.float64)
+    alignment = align(target, di, sample_rate)
+    length = max(di.size, target.size - alignment.offset_samples)
+    placed = apply_alignment(target, alignment, length)
+    dry = np.pad(di, (0, length - di.size))
+    feats["di"] = analyzer.describe(di, sample_rate)
+    feats["alignment"] = alignment.to_dict()
+    h = impulse_response(placed, dry, sample_rate)
+    delay = find_delay(h, sample_rate, di=dry)
+    reverb = _reverb_from_tails(find_reverb(h, sample_rate, delay),
+                                tail_decay_s(placed, dry, sample_rate), delay)
+    modulation = _stable_modulation(placed[:di.size], di, sample_rate)
+    feats.update(delay=delay, reverb=reverb, modulation=modulation)
+    t, d = feats["target"], feats["di"]
+    crest_drop_db = d["crest_db"] - t["crest_db"]
+    if reverb is not None:       # a reverb tail lowers the crest factor without any drive
+        crest_drop_db -= max(0.0, 10 * np.log10(1 + 10 ** (reverb["tail_db"] / 10)))
+    tilt_change_db = t["tilt_db"] - d["tilt_db"]
+    centroid_ratio = t["centroid_hz"] / max(d["centroid_hz"], 1.0)
+    feats["derived"] = {"crest_drop_db": crest_drop_db, "tilt_change_db": tilt_change_db,
+                        "centroid_ratio": centroid_ratio}
+    neutral = NeutralPatch(
+        amp_gain=float(np.clip(crest_drop_db / 12.0, 0.0, 1.0)),
+        amp_treble=float(np.clip(0.5 + tilt_change_db / 24.0, 0.0, 1.0)),
+        amp_presence=float(np.clip(0.5 + np.log2(centroid_ratio) / 4.0, 0.0, 1.0)),
+        booster=bool(tilt_change_db > 3.0 and centroid_ratio > 1.2),
+        tempo_bpm=float(d["tempo_bpm"]) or None, features=feats)
+    _fill_effects(neutral, delay, reverb, modulation)
+    return neutral
+
+
+def _fill_effects(neutral, delay, reverb, modulation) -> None:
+    if delay is not None:
+        neutral.delay_time_ms = round(delay["time_ms"], 2)
+        neutral.delay_feedback = round(delay["feedback"] or 0.0, 3)
+        neutral.delay_mix = round(float(np.clip(delay["mix"], 0, 1)), 3)
+    if reverb is not None:
+        neutral.reverb_decay_s = round(reverb["decay_s"], 3)
+        neutral.reverb_mix = round(float(np.clip(reverb["mix"], 0, 1)), 3)
+    if modulation is not None:
+        neutral.mod_kind = modulation["kind"]
+        neutral.mod_rate_hz = round(modulation["rate_hz"], 3)
+        neutral.mod_depth = round(modulation["depth"], 3)
+        neutral.mod_mix = 1.0 if modulation["kind"] == "tremolo" else 0.5
+    if neutral.tempo_bpm and neutral.delay_time_ms:
+        beat_ms = 60000.0 / neutral.tempo_bpm
+        if abs(neutral.delay_time_ms / beat_ms - 0.75) <= 0.05 * 0.75:
+            neutral.tags.append("dotted_8th")
+
+
+def _from_target_only(target, sample_rate, feats, analyzer) -> NeutralPatch:
+    """The seed's rules on the target alone (module docstring)."""
+    t = feats["target"]
+    env, env_rate = analyzer.onset_envelope(target, sample_rate)
+    env = env - env.mean()
+    ac = np.correlate(env, env, mode="full")[env.size - 1:]
+    ac = ac / ac[0] if ac[0] > 0 else ac
+    lo, hi = int(DELAY_RANGE_S[0] * env_rate) + 2, min(int(1.5 * env_rate), ac.size - 1)
+    delay = None
+    if hi > lo:
+        k = lo + int(np.argmax(ac[lo:hi]))
+        if ac[k] > 0.2:
+            k2 = 2 * k
+            fb = float(np.clip(ac[k2] / ac[k], 0, 0.9)) if k2 < ac.size else 0.0
+            delay = {"time_ms": 1000.0 * (k + _parabola(ac, k)) / env_rate, "feedback": fb,
+                     "mix": float(np.clip(ac[k], 0, 0.6))}
+    rms = np.sqrt(np.convolve(target ** 2, np.ones(int(0.01 * sample_rate)) / int(0.01 * sample_rate),
+                              mode="same"))[::int(0.01 * sample_rate)]
+    onsets = scipy.signal.find_peaks(np.diff(np.log(rms + 1e-9)), height=1.0, distance=30)[0]
+    early, late = 0.0, 0.0
+    for o in onsets:
+        early += float(np.sum(rms[o:o + 8] ** 2))
+        late += float(np.sum(rms[o + 8:o + 60] ** 2))
+    ratio = late / early if early > 0 else 0.0
+    reverb = None
+    if ratio > 1.0:
+        reverb = {"decay_s": float(np.clip(0.5 * ratio, 0.3, 10.0)),
+                  "mix": float(np.clip((ratio - 1.0) / 6.0, 0.0, 0.8))}
+    m = rms - rms.mean()
+    spec = np.abs(np.fft.rfft(m * np.hanning(m.size), 8 * m.size))
+    freqs = np.fft.rfftfreq(8 * m.size, 0.01)
+    sel = (freqs >= 0.2) & (freqs <= 6.0)
+    modulation = None
+    if sel.any() and spec[sel].max() > 6 * np.median(spec[sel]):
+        modulation = {"rate_hz": float(freqs[sel][np.argmax(spec[sel])]), "depth": 0.5,
+                      "kind": "tremolo"}
+    feats.update(delay=delay, reverb=reverb, modulation=modulation,
+                 derived={"late_early_ratio": ratio})
+    neutral = NeutralPatch(amp_gain=float(np.clip(1.0 - t["flatness"], 0, 1)),
+                           booster=bool(t["tilt_db"] > 3.0 and t["centroid_hz"] > 2200.0),
+                           tempo_bpm=float(t["tempo_bpm"]) or None, features=feats)
+    _fill_effects(neutral, delay, reverb, modulation)
+    return neutral
