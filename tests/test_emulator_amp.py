@@ -36,12 +36,12 @@ DIST = Patch.init(0x2F).values()
 DRIVEN_DIST_TYPES = [t for t, v in DISTORTION_VOICINGS.items() if v is not None]
 
 
-def tone(freq_hz=220.0, level=0.1, seconds=0.3, sample_rate=FS):
+def tone(freq_hz=220.0, *, level=0.1, seconds=0.3, sample_rate=FS):
     t = np.arange(int(seconds * sample_rate)) / sample_rate
     return level * np.sin(2 * np.pi * freq_hz * t)
 
 
-def thd(y, f0=220.0, sample_rate=FS):
+def thd(y, *, f0=220.0, sample_rate=FS):
     """Total harmonic distortion (amplitude ratio) of a steady tone at ``f0``."""
     y = y[y.size // 3:]
     spectrum = np.abs(np.fft.rfft(y * np.hanning(y.size)))
@@ -51,15 +51,16 @@ def thd(y, f0=220.0, sample_rate=FS):
     return np.sqrt(np.sum(np.square(peaks[1:]))) / peaks[0]
 
 
-def band_db(y, lo_hz, hi_hz, sample_rate=FS):
+def band_db(y, lo_hz, hi_hz, *, sample_rate=FS):
     spectrum = np.abs(np.fft.rfft(y)) ** 2
     freqs = np.fft.rfftfreq(y.size, 1 / sample_rate)
     return 10 * np.log10(spectrum[(freqs >= lo_hz) & (freqs < hi_hz)].sum())
 
 
-def third_octaves_db(y, sample_rate=FS):
+def third_octaves_db(y, *, sample_rate=FS):
     edges = 50.0 * 2 ** (np.arange(0, 27) / 3)
-    return np.array([band_db(y, lo, hi, sample_rate) for lo, hi in zip(edges[:-1], edges[1:])])
+    return np.array([band_db(y, lo, hi, sample_rate=sample_rate)
+                     for lo, hi in zip(edges[:-1], edges[1:])])
 
 
 @pytest.mark.parametrize("amp_type", list(AMP_VOICINGS))
@@ -78,7 +79,8 @@ def test_distortion_thd_rises_with_gain_and_pre_eq_level(dist_type):
                    .process(x)) for g in np.arange(0.0, 10.5, 2.0)]
     assert np.all(np.diff(by_gain) > 0), np.round(by_gain, 4)
     by_level = [thd(DistortionStage({**DIST, "distortion_type": dist_type, "preamp_gain": 2.0,
-                                     "pre_eq_level": lv}, FS).process(x)) for lv in (2.0, 5.0, 10.0)]
+                                     "pre_eq_level": lv}, FS).process(x))
+                for lv in (2.0, 5.0, 10.0)]
     assert np.all(np.diff(by_level) > 0), np.round(by_level, 4)
 
 
@@ -100,7 +102,8 @@ def test_tone_knobs_move_their_band_the_documented_way(amp_type, knob, rng):
     v = AMP_VOICINGS[amp_type]
     lo_hz, hi_hz = TONE_BANDS[knob](v)
     params = {**AMP, "amplifier_type": amp_type, "preamp_gain": 4.0, "master_tone": 5.0}
-    levels = [band_db(AmpStage({**params, knob: k}, FS).process(x), lo_hz, hi_hz) for k in (0.0, 5.0, 10.0)]
+    levels = [band_db(AmpStage({**params, knob: k}, FS).process(x), lo_hz, hi_hz)
+              for k in (0.0, 5.0, 10.0)]
     assert levels[0] < levels[1] - 2.0 < levels[2] - 4.0, np.round(levels, 1)
 
 
@@ -176,8 +179,9 @@ def test_distortion_bypass_is_identity_with_flat_eqs(rng):
     np.testing.assert_array_equal(DistortionStage(params, FS).process(x), x)
 
 
-@pytest.mark.parametrize("stage,band,freq_hz,gain_db", [("pre", 1, 200.0, 9.0), ("pre", 3, 4000.0, -8.0),
-                                                        ("post", 2, 800.0, -10.0), ("post", 4, 8000.0, 6.0)])
+@pytest.mark.parametrize("stage,band,freq_hz,gain_db", [
+    ("pre", 1, 200.0, 9.0), ("pre", 3, 4000.0, -8.0), ("post", 2, 800.0, -10.0),
+    ("post", 4, 8000.0, 6.0)])
 def test_distortion_eq_bands_hit_their_gain_at_the_centre(stage, band, freq_hz, gain_db):
     patch = Patch.init(0x2F).with_values(**{
         "distortion_type": "Bypass", "master_volume": 10.0, "master_tone": 10.0,

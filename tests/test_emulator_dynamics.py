@@ -30,7 +30,7 @@ def comp_params(**kw) -> dict:
     return {**base, **kw}
 
 
-def sine(level_db, seconds=0.4, freq_hz=1000.0):
+def sine(level_db, seconds=0.4, *, freq_hz=1000.0):
     t = np.arange(int(seconds * FS)) / FS
     return 10 ** (level_db / 20) * np.sin(2 * np.pi * freq_hz * t)
 
@@ -40,7 +40,7 @@ def level_db(y):
     return 20 * np.log10(np.sqrt(2 * np.mean(y ** 2)))
 
 
-def static_out_db(in_db, threshold_db, ratio, knee_db=0.0, makeup_db=0.0):
+def static_out_db(in_db, *, threshold_db, ratio, knee_db=0.0, makeup_db=0.0):
     slope = (0.0 if ratio == "inf" else 1.0 / ratio) - 1.0
     over = in_db - threshold_db
     if 2 * over <= -knee_db:
@@ -59,7 +59,8 @@ def test_static_curve_follows_threshold_and_ratio(threshold_db, ratio):
     for in_db in (-50.0, -30.0, -15.0, -3.0):
         y = CompressorStage(params, FS).process(sine(in_db))
         measured = level_db(y[y.size // 2:])
-        assert measured == pytest.approx(static_out_db(in_db, threshold_db, ratio), abs=1.0), in_db
+        expected = static_out_db(in_db, threshold_db=threshold_db, ratio=ratio)
+        assert measured == pytest.approx(expected, abs=1.0), in_db
 
 
 @pytest.mark.parametrize("knee", ["1", "3", "5"])
@@ -69,9 +70,10 @@ def test_soft_knee_rounds_the_corner(knee):
     hard = comp_params(compressor_ratio=8.0)
     for in_db in (-20.0 - width_db / 2 - 1, -20.0, -20.0 + width_db / 4):
         y = CompressorStage(params, FS).process(sine(in_db))[FS // 5:]
-        expected = static_out_db(in_db, -20.0, 8.0, knee_db=width_db)
+        expected = static_out_db(in_db, threshold_db=-20.0, ratio=8.0, knee_db=width_db)
         assert level_db(y) == pytest.approx(expected, abs=0.5)
-    at_threshold = [level_db(CompressorStage(p, FS).process(sine(-20.0))[FS // 5:]) for p in (params, hard)]
+    at_threshold = [level_db(CompressorStage(p, FS).process(sine(-20.0))[FS // 5:])
+                    for p in (params, hard)]
     assert at_threshold[0] < at_threshold[1] - 0.25      # the knee starts compressing earlier
 
 
@@ -83,7 +85,7 @@ def test_make_up_gain_and_one_to_one_ratio(rng):
     assert level_db(below[FS // 5:]) == pytest.approx(-40.0 + 9.5, abs=0.05)
 
 
-def _gain_db_track(params, step_from_db, step_to_db, after_s=0.9):
+def _gain_db_track(params, step_from_db, step_to_db, *, after_s=0.9):
     """Gain (dB) applied by the compressor per 1 ms frame around a level step at 0.3 s."""
     x = np.concatenate([sine(step_from_db, 0.3), sine(step_to_db, after_s)])
     y = CompressorStage(params, FS).process(x)
@@ -151,13 +153,14 @@ def test_threshold_mapping_and_off_at_zero(rng):
 def test_gate_opens_above_and_closes_below_threshold():
     params = gate_params()
     threshold = NoiseGateStage(params, FS).threshold_db
-    loud = NoiseGateStage(params, FS).process(sine(threshold + 10, 0.5, 200.0))
+    loud = NoiseGateStage(params, FS).process(sine(threshold + 10, 0.5, freq_hz=200.0))
     assert level_db(loud[FS // 10:]) == pytest.approx(threshold + 10, abs=0.05)
-    quiet = NoiseGateStage(params, FS).process(sine(threshold - 10, 0.5, 200.0))
+    quiet = NoiseGateStage(params, FS).process(sine(threshold - 10, 0.5, freq_hz=200.0))
     assert np.max(np.abs(quiet)) < 1e-12          # never opens
     # open first, then the signal falls 10 dB below the threshold: shut within
     # detector fall + hold + decay
-    x = np.concatenate([sine(threshold + 10, 0.3, 200.0), sine(threshold - 10, 0.7, 200.0)])
+    x = np.concatenate([sine(threshold + 10, 0.3, freq_hz=200.0),
+                        sine(threshold - 10, 0.7, freq_hz=200.0)])
     y = NoiseGateStage(params, FS).process(x)
     fall_ms = GATE_RELEASE_MS * math.log(10 ** ((20 + GATE_HYSTERESIS_DB) / 20))
     shut_at = int(0.3 * FS + (fall_ms + 58.0 + 99.0 + 5) * FS / 1000)

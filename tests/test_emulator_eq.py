@@ -21,7 +21,7 @@ def eq_patch(**values) -> Patch:
     return Patch.init(0x33).with_values(**{**FLAT, **values})
 
 
-def sine_gain_db(patch, freq_hz, sample_rate=44100, seconds=0.5) -> float:
+def sine_gain_db(patch, freq_hz, *, sample_rate=44100, seconds=0.5) -> float:
     """Steady-state gain of the patch at ``freq_hz`` (RMS ratio over the second half)."""
     t = np.arange(int(seconds * sample_rate)) / sample_rate
     x = 0.25 * np.sin(2 * np.pi * freq_hz * t)
@@ -44,7 +44,7 @@ def test_gain_at_centre_matches_the_set_gain(sample_rate, band, freq_hz, gain_db
     patch = eq_patch(**{f"eq_frequency_{band}_hz": f0, f"eq_gain_{band}_db": gain_db,
                         f"eq_bandwidth_{band}_q": q})
     set_gain = patch.get(f"eq_gain_{band}_db")
-    assert sine_gain_db(patch, f0, sample_rate) == pytest.approx(set_gain, abs=1.0)
+    assert sine_gain_db(patch, f0, sample_rate=sample_rate) == pytest.approx(set_gain, abs=1.0)
 
 
 def test_three_bands_act_together_each_at_its_centre():

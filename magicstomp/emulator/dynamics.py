@@ -148,7 +148,7 @@ def _gate(x, cfg, state):
 
 
 class NoiseGateStage:
-    """Noise gate reading ``gate_threshold``, ``gate_attack_ms``, ``gate_hold_time_ms``, ``gate_decay_time_ms``.
+    """Noise gate on the shared keys gate_threshold, gate_attack_ms, gate_hold_time_ms, gate_decay_time_ms.
 
     Parameters
     ----------
@@ -187,7 +187,7 @@ class NoiseGateStage:
 
 
 class Compressor(Processor):
-    """Compressor (0x36): the :class:`CompressorStage` on the standalone keys; mono in, L = R out."""
+    """Compressor (0x36): :class:`CompressorStage` on the standalone keys; mono in, L = R out."""
 
     def _setup(self) -> None:
         shared = {_STANDALONE_KEYS[k]: v for k, v in self.params.items() if k in _STANDALONE_KEYS}

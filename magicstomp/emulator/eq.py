@@ -24,7 +24,8 @@ class ParametricEQ3(Processor):
     def _setup(self) -> None:
         p = self.params
         sections = [rbj_biquad("peaking", float(p[f"eq_frequency_{i}_hz"]), self.sample_rate,
-                               q=float(p[f"eq_bandwidth_{i}_q"]), gain_db=float(p[f"eq_gain_{i}_db"]))
+                               q=float(p[f"eq_bandwidth_{i}_q"]),
+                               gain_db=float(p[f"eq_gain_{i}_db"]))
                     for i in (1, 2, 3) if float(p[f"eq_gain_{i}_db"]) != 0.0]
         self._chain = BiquadChain(sections)
         self._level = knob_value("effect_level", p["effect_level"])

@@ -100,7 +100,8 @@ def cabinet_ir(label: str, sample_rate: int) -> np.ndarray:
     if stem is None:
         raise EmulationError(f"speaker_type={label!r} has no cabinet IR; expected one of "
                              f"Off, {', '.join(SPEAKER_IRS)}")
-    with resources.files(__package__.rsplit(".", 1)[0]).joinpath(f"data/ir/{stem}.wav").open("rb") as f:
+    data = resources.files(__package__.rsplit(".", 1)[0]).joinpath(f"data/ir/{stem}.wav")
+    with data.open("rb") as f:
         h, rate = sf.read(f, dtype="float64")
     if sample_rate != rate:
         g = gcd(int(sample_rate), int(rate))

@@ -136,7 +136,8 @@ def _drive(x, sh, c, m, pre_sos, pre_zi, post_sos, post_zi, gain_in, gain_out):
     b2, s2, h2, o2 = sh[5], sh[6], sh[7], sh[8]
     a_hp, k_lp = sh[9], 1.0 - sh[10]
     c0, c1, c2, c3, c4 = c[0], c[1], c[2], c[3], c[4]
-    u0, u1, u2, u3, u4, u5, u6, u7, u8, u9 = m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9]
+    u0, u1, u2, u3, u4, u5, u6, u7, u8, u9 = (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8],
+                                              m[9])
     d0, d1, d2, d3, d4, d5, d6, d7, d8, d9 = (m[10], m[11], m[12], m[13], m[14], m[15], m[16],
                                               m[17], m[18], m[19])
     hp_x, hp_y, lp_y = m[20], m[21], m[22]
@@ -179,7 +180,8 @@ def _drive(x, sh, c, m, pre_sos, pre_zi, post_sos, post_zi, gain_in, gain_out):
         y[n] = _biquads(0.5 * (p0 + p1), post_sos, post_zi) * gain_out
         if abs(p0) + abs(p1) + abs(w_e) + abs(lp_y) < _TINY:   # silence: flush denormals
             u1 = u3 = u5 = u7 = u9 = d1 = d3 = d5 = d7 = d9 = hp_y = lp_y = 0.0
-    m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9] = u0, u1, u2, u3, u4, u5, u6, u7, u8, u9
+    m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9] = (u0, u1, u2, u3, u4, u5, u6, u7, u8,
+                                                                  u9)
     m[10], m[11], m[12], m[13], m[14], m[15], m[16], m[17], m[18], m[19] = (d0, d1, d2, d3, d4, d5,
                                                                             d6, d7, d8, d9)
     m[20], m[21], m[22] = hp_x, hp_y, lp_y
