@@ -239,11 +239,13 @@ class Reverb(Processor):
         self._mix = float(p["mix_pct"]) / 100.0
 
     def reset(self) -> None:
+        """Empty the network and the filters; close the gate."""
         self._core.reset()
         self._filter = SosFilter(self._sos)
         self._gate_state = np.zeros(3)
 
     def process(self, x: np.ndarray) -> np.ndarray:
+        """Stereo (n, 2): (1 - mix) dry + mix (gated) wet, from mono ``x`` (n,)."""
         wet = self._core.process(self._filter.process(x))
         if self._gate is not None:
             gains = np.empty(x.shape[0])
@@ -349,6 +351,7 @@ class SpringReverb(Processor):
         self._norm = SPRING_WET_GAIN * math.sqrt(max(1.0 - g2, 1e-9) / 0.5)
 
     def reset(self) -> None:
+        """Silence both springs."""
         self._filter = SosFilter(self._sos)
         self._loop_buf = np.zeros((_pow2(int(self._loop_len.max()) + 1), 2))
         self._disp_buf = np.zeros((SPRING_STAGES, _pow2(self._stretch + 1), 2))
@@ -356,6 +359,7 @@ class SpringReverb(Processor):
         self._pos = np.zeros(2, dtype=np.int64)
 
     def process(self, x: np.ndarray) -> np.ndarray:
+        """Stereo (n, 2): dry + level x spring (left and right springs) from mono ``x`` (n,)."""
         out = np.empty((x.shape[0], 2))
         if self._gain == 0.0:
             out[:] = x[:, None]
