@@ -226,3 +226,48 @@ def test_follow_score_separates_same_and_different_performances(shared_dir):
     assert follow_score(same_target[:n], same_di[:n], RATE_HZ) > 0.4
     m = min(same_target.size, other_di.size)
     assert follow_score(same_target[:m], other_di[:m], RATE_HZ) < 0.15
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("my tone", "my_tone"), ("../../escape", "escape"), ("a/b\\c", "a_b_c"),
+    (".hidden", "hidden"), ("Amp-Multi_1.2", "Amp-Multi_1.2"), ("x" * 100, "x" * 64),
+])
+def test_session_names_are_sanitised(name, expected):
+    from cli.session import sanitize_session_name
+    assert sanitize_session_name(name) == expected
+
+
+def test_a_failed_session_leaves_nothing_behind(tmp_path):
+    from cli.session import SessionWriter
+    with pytest.raises(RuntimeError):
+        with SessionWriter(tmp_path, "broken") as writer:
+            writer.write_text("_report.txt", "half\n")
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_logs_plain_lines_off_a_terminal(caplog):
+    import io
+    import logging
+    from types import SimpleNamespace
+
+    from cli.progress import Progress
+    from optimize.search import Take
+
+    stream = io.StringIO()
+    progress = Progress(20, stream=stream, tty=False, log_every=5)
+    recorder = SimpleNamespace(best_loss=float("inf"))
+    losses = [3.0, 2.0, 2.5, 2.5, 2.6, 2.7]
+    with caplog.at_level(logging.INFO, logger="magicstomp.progress"):
+        for i, loss in enumerate(losses):
+            recorder.best_loss = min(recorder.best_loss, loss)
+            progress(Take(i, {}, loss, {}, 0.01, ""), recorder)
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.split(":")[0] for line in lines] == ["take 1/20", "take 2/20", "take 5/20"]
+    assert "best 2" in lines[-1] and stream.getvalue() == ""
+    bar = io.StringIO()
+    tty = Progress(4, stream=bar, tty=True)
+    tty(Take(0, {}, 1.5, {}, 0.01, ""), SimpleNamespace(best_loss=1.5))
+    tty.close()
+    assert bar.getvalue().startswith("\r[") and "take 1/4" in bar.getvalue()
+    assert bar.getvalue().endswith("\n")
