@@ -40,7 +40,7 @@ class Summary:
 def _plan(opts: dict, default_budget: int) -> dict:
     """Check every name before any work: optimizer, loss, effect type, parameters."""
     from magicstomp.effects import effect_type
-    from optimize.constraints import ParameterSpace, default_keys
+    from optimize.constraints import ParameterSpace
     from optimize.loss import get_loss
     from optimize.search import get_strategy
 
@@ -53,12 +53,18 @@ def _plan(opts: dict, default_budget: int) -> dict:
             from magicstomp.emulator import processor_class
             processor_class(plan["type"])
         ParameterSpace(plan["type"], opts["optimize_params"])
-    budget = opts["budget"]
-    if budget is None and opts["max_iterations"]:
-        n_keys = len(opts["optimize_params"] or default_keys(plan["type"] or 0x37))
-        budget = 1 + 2 * n_keys * opts["max_iterations"]
-    plan["budget"] = (budget or default_budget) if opts["optimize"] else 1
+    plan["budget"] = opts["budget"] or default_budget
     return plan
+
+
+def _budget(opts: dict, plan: dict, space) -> int:
+    """Takes in total: 1 without --optimize; --budget; the seed's --max-iterations passes
+    (1 + 2 x parameters x passes); else the default."""
+    if not opts["optimize"]:
+        return 1
+    if opts["budget"] is None and opts["max_iterations"]:
+        return 1 + 2 * space.size * opts["max_iterations"]
+    return plan["budget"]
 
 
 def _open_hardware(opts: dict, stack: contextlib.ExitStack, writer, sample_rate: int):
@@ -139,6 +145,7 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             processor_class(patch.effect_type)
         space = ParameterSpace(patch.effect_type, opts["optimize_params"])
         log.debug("parameter space:\n%s", space.describe())
+        plan["budget"] = _budget(opts, plan, space)
         excerpt = choose_excerpt(pair.di, sample_rate, seconds=opts["excerpt"])
         if excerpt.samples < pair.di.size:
             notes.append(excerpt.describe(sample_rate))
