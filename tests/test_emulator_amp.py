@@ -26,7 +26,8 @@ from magicstomp.emulator.amp import AMP_VOICINGS, AmpStage, SpeakerStage
 from magicstomp.emulator.distortion import DISTORTION_VOICINGS, DistortionStage
 from magicstomp.emulator.ir import SPEAKER_IRS, FirConvolver, cabinet_ir
 from magicstomp.emulator.mappings import knob_value
-from magicstomp.emulator.shaper import DriveCore, _stage
+from magicstomp.emulator.shaper import DriveCore
+from magicstomp.emulator.shaper import _stage as clip_stage
 from magicstomp.errors import EmulationError
 from magicstomp.patch import Patch
 
@@ -159,7 +160,7 @@ def test_oversampling_cuts_aliasing_of_a_hard_clipper():
     x = 8.0 * tone(f0, level=1.0, seconds=0.5)
     stage1 = (0.0, 1.0, 1.0)
     y_os = DriveCore(FS, stage1=stage1).process(x)
-    y_1x = np.array([_stage(v, *stage1) for v in x])
+    y_1x = np.array([clip_stage(v, *stage1) for v in x])
 
     def alias_db(y):
         y = y[2000:]
@@ -214,3 +215,41 @@ def test_real_di_through_high_gain_amp_and_cabinet(shared_dir):
 def test_unknown_amp_type_is_refused():
     with pytest.raises(EmulationError, match="amplifier_type='Heavy 9' is not an amp type"):
         AmpStage({**AMP, "amplifier_type": "Heavy 9"}, FS)
+
+
+STAGE_KEYS = {   # stage -> (type whose table gives the ranges, keys the stage reads)
+    "amp": (0x37, ("amplifier_type", "preamp_gain", "master_volume", "master_tone", "treble",
+                   "hi_mid", "lo_mid", "bass", "presence")),
+    "distortion": (0x3B, ("distortion_type", "pre_eq_level", "preamp_gain", "master_volume",
+                          "master_tone", *(f"pre_{k}_{i}_{u}" for i in (1, 2, 3)
+                                           for k, u in (("frequency", "hz"), ("gain", "db"),
+                                                        ("bandwidth", "q"))),
+                          *(f"post_{k}_{i}_{u}" for i in (1, 2, 3, 4)
+                            for k, u in (("frequency", "hz"), ("gain", "db"), ("bandwidth", "q"))))),
+    "speaker": (0x37, ("speaker_type",)),
+}
+
+
+def _stage(kind, params):
+    cls = {"amp": AmpStage, "distortion": DistortionStage, "speaker": SpeakerStage}[kind]
+    return cls(params, FS)
+
+
+@pytest.mark.parametrize("kind", list(STAGE_KEYS))
+def test_every_key_a_reusable_stage_reads_changes_its_output(kind, rng):
+    """The multis compose these stages: each shared key must act (EQ gains raised to +6 dB)."""
+    type_id, keys = STAGE_KEYS[kind]
+    base = Patch.init(type_id)
+    for key in keys:
+        if "_gain_" in key and key.endswith("_db"):
+            base = base.with_values(**{key: 6.0})
+    x = tone(level=0.1) + 0.02 * rng.standard_normal(tone().size)
+    silent = []
+    for key in keys:
+        param = base.effect_type.param(key)
+        raws = (range(param.min_raw, param.max_raw + 1) if param.kind == "enum"
+                else (param.min_raw, (param.min_raw + param.max_raw) // 2, param.max_raw))
+        outs = [_stage(kind, base.copy().set_raw(key, r).values()).process(x) for r in raws]
+        if max(np.max(np.abs(o - outs[0])) for o in outs[1:]) < 1e-7:
+            silent.append(key)
+    assert not silent, f"{kind} stage ignores {silent}"
