@@ -297,3 +297,15 @@ def test_gate_hold_and_decay_delay_the_close_by_their_difference(key, short_ms, 
         y = to_mono(render(reverb_patch(**dict(base, **{key: value})), x, FS))
         closed_at.append(np.flatnonzero(y)[-1] + 1)
     assert (closed_at[1] - closed_at[0]) / FS * 1000 == pytest.approx(long_ms - short_ms, abs=0.1)
+
+
+def test_tail_of_a_real_di_decays_at_the_set_time(shared_dir):
+    import soundfile as sf
+    di, rate = sf.read(shared_dir / "audio/di-cc0-jazz/jazz.wav", dtype="float64")
+    assert rate == FS
+    x = np.concatenate([di[:3 * FS], np.zeros(3 * FS)])     # (CC0, freesound user Sub-d)
+    for time_s in (1.0, 2.0):
+        wet = to_mono(render(reverb_patch(reverb_time_s=time_s, hi_freq_ratio=0.6,
+                                          er_rev_balance_pct=30), x, FS))
+        tail = wet[3 * FS:]
+        assert rt60_s(tail) == pytest.approx(time_s, rel=0.25)
