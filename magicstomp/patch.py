@@ -269,7 +269,7 @@ class Patch:
                                      field="knobs", value=knobs)
             patch.knobs = tuple(patch._knob_index(k) for k in knobs)
         if "unmapped_bytes" in doc:
-            patch.unmapped_bytes = {int(k): int(v) for k, v in doc["unmapped_bytes"].items()}
+            patch.unmapped_bytes = _check_unmapped(doc["unmapped_bytes"])
         return patch
 
     def to_json(self, indent: int = 2) -> str:
@@ -295,6 +295,24 @@ class Patch:
         from .files import read_patches  # late: files imports patch
         patches = read_patches(path)
         return patches[0]
+
+
+def _check_unmapped(items) -> dict:
+    """``{"offset": value}`` from JSON -> ``{offset: value}``, offsets 0-158 and values 0-127."""
+    if not isinstance(items, dict):
+        raise PatchFormatError("'unmapped_bytes' must be an object of {payload offset: byte}")
+    out = {}
+    for key, value in items.items():
+        try:
+            offset, byte = int(key), int(value)
+        except (TypeError, ValueError):
+            offset = byte = -1
+        if not (0 <= offset < PAYLOAD_BYTES and 0 <= byte <= 0x7F):
+            raise PatchFormatError(
+                f"unmapped_bytes entry {key!r}: {value!r} is not a payload offset 0-"
+                f"{PAYLOAD_BYTES - 1} with a byte 0-127; remove it or fix it")
+        out[offset] = byte
+    return out
 
 
 def _read(buf: bytes, offset: int, size: int) -> int:

@@ -161,3 +161,15 @@ def test_unassigned_knob_is_null_in_json():
     assert patch.knobs[1] == KNOB_NONE
     assert patch.to_dict()["knobs"] == ["delay_time_ms", None, "mix_pct"]
     assert effect_type(13).param("mix_pct").param_index == patch.knobs[2]
+
+
+def test_unmapped_bytes_survive_json_and_bad_ones_are_refused():
+    payload = bytearray(Patch.init("Mono Delay").to_payload())
+    payload[33] = 0x15                           # effect byte 1: no Mono Delay parameter there
+    patch = Patch.from_payload(bytes(payload))
+    assert patch.unmapped_bytes == {33: 0x15}
+    assert patch.to_dict()["unmapped_bytes"] == {"33": 0x15}
+    assert Patch.from_json(patch.to_json()).to_payload() == bytes(payload)
+    with pytest.raises(PatchFormatError, match=r"unmapped_bytes entry '500': 3 is not a payload "
+                                               r"offset 0-158 with a byte 0-127"):
+        Patch.from_dict({"effect_type": 13, "unmapped_bytes": {"500": 3}})
