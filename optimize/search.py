@@ -151,6 +151,7 @@ class Recorder:
         self.best_patch = None
         self.best_loss = math.inf
         self.best_index = -1
+        self.interrupted = False
         self.started = time.monotonic()
 
     # -- counters ----------------------------------------------------------
@@ -173,10 +174,16 @@ class Recorder:
         if self._cache is not None and key in self._cache:
             log.debug("cached %s: loss %.5f (no take)", label or "candidate", self._cache[key])
             return self._cache[key]
+        if self.interrupted:      # Ctrl-C seen: no new take, even from a strategy's clean-up
+            raise KeyboardInterrupt
         if self.takes_left <= 0:
             raise BudgetExhausted(f"all {self.budget_takes} takes are spent")
         t0 = time.perf_counter()
-        total, terms = _split_loss(self._evaluate(patch))
+        try:
+            total, terms = _split_loss(self._evaluate(patch))
+        except KeyboardInterrupt:
+            self.interrupted = True
+            raise
         seconds = time.perf_counter() - t0
         if not math.isfinite(total):
             total = math.inf
@@ -300,8 +307,9 @@ def run_search(name: str, *, space, start, evaluate: Callable, budget_takes: int
         strategy(space, start, recorder, rng=rng, **opts)
         stopped = "converged" if recorder.takes_left > 0 else "budget"
     except BudgetExhausted:
-        stopped = "budget"
+        stopped = "interrupted" if recorder.interrupted else "budget"
     except KeyboardInterrupt:
+        recorder.interrupted = True
         if not recorder.history:
             raise
         stopped = "interrupted"

@@ -182,3 +182,26 @@ def test_registered_strategy_is_run():
                         evaluate=Bowl(space, start), budget_takes=10)
     assert [t.label for t in result.history] == ["start", "corner0.0", "corner1.0"]
     assert result.stopped == "converged"
+
+
+def test_no_take_after_an_interrupt_even_from_a_strategys_clean_up():
+    space, start = _space_and_start()
+    bowl = Bowl(space, start.with_values(mix_pct=60))
+
+    @register_strategy("test-cleanup")
+    def cleanup(space, start, recorder, *, rng, **opts):
+        try:
+            for i in range(10):
+                recorder.evaluate(start.with_values(mix_pct=10 + i), "try")
+        finally:
+            recorder.evaluate(start.with_values(mix_pct=90), "clean-up")
+
+    def interrupting(patch):
+        if len(bowl.calls) == 3:
+            raise KeyboardInterrupt
+        return bowl(patch)
+
+    result = run_search("test-cleanup", space=space, start=start, evaluate=interrupting,
+                        budget_takes=50)
+    assert result.stopped == "interrupted"
+    assert [t.label for t in result.history] == ["start", "try", "try"]
