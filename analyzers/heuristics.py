@@ -313,7 +313,7 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
     t, d = feats["target"], feats["di"]
     crest_drop_db = d["crest_db"] - t["crest_db"]
     if reverb is not None:       # a reverb tail lowers the crest factor without any drive
-        crest_drop_db -= max(0.0, 10 * np.log10(1 + 10 ** (reverb["tail_db"] / 10)))
+        crest_drop_db -= min(3.0, 10 * np.log10(1 + 10 ** (reverb["tail_db"] / 10)))
     tilt_change_db = t["tilt_db"] - d["tilt_db"]
     centroid_ratio = t["centroid_hz"] / max(d["centroid_hz"], 1.0)
     feats["derived"] = {"crest_drop_db": crest_drop_db, "tilt_change_db": tilt_change_db,
