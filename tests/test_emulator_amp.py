@@ -167,11 +167,11 @@ def test_oversampling_cuts_aliasing_of_a_hard_clipper():
         spectrum = np.abs(np.fft.rfft(y * np.blackman(y.size)))
         freqs = np.fft.rfftfreq(y.size, 1 / FS)
         harmonic = np.zeros(freqs.size, bool)
-        for k in range(1, 8):
+        for k in range(0, 8):                   # DC and the harmonics below Nyquist
             harmonic |= np.abs(freqs - k * f0) < 20
         audible = freqs < 16000
         return 20 * np.log10(spectrum[~harmonic & audible].max() / spectrum.max())
-    assert alias_db(y_os) < alias_db(y_1x) - 10.0
+    assert alias_db(y_os) < alias_db(y_1x) - 20.0       # measured: -51 vs -25 dB
 
 
 def test_distortion_bypass_is_identity_with_flat_eqs(rng):
