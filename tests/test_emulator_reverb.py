@@ -309,3 +309,12 @@ def test_tail_of_a_real_di_decays_at_the_set_time(shared_dir):
                                           er_rev_balance_pct=30), x, FS))
         tail = wet[3 * FS:]
         assert rt60_s(tail) == pytest.approx(time_s, rel=0.25)
+
+
+def test_density_keeps_the_reflection_span():
+    spans_ms = []
+    for density_pct in (0, 100):
+        er = to_mono(reverb_ir(0.2, er_rev_balance_pct=100, reflection_density_pct=density_pct))
+        hits = np.flatnonzero(np.abs(er) > 1e-9)
+        spans_ms.append(1000 * (hits[-1] - hits[0]) / FS)
+    assert spans_ms[0] == pytest.approx(spans_ms[1], abs=0.05) and spans_ms[1] > 40.0

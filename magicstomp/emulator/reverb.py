@@ -18,7 +18,8 @@ input -> initial delay -> early reflections (a tapped delay, pattern per reverb 
   with wide lateral reflections, Room small, Plate very small and dense with no
   discrete reflections (a cluster within the first 12 ms).
 * **Density** (0-100 %) sets how many of the type's reflections are used
-  (2 to 16) and the echo density of the tail (line lengths shrink as density rises).
+  (2 to 16, spread over the same time span) and the echo density of the tail
+  (line lengths shrink as density rises).
 * **Diffusion** (0-10) sets the allpass diffuser gain (0.35-0.75, a smoother onset)
   and the stereo spread of the wet signal (0 = the same signal on both sides,
   10 = two decorrelated outputs); the mono fold 0.5 (L + R) does not depend on the spread.
@@ -138,7 +139,8 @@ class ReverbCore:
         self._coef = self._loop_coefficients(time_s, hf_ratio, lf_ratio)
         # early reflections
         n_taps = int(round(2 + (_MAX_ER_TAPS - 2) * density))
-        times_ms, gains, pans = (a[:n_taps] for a in _er_pattern(reverb_type))
+        chosen = np.round(np.linspace(0, _MAX_ER_TAPS - 1, n_taps)).astype(int)  # same span
+        times_ms, gains, pans = (a[chosen] for a in _er_pattern(reverb_type))
         gains = gains * math.sqrt(ER_ENERGY / np.sum(gains ** 2) * balance)
         ini = float(initial_delay_ms) * fs / 1000.0
         self._er_taps = np.round(ini + times_ms * fs / 1000.0).astype(np.int64)
