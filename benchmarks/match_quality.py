@@ -124,20 +124,26 @@ def start_patch(case: dict, target: np.ndarray):
         from magicstomp.neutral import to_patch
     except ImportError:
         return case["start"], "init patch (analysis not available)"
-    neutral = initial_patch(target, case["audio"], SAMPLE_RATE_HZ)
+    neutral = initial_patch(target, SAMPLE_RATE_HZ, di=case["audio"])
     patch = to_patch(neutral, case["type_id"])
     patch = patch[0] if isinstance(patch, tuple) else patch
     return case["space"].clip(patch), "analysis"
 
 
 def mrstft_distance(x: np.ndarray, y: np.ndarray) -> float:
-    """auraloss-style MR-STFT distance (spectral convergence + log-magnitude L1), RMS-matched."""
+    """auraloss-style MR-STFT distance of ``x`` from reference ``y``, RMS-matched.
+
+    Spectral convergence + log-magnitude L1 at FFT 2048/1024/512; magnitudes
+    are floored 60 dB below the reference's peak so that the rig's noise floor
+    (-70 dBFS) does not dominate silent cells.
+    """
     x = x * (np.sqrt(np.mean(y ** 2)) / max(np.sqrt(np.mean(x ** 2)), 1e-12))
     total = 0.0
     for n_fft in (2048, 1024, 512):
         mx, my = np.sqrt(stft_power(x, n_fft, n_fft // 4)), np.sqrt(stft_power(y, n_fft, n_fft // 4))
         sc = np.linalg.norm(my - mx) / max(np.linalg.norm(my), 1e-12)
-        logmag = np.mean(np.abs(np.log10(mx + 1e-7) - np.log10(my + 1e-7)))
+        eps = 1e-3 * my.max() + 1e-12
+        logmag = np.mean(np.abs(np.log10(mx + eps) - np.log10(my + eps)))
         total += sc + logmag
     return float(total / 3)
 

@@ -27,31 +27,21 @@ Target features are computed once in the constructor; a call costs a few STFTs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
+from scipy import fft as sp_fft
+from scipy.ndimage import gaussian_filter1d
 from scipy.signal import fftconvolve
 
 from magicstomp.errors import AudioInputError
 
-try:  # the shared result type of every loss (optimize/loss.py)
-    from .loss import LossValue
-except ImportError:  # pragma: no cover - only while optimize/loss.py has not landed
-    @dataclass(frozen=True)
-    class LossValue:
-        """A loss total and its named terms."""
+from .loss import LossValue
 
-        total: float
-        terms: dict = field(default_factory=dict)
-
-        def __float__(self) -> float:
-            return float(self.total)
-
-DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 0.6, "modulation": 0.4, "echo": 0.4}
-FFT_SIZES = (2048, 512, 128)
-FLOOR_DB = 70.0          # cells quieter than (target peak - FLOOR_DB) are clipped to the floor
-ENVELOPE_HOP_MS = 5.0
-ECHO_MAX_MS = 1500.0
+DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 0.6, "modulation": 0.4, "echo": 0.2}
+FFT_SIZES = (2048, 512)  # half-overlapping frames; the 512-point one also gives the envelopes
+FLOOR_DB = 60.0          # cells quieter than (target peak - FLOOR_DB) are clipped to the floor
+ECHO_LAGS_MS = (20.0, 1500.0)
+ECHO_BLUR_MS = (15.0, 60.0, 240.0)  # the echo term compares blurred copies too: a wide basin
+MOD_BAND_EDGES_HZ = 0.5 * 2.0 ** np.arange(0.0, 5.6, 0.5)     # 0.5 .. 22.6 Hz, half octaves
 BAND_EDGES_HZ = (0.0, 400.0, 1600.0, 6000.0, np.inf)
 
 
@@ -64,12 +54,13 @@ def a_weighting_db(freqs_hz: np.ndarray) -> np.ndarray:
 
 
 def stft_power(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """Power spectrogram (frames, bins) with a periodic Hann window, zero-padded ends."""
-    pad = np.concatenate([np.zeros(n_fft // 2), x, np.zeros(n_fft)])
-    n_frames = 1 + (len(pad) - n_fft) // hop
-    idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
-    window = np.hanning(n_fft + 1)[:-1]
-    return np.abs(np.fft.rfft(pad[idx] * window, axis=1)) ** 2
+    """Power spectrogram (frames, bins) with a periodic Hann window, zero-padded ends (float32)."""
+    pad = np.concatenate([np.zeros(n_fft // 2, np.float32), np.asarray(x, np.float32),
+                          np.zeros(n_fft, np.float32)])
+    frames = np.lib.stride_tricks.sliding_window_view(pad, n_fft)[::hop]
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    spec = sp_fft.rfft(frames * window, axis=1)
+    return (spec.real ** 2 + spec.imag ** 2).astype(np.float64)
 
 
 def _db(power: np.ndarray, floor_power: float) -> np.ndarray:
@@ -99,28 +90,29 @@ class _Features:
     def __init__(self, loss: "MatchLoss", x: np.ndarray, floors: dict | None):
         self.floors = {} if floors is None else floors
         make_floors = floors is None
-        self.spec_db = {}
+        self.spec_db, raw = {}, {}
         for n_fft in FFT_SIZES:
-            power = stft_power(x, n_fft, n_fft // 4) * loss._a_weight[n_fft]
+            raw[n_fft] = stft_power(x, n_fft, n_fft // 2)
+            power = raw[n_fft] * loss._a_weight[n_fft]
             if make_floors:
                 self.floors[n_fft] = power.max() * 10 ** (-FLOOR_DB / 10) + 1e-20
             self.spec_db[n_fft] = _db(power, self.floors[n_fft])
-        env_power = stft_power(x, 1024, loss.hop_env)          # (frames, bins), hop 5 ms
-        bands = np.stack([env_power[:, m].sum(axis=1) for m in loss._band_masks], axis=1)
+        ltas = raw[FFT_SIZES[0]].mean(axis=0) @ loss._third_octave.T
+        bands = raw[FFT_SIZES[-1]] @ loss._band_matrix.T          # (frames, bands), ~5.8 ms hop
         if make_floors:
             self.floors["env"] = bands.max() * 10 ** (-FLOOR_DB / 10) + 1e-20
-            ltas = env_power.mean(axis=0) @ loss._third_octave.T
             self.floors["ltas"] = ltas.max() * 10 ** (-FLOOR_DB / 10) + 1e-20
         self.env_db = _db(bands, self.floors["env"])
-        self.ltas_db = _db(env_power.mean(axis=0) @ loss._third_octave.T, self.floors["ltas"])
+        self.ltas_db = _db(ltas, self.floors["ltas"])
         env_lin = self.env_db - self.env_db.mean(axis=0)
-        mod = np.abs(np.fft.rfft(env_lin * np.hanning(len(env_lin))[:, None], axis=0))
-        self.mod_db = 20.0 * np.log10(mod[loss._mod_bins] + 1e-3)
+        mod = np.abs(np.fft.rfft(env_lin * np.hanning(len(env_lin))[:, None], axis=0)) ** 2
+        self.mod_db = 10.0 * np.log10(loss._mod_matrix(len(mod)) @ mod / len(env_lin) + 1e-2)
         onset = np.maximum(np.diff(self.env_db.mean(axis=1), prepend=self.env_db[0].mean()), 0.0)
         onset = onset - onset.mean()
         acf = fftconvolve(onset, onset[::-1])[len(onset) - 1:]
-        acf = acf / (acf[0] + 1e-12)
-        self.echo = acf[1:loss.echo_lags + 1]
+        acf = acf[loss.echo_lags[0]:loss.echo_lags[1]] / (acf[0] + 1e-12)
+        self.echo = [gaussian_filter1d(acf, sigma, mode="constant")
+                     for sigma in loss.echo_blur_frames]
 
 
 class MatchLoss:
@@ -164,10 +156,12 @@ class MatchLoss:
         sr = self.sample_rate
         self._a_weight = {n: 10 ** (a_weighting_db(np.fft.rfftfreq(n, 1 / sr)) / 10)
                           for n in FFT_SIZES}
-        self.hop_env = max(1, int(round(sr * ENVELOPE_HOP_MS / 1000)))
-        freqs = np.fft.rfftfreq(1024, 1 / sr)
-        self._band_masks = [(freqs >= lo) & (freqs < hi) for lo, hi in
-                            zip(BAND_EDGES_HZ[:-1], BAND_EDGES_HZ[1:])]
+        self.hop_env = FFT_SIZES[-1] // 2
+        self._mod_cache = {}
+        freqs = np.fft.rfftfreq(FFT_SIZES[-1], 1 / sr)
+        self._band_matrix = np.array([((freqs >= lo) & (freqs < hi)).astype(float) for lo, hi in
+                                      zip(BAND_EDGES_HZ[:-1], BAND_EDGES_HZ[1:])])
+        freqs = np.fft.rfftfreq(FFT_SIZES[0], 1 / sr)
         centres = 1000.0 * 2.0 ** (np.arange(-15, 14) / 3.0)            # 31 Hz .. 20 kHz
         centres = centres[centres < 0.45 * sr]
         lo, hi = centres * 2 ** (-1 / 6), centres * 2 ** (1 / 6)
@@ -176,11 +170,22 @@ class MatchLoss:
         keep = self._third_octave.sum(axis=1) > 0
         self._third_octave = self._third_octave[keep]
         self.third_octave_hz = centres[keep]
-        n_frames = 1 + (len(self.target) + 1024 + 512) // self.hop_env
         env_rate_hz = sr / self.hop_env
-        mod_freqs = np.fft.rfftfreq(n_frames, 1 / env_rate_hz)
-        self._mod_bins = (mod_freqs >= 0.5) & (mod_freqs <= 20.0)
-        self.echo_lags = int(ECHO_MAX_MS / ENVELOPE_HOP_MS)
+        self.echo_lags = tuple(int(round(ms * env_rate_hz / 1000)) for ms in ECHO_LAGS_MS)
+        self.echo_blur_frames = tuple(ms * env_rate_hz / 1000 for ms in ECHO_BLUR_MS)
+
+    def _mod_matrix(self, n_bins: int) -> np.ndarray:
+        """Averaging matrix from envelope-spectrum bins to half-octave bands 0.5-22 Hz."""
+        if n_bins not in self._mod_cache:
+            hz = np.arange(n_bins) * self.sample_rate / self.hop_env / (2 * (n_bins - 1))
+            rows = []
+            for a, b in zip(MOD_BAND_EDGES_HZ[:-1], MOD_BAND_EDGES_HZ[1:]):
+                row = ((hz >= a) & (hz < b)).astype(float)
+                if not row.any():
+                    row[np.argmin(np.abs(hz - np.sqrt(a * b)))] = 1.0
+                rows.append(row / row.sum())
+            self._mod_cache[n_bins] = np.array(rows)
+        return self._mod_cache[n_bins]
 
     # ------------------------------------------------------------------
     def level_match(self, take) -> tuple[np.ndarray, float]:
@@ -212,7 +217,8 @@ class MatchLoss:
             "spectrum": float(np.mean(np.abs(feats.ltas_db - t.ltas_db))) / 10.0,
             "envelope": float(np.mean(np.abs(feats.env_db - t.env_db))) / 10.0,
             "modulation": float(np.mean(np.abs(feats.mod_db - t.mod_db))) / 10.0,
-            "echo": float(np.mean(np.abs(feats.echo - t.echo))) * 2.0,
+            "echo": float(np.mean([np.mean(np.abs(a - b)) / (np.mean(np.abs(b)) + 1e-3)
+                                   for a, b in zip(feats.echo, t.echo)])),
         }
 
     def spectrum_difference_db(self, take) -> tuple[np.ndarray, np.ndarray]:

@@ -27,8 +27,10 @@ from magicstomp.patch import Patch
 
 log = logging.getLogger(__name__)
 
-#: Enum fields screened, in this order (the amp voicing first, then the cabinet).
-DISCRETE_KEYS = ("amplifier_type", "distortion_type", "speaker_type")
+#: Enum fields screened, in this order. The cabinet comes first (it shapes the whole
+#: spectrum, so an amp picked through the wrong cabinet is often wrong), then the amp
+#: voicing; the first field is screened again when a later one changed.
+DISCRETE_KEYS = ("speaker_type", "amplifier_type", "distortion_type")
 
 #: Effect types that are variants of one another (same amp/delay/reverb, another modulation).
 VARIANT_FAMILIES = ((0x37, 0x38, 0x39, 0x3A), (0x3B, 0x3C, 0x3D, 0x3E))
@@ -92,7 +94,12 @@ def screen_discrete(start: Patch, evaluate, *, start_loss: float, keys=None,
     t = start.effect_type
     keys = discrete_keys(t) if keys is None else tuple(keys)
     best, best_loss, takes, tried = start, float(start_loss), 0, []
-    for key in keys:
+    if len(keys) > 1:
+        keys = keys + keys[:1]        # the first choice again, in the light of the others
+    for pass_index, key in enumerate(keys):
+        if pass_index == len(keys) - 1 and len(keys) > 1 and \
+                all(best.get_raw(k) == start.get_raw(k) for k in keys[1:-1]):
+            break                     # nothing else changed: the first choice stands
         param = t.param(key)          # raises ParameterError for an unknown key
         if param.kind != "enum":
             raise ParameterError(f"{key} is not a discrete choice of {t.name}; screen only "

@@ -46,10 +46,20 @@ def stage_of(key: str) -> str:
     return "amp"
 
 
+def is_timing(key: str) -> bool:
+    """True for an echo-time knob: its loss has many local minima, so it is scanned first."""
+    return stage_of(key) == "delay" and "time" in key
+
+
 def staged_order(keys) -> list:
-    """Indices of ``keys`` ordered by stage (amp/EQ first, reverb last), stable inside a stage."""
+    """Indices of ``keys`` by stage (amp/EQ first, reverb last); levels first inside a stage."""
     keys = list(keys)
-    return sorted(range(len(keys)), key=lambda i: STAGE_ORDER.index(stage_of(keys[i])))
+
+    def rank(i):
+        key = keys[i]
+        inner = 0 if ("level" in key or "mix" in key) else (2 if is_timing(key) else 1)
+        return (STAGE_ORDER.index(stage_of(key)), inner)
+    return sorted(range(len(keys)), key=rank)
 
 
 def _check_positive(name: str, value, *, integer: bool = False, upper: float | None = None):
@@ -123,9 +133,9 @@ class _Incumbent:
 
 
 @register_strategy("ours")
-def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int = 2,
+def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int = 0,
          initial_step: float = 0.2, max_step: float = 0.4, final_remeasures: int = 2,
-         **_ignored) -> None:
+         scan_points: int = 24, **_ignored) -> None:
     """Screening, warm starts, then a staged adaptive pattern search with step halving.
 
     Parameters
@@ -143,6 +153,9 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
         First step of every parameter, in normalized units.
     max_step : float
         Largest step a parameter may grow to after repeated success.
+    scan_points : int
+        Echo-time knobs (many local minima) are first scanned on this many
+        evenly spaced values; the local search then starts from the best.
     final_remeasures : int
         Takes kept at the end to re-measure the incumbent; the result is the
         incumbent with its mean loss, not the luckiest single take.
@@ -172,13 +185,13 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
             if loss < inc.loss:
                 inc = _Incumbent(patch, space.to_unit(patch), loss)
         _pattern_search(space, recorder, inc, reserve=reserve, initial_step=initial_step,
-                        max_step=max_step)
+                        max_step=max_step, scan_points=int(scan_points))
     finally:
         _settle(recorder, inc, reserve)
 
 
 def _pattern_search(space, recorder, inc: _Incumbent, *, reserve: int, initial_step: float,
-                    max_step: float) -> None:
+                    max_step: float, scan_points: int) -> None:
     n = len(space.keys)
     steps = np.full(n, float(initial_step))
     direction = np.ones(n)
@@ -195,9 +208,27 @@ def _pattern_search(space, recorder, inc: _Incumbent, *, reserve: int, initial_s
         nonlocal inc
         inc.patch, inc.unit, inc.losses = patch, space.to_unit(patch), [loss]
 
+    scanned = set()
     try:
-        while np.any(steps >= 0.5 * resolution):
+        takes_at_restart = -1
+        while True:
+            if not np.any(steps >= 0.5 * resolution):     # converged: restart with fresh steps
+                if recorder.takes_used == takes_at_restart:
+                    return                                 # a whole pass measured nothing new
+                takes_at_restart = recorder.takes_used
+                steps = np.maximum(np.full(n, 0.25 * initial_step), resolution)
             for i in order:
+                if is_timing(space.keys[i]) and i not in scanned and scan_points > 1:
+                    scanned.add(i)
+                    grid = (np.arange(scan_points) + 0.5) / scan_points
+                    for value in grid:
+                        trial = inc.unit.copy()
+                        trial[i] = value
+                        p, f = measure(trial, f"{space.keys[i]} scan")
+                        if f < inc.loss:
+                            accept(p, f)
+                    steps[i] = 0.5 / scan_points
+                    continue
                 if steps[i] < 0.5 * resolution[i]:
                     continue
                 key, s, d = space.keys[i], steps[i], direction[i]
