@@ -146,8 +146,10 @@ def run_tapped_line(x, d_out, d_fb, feedback, damp_coef, hf_ratio, drive, buf, w
     low = lp[0]
     b = 1.0 - damp_coef
     for i in range(n):
-        d = d_fb[i if mf > 1 else 0]
-        s = feedback * _read1(buf, w, d if d > 1.0 else 1.0, mask)
+        s = 0.0
+        if feedback != 0.0:
+            d = d_fb[i if mf > 1 else 0]
+            s = feedback * _read1(buf, w, d if d > 1.0 else 1.0, mask)
         low = b * s + damp_coef * low
         if abs(low) <= TINY:
             low = 0.0
@@ -161,6 +163,27 @@ def run_tapped_line(x, d_out, d_fb, feedback, damp_coef, hf_ratio, drive, buf, w
         w = (w + 1) & mask
     widx[0] = w
     lp[0] = low
+
+
+@njit(cache=True)
+def run_swept_pair(x, delay, feedback, buf, widx, out):
+    """Two lines fed by mono ``x``, each read once per sample at its own swept ``delay`` (n, 2).
+
+    The tap is both the output and the feedback (gain ``feedback``): a stereo
+    flanger. ``buf`` (2, size), ``widx`` and ``out`` (n, 2) as in :func:`run_delay_lines`.
+    """
+    mask = buf.shape[1] - 1
+    w = widx[0]
+    for i in range(x.shape[0]):
+        xi = x[i]
+        for ch in range(2):
+            d = delay[i, ch]
+            tap = _read(buf, ch, w, d if d > 1.0 else 1.0, mask)
+            v = xi + feedback * tap
+            buf[ch, w] = v if abs(v) > TINY else 0.0
+            out[i, ch] = tap
+        w = (w + 1) & mask
+    widx[0] = w
 
 
 def _ring_size(max_delay_samples: float) -> int:
@@ -272,6 +295,17 @@ def mix_stereo(dry, wet, dry_gain, wet_gain, out):
     for i in range(dry.shape[0]):
         for ch in range(2):
             out[i, ch] = dry_gain * dry[i] + wet_gain * wet[i, ch if c > 1 else 0]
+
+
+@njit(cache=True)
+def add_and_fold(acc, wet, gain, mono):
+    """acc[:, ch] += gain * wet[:, ch] for (n, 2) arrays, and mono = 0.5 * (L + R) of the sum."""
+    for i in range(acc.shape[0]):
+        left = acc[i, 0] + gain * wet[i, 0]
+        right = acc[i, 1] + gain * wet[i, 1]
+        acc[i, 0] = left
+        acc[i, 1] = right
+        mono[i] = 0.5 * (left + right)
 
 
 class Lfo:

@@ -28,7 +28,7 @@ from numba import njit
 
 from .base import Processor
 from .delay import crossfade
-from .delay_lines import TINY, Lfo, RingDelay, StaticFilter, TappedLine
+from .delay_lines import TINY, Lfo, RingDelay, StaticFilter, TappedLine, run_swept_pair
 from .dsp import ms_to_samples, rbj_biquad
 
 #: Peak-to-peak delay sweep at 100 % depth (assumed; Yamaha does not document it).
@@ -102,7 +102,7 @@ class ModulatedDelayStage:
                  phase_deg: float = STEREO_PHASE_DEG):
         self.base_samples = ms_to_samples(base_delay_ms, sample_rate)
         self.sweep_samples = ms_to_samples(sweep_ms, sample_rate)
-        self.feedback = np.diag([feedback, feedback])
+        self.feedback = float(feedback)
         self.am_depth = float(am_depth)
         self.lfo = _StereoLfo(rate_hz, waveform, sample_rate, phase_deg)
         longest = self.base_samples + self.sweep_samples + 2
@@ -123,7 +123,9 @@ class ModulatedDelayStage:
         if isinstance(self.line, TappedLine):
             wet = self.line.run(x, delay, np.ones(1), 0.0)
         else:
-            wet = self.line.run(x, delay, delay, self.feedback)
+            wet = np.empty((n, 2))
+            run_swept_pair(np.ascontiguousarray(x, dtype=np.float64), delay, self.feedback,
+                           self.line.buf, self.line.widx, wet)
         if gain is not None:
             wet *= gain
         return wet

@@ -31,7 +31,7 @@ import numpy as np
 
 from .base import Processor
 from .delay import MultiDelayStage
-from .delay_lines import mix_stereo
+from .delay_lines import add_and_fold, mix_stereo
 from .mappings import knob_value
 from .modulation import FLANGE_SWEEP_MS, CHORUS_SWEEP_MS, ModulatedDelayStage, PhaserStage, TremoloStage
 from .reverb import ReverbStage
@@ -105,19 +105,21 @@ class _Multi(Processor):
         if self.mod_kind == "tremolo":
             y = self.mod.process(y)
         n = y.shape[0]
-        s1 = np.empty((n, 2))
+        out = np.empty((n, 2))
+        mono = y
         if self.mod_kind != "tremolo" and self.mod_level:      # a section at level 0 is silent
-            mix_stereo(y, self.mod.process(y), 1.0, self.mod_level, s1)
-            mono = 0.5 * (s1[:, 0] + s1[:, 1])
+            mix_stereo(y, self.mod.process(y), 1.0, self.mod_level, out)
+            mono = np.empty(n)
+            add_and_fold(out, out, 0.0, mono)
         else:
-            s1[:, 0] = y
-            s1[:, 1] = y
-            mono = y
+            mix_stereo(y, y[:, None], 1.0, 0.0, out)
         if self.delay_level:
-            s1 += self.delay_level * self.delay.process(mono)
-            mono = 0.5 * (s1[:, 0] + s1[:, 1])
-        s1 += self.reverb.process(mono)
-        return s1
+            wet = self.delay.process(mono)
+            mono = np.empty(n)
+            add_and_fold(out, wet, self.delay_level, mono)
+        wet = self.reverb.process(mono)
+        add_and_fold(out, wet, 1.0, np.empty(n))
+        return out
 
 
 class AmpMulti(_Multi):
