@@ -253,3 +253,8 @@ def test_every_key_a_reusable_stage_reads_changes_its_output(kind, rng):
         if max(np.max(np.abs(o - outs[0])) for o in outs[1:]) < 1e-7:
             silent.append(key)
     assert not silent, f"{kind} stage ignores {silent}"
+
+
+def test_a_stage_given_the_wrong_type_values_names_what_is_missing():
+    with pytest.raises(EmulationError, match="DistortionStage needs the parameter.*pre_eq_level"):
+        DistortionStage(AMP, FS)

@@ -29,7 +29,7 @@ from .base import Processor
 from .dsp import db_to_gain, rbj_biquad
 from .dynamics import NoiseGateStage
 from .ir import FirConvolver, cabinet_ir
-from .mappings import knob_value
+from .mappings import knob_value, require_keys
 from .shaper import DriveCore
 
 MASTER_TONE_HZ = 1200.0
@@ -123,7 +123,11 @@ class AmpStage:
         Sample rate in Hz.
     """
 
+    KEYS = ("amplifier_type", "preamp_gain", "master_volume", "master_tone", "treble", "hi_mid",
+            "lo_mid", "bass", "presence")
+
     def __init__(self, params: dict, sample_rate: int):
+        require_keys(params, self.KEYS, stage="AmpStage")
         v = _voicing(params["amplifier_type"])
         self.voicing = v
         sr = sample_rate
@@ -167,6 +171,7 @@ class SpeakerStage:
     """
 
     def __init__(self, params: dict, sample_rate: int):
+        require_keys(params, ("speaker_type",), stage="SpeakerStage")
         label = params["speaker_type"]
         self._conv = None if label == "Off" else FirConvolver(cabinet_ir(label, int(sample_rate)))
 

@@ -27,7 +27,7 @@ from .amp import AMP_VOICINGS, DC_BLOCK_HZ, MASTER_TONE_HZ
 from .base import Processor
 from .dsp import db_to_gain, rbj_biquad
 from .dynamics import NoiseGateStage
-from .mappings import knob_value
+from .mappings import knob_value, require_keys
 from .shaper import BiquadChain, DriveCore
 
 
@@ -106,7 +106,14 @@ class DistortionStage:
         Sample rate in Hz.
     """
 
+    KEYS = ("distortion_type", "pre_eq_level", "preamp_gain", "master_volume", "master_tone",
+            *(f"pre_{k}_{i}_{u}" for i in (1, 2, 3)
+              for k, u in (("frequency", "hz"), ("gain", "db"), ("bandwidth", "q"))),
+            *(f"post_{k}_{i}_{u}" for i in (1, 2, 3, 4)
+              for k, u in (("frequency", "hz"), ("gain", "db"), ("bandwidth", "q"))))
+
     def __init__(self, params: dict, sample_rate: int):
+        require_keys(params, self.KEYS, stage="DistortionStage")
         label = params["distortion_type"]
         if label not in DISTORTION_VOICINGS:
             raise EmulationError(f"distortion_type={label!r} is not a distortion type; expected "

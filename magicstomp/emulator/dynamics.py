@@ -31,7 +31,7 @@ import numba
 import numpy as np
 
 from .base import Processor
-from .mappings import knob_value
+from .mappings import knob_value, require_keys
 
 DETECTOR_RMS_MS = 5.0
 GATE_RELEASE_MS = 20.0
@@ -95,7 +95,11 @@ class CompressorStage:
         Sample rate in Hz.
     """
 
+    KEYS = ("compressor_threshold_db", "compressor_ratio", "compressor_attack_ms",
+            "compressor_release_ms", "compressor_knee", "compressor_gain_db")
+
     def __init__(self, params: dict, sample_rate: int):
+        require_keys(params, self.KEYS, stage="CompressorStage")
         ratio = params["compressor_ratio"]
         slope = -1.0 if isinstance(ratio, str) else 1.0 / float(ratio) - 1.0
         self._cfg = np.array([
@@ -158,7 +162,10 @@ class NoiseGateStage:
         Sample rate in Hz.
     """
 
+    KEYS = ("gate_threshold", "gate_attack_ms", "gate_hold_time_ms", "gate_decay_time_ms")
+
     def __init__(self, params: dict, sample_rate: int):
+        require_keys(params, self.KEYS, stage="NoiseGateStage")
         threshold_db = knob_value("gate_threshold", params["gate_threshold"])
         self.enabled = threshold_db is not None
         self.threshold_db = threshold_db

@@ -201,3 +201,19 @@ def knob_value(key: str, value):
     if entry.kind == "amp_square":
         return entry.hi * (x / 10.0) ** 2
     raise EmulationError(f"mapping kind {entry.kind!r} of {key!r} is unknown; fix ASSUMED_MAPPINGS")
+
+
+def require_keys(params, keys, *, stage: str) -> None:
+    """Check that a reusable stage got every physical value it reads.
+
+    Raises
+    ------
+    EmulationError
+        naming the stage and the missing keys, e.g. when a stage is composed with
+        the values of an effect type that does not have them.
+    """
+    missing = [k for k in keys if k not in params]
+    if missing:
+        raise EmulationError(
+            f"{stage} needs the parameter(s) {', '.join(missing)} but they are missing from the "
+            f"values it was given; pass patch.values() of an effect type that has them")
