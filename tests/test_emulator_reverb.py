@@ -318,3 +318,24 @@ def test_density_keeps_the_reflection_span():
         hits = np.flatnonzero(np.abs(er) > 1e-9)
         spans_ms.append(1000 * (hits[-1] - hits[0]) / FS)
     assert spans_ms[0] == pytest.approx(spans_ms[1], abs=0.05) and spans_ms[1] > 40.0
+
+
+def echo_density(ir, start_s, stop_s, window_s=0.02):
+    """Mean normalized echo density (Abel & Huang 2006) over [start_s, stop_s):
+    the share of samples beyond one standard deviation in each window, over the
+    Gaussian share (0.3173); 1 = as dense as noise."""
+    win = int(window_s * FS)
+    starts = range(int(start_s * FS), int(stop_s * FS) - win, win // 2)
+    return float(np.mean([np.mean(np.abs(ir[s:s + win]) > np.std(ir[s:s + win])) / 0.3173
+                          for s in starts]))
+
+
+def test_echo_density_builds_faster_for_denser_settings_and_smaller_types():
+    def ned(**values):
+        return echo_density(reverb_ir(0.3, **values)[:, 0], 0.02, 0.12)
+
+    assert ned(reflection_density_pct=100) > ned(reflection_density_pct=0) + 0.1
+    assert ned(stereo_diffusion=10) > ned(stereo_diffusion=0) + 0.1
+    assert ned(reverb_type="Plate") > ned(reverb_type="Room") > ned(reverb_type="Hall") + 0.1
+    late = reverb_ir(1.0, reverb_time_s=3.0)[:, 0]
+    assert echo_density(late, 0.5, 0.9) == pytest.approx(1.0, abs=0.15)   # a noise-like tail
