@@ -33,8 +33,11 @@ class Analyzer(ABC):
         """Mel power spectrogram (64, frames); Hann 2048 / hop 512, 0-8 kHz."""
 
     @abstractmethod
-    def frame_features(self, y: np.ndarray, sample_rate: int) -> dict:
-        """Per-frame arrays: centroid_hz, rolloff_hz (85 %), zcr, flatness, rms."""
+    def frame_features(self, y: np.ndarray, sample_rate: int, *, power=None) -> dict:
+        """Per-frame arrays: centroid_hz, rolloff_hz (85 %), zcr, flatness, rms.
+
+        ``power`` may pass the 2048/512 power spectrogram already computed.
+        """
 
     @abstractmethod
     def onset_envelope(self, y: np.ndarray, sample_rate: int) -> tuple:
@@ -64,9 +67,9 @@ class Analyzer(ABC):
             loudness_lufs, crest_db, tempo_bpm, duration_s, backend.
         """
         y = np.asarray(y, dtype=np.float64)
-        frames = self.frame_features(y, sample_rate)
-        weights = np.asarray(frames["rms"], dtype=np.float64) ** 2
         power = F.MelFrontend(sample_rate, dtype=np.float64).power(y)
+        frames = self.frame_features(y, sample_rate, power=power)
+        weights = np.asarray(frames["rms"], dtype=np.float64) ** 2
         freqs_hz = np.fft.rfftfreq(F.N_FFT, 1.0 / sample_rate)
         loud = power.sum(axis=0) > 1e-3 * power.sum(axis=0).max()
         out = {name: F.energy_weighted_mean(np.asarray(frames[name]), weights)

@@ -73,7 +73,7 @@ class EssentiaAnalyzer(Analyzer):
         bands = [a["mel"](a["spectrum"](a["window"](frame))) for frame in self._frames(y)]
         return np.asarray(bands, dtype=np.float64).T
 
-    def frame_features(self, y, sample_rate):
+    def frame_features(self, y, sample_rate, *, power=None):
         a = self._algos(sample_rate)
         rows = []
         for frame in self._frames(y):

@@ -32,10 +32,12 @@ class LibrosaAnalyzer(Analyzer):
     def mel_power(self, y, sample_rate):
         return self.frontend(sample_rate).mel_power(y).astype(np.float64)
 
-    def frame_features(self, y, sample_rate):
+    def frame_features(self, y, sample_rate, *, power=None):
         import librosa
         y = np.asarray(y, dtype=np.float64)
-        mag = np.sqrt(F.MelFrontend(sample_rate, dtype=np.float64).power(y))
+        if power is None:
+            power = F.MelFrontend(sample_rate, dtype=np.float64).power(y)
+        mag = np.sqrt(power)
         return {
             "centroid_hz": librosa.feature.spectral_centroid(S=mag, sr=sample_rate)[0],
             "rolloff_hz": librosa.feature.spectral_rolloff(S=mag, sr=sample_rate,
