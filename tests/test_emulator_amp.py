@@ -258,3 +258,21 @@ def test_every_key_a_reusable_stage_reads_changes_its_output(kind, rng):
 def test_a_stage_given_the_wrong_type_values_names_what_is_missing():
     with pytest.raises(EmulationError, match="DistortionStage needs the parameter.*pre_eq_level"):
         DistortionStage(AMP, FS)
+
+
+@pytest.mark.parametrize("type_id,values", [
+    (0x08, dict(amplifier_type="Lead 2", speaker_type="Hybrid 2x12", gate_threshold=3.0)),
+    (0x2F, dict(distortion_type="Fuzz 1", pre_gain_2_db=6.0, post_gain_3_db=-4.0,
+                gate_threshold=3.0))])
+def test_odd_block_sizes_at_96k_equal_the_one_shot_render(type_id, values, rng):
+    from magicstomp.emulator import StreamProcessor
+    rate = 96000
+    x = tone(196.0, level=0.3, seconds=0.3, sample_rate=rate) * np.exp(-np.arange(28800) / 9600)
+    x += 1e-4 * rng.standard_normal(x.size)
+    patch = Patch.init(type_id).with_values(**values)
+    offline = render(patch, x, rate)
+    stream = StreamProcessor(patch, rate)
+    cuts = np.cumsum([1, 7, 333, 4096, 64, 1000])
+    pieces = np.split(x, cuts[cuts < x.size])
+    np.testing.assert_allclose(np.concatenate([stream.process(p) for p in pieces]), offline,
+                               rtol=0, atol=1e-10)
