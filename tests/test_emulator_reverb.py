@@ -339,3 +339,10 @@ def test_echo_density_builds_faster_for_denser_settings_and_smaller_types():
     assert ned(reverb_type="Plate") > ned(reverb_type="Room") > ned(reverb_type="Hall") + 0.1
     late = reverb_ir(1.0, reverb_time_s=3.0)[:, 0]
     assert echo_density(late, 0.5, 0.9) == pytest.approx(1.0, abs=0.15)   # a noise-like tail
+
+
+def test_max_reflections_caps_the_pattern():
+    from magicstomp.emulator.reverb import STAGE_MAX_REFLECTIONS, ReverbCore
+    core = ReverbCore(FS, time_s=1.0, er_balance_pct=100, max_reflections=STAGE_MAX_REFLECTIONS)
+    er = to_mono(core.process(impulse(FS // 5)))
+    assert np.count_nonzero(np.abs(er) > 1e-9) == STAGE_MAX_REFLECTIONS == 8

@@ -116,12 +116,15 @@ class ReverbCore:
         Delay of the first reflection pattern, and of the tail after it.
     er_balance_pct : float
         0 = tail only, 100 = early reflections only (equal-power crossfade).
+    max_reflections : int
+        Reflections at 100 % density (2 to 16); fewer cost less.
     """
 
     def __init__(self, sample_rate: int, *, time_s: float, hf_ratio: float = 1.0,
                  lf_ratio: float = 1.0, diffusion: float = 5.0, density_pct: float = 100.0,
                  reverb_type: str = "Hall", initial_delay_ms: float = 0.0,
-                 er_rev_delay_ms: float = 0.0, er_balance_pct: float = 0.0):
+                 er_rev_delay_ms: float = 0.0, er_balance_pct: float = 0.0,
+                 max_reflections: int = _MAX_ER_TAPS):
         if reverb_type not in _TYPE_SHAPES:
             raise EmulationError(f"reverb type {reverb_type!r} is not emulated; expected one of "
                                  f"{', '.join(_TYPE_SHAPES)}")
@@ -138,7 +141,8 @@ class ReverbCore:
         self._ap_gain = 0.35 + 0.04 * min(max(diffusion, 0.0), 10.0)
         self._coef = self._loop_coefficients(time_s, hf_ratio, lf_ratio)
         # early reflections
-        n_taps = int(round(2 + (_MAX_ER_TAPS - 2) * density))
+        most = min(max(int(max_reflections), 2), _MAX_ER_TAPS)
+        n_taps = int(round(2 + (most - 2) * density))
         chosen = np.round(np.linspace(0, _MAX_ER_TAPS - 1, n_taps)).astype(int)  # same span
         times_ms, gains, pans = (a[chosen] for a in _er_pattern(reverb_type))
         gains = gains * math.sqrt(ER_ENERGY / np.sum(gains ** 2) * balance)
@@ -280,7 +284,8 @@ class ReverbStage:
     caller adds it to its dry path. Level 0 returns zeros without running the
     network. The core is a Hall :class:`ReverbCore` with LF ratio 1, an
     ER/Rev delay of :data:`STAGE_ER_REV_DELAY_MS` and :data:`STAGE_ER_BALANCE_PCT`
-    % early reflections (the multis have no such parameters; assumed values).
+    % early reflections, at most :data:`STAGE_MAX_REFLECTIONS` of them (the multis
+    have no such parameters; assumed values, the last one also saves time).
     ``reset()`` empties it. Block-size independent like every processor.
     """
 
@@ -293,7 +298,8 @@ class ReverbStage:
             diffusion=float(params[f"{prefix}diffusion"]),
             density_pct=float(params[f"{prefix}density_pct"]), reverb_type="Hall",
             initial_delay_ms=float(params[f"{prefix}ini_delay_ms"]),
-            er_rev_delay_ms=STAGE_ER_REV_DELAY_MS, er_balance_pct=STAGE_ER_BALANCE_PCT)
+            er_rev_delay_ms=STAGE_ER_REV_DELAY_MS, er_balance_pct=STAGE_ER_BALANCE_PCT,
+            max_reflections=STAGE_MAX_REFLECTIONS)
 
     def reset(self) -> None:
         """Empty the network."""
@@ -312,6 +318,8 @@ class ReverbStage:
 STAGE_ER_REV_DELAY_MS = 10.0
 #: Assumed share of early reflections in the multis' reverb.
 STAGE_ER_BALANCE_PCT = 25.0
+#: Reflections of the multis' reverb at 100 % density.
+STAGE_MAX_REFLECTIONS = 8
 
 #: Spring tank model (assumed: a typical 2-spring guitar-amp tank).
 SPRING_RT60_S = 2.5
