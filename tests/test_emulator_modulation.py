@@ -261,3 +261,37 @@ def test_every_parameter_changes_the_output(type_id, rng):
             p.set_raw(key, raw)
             outs.append(render(p, x, SR))
         assert not np.allclose(outs[0], outs[1], atol=1e-6), key
+
+
+@pytest.mark.parametrize("waveform, quarter, half", [("Sine", 1.0, 0.0), ("Triangle", 1.0, 0.0), ("Square", 1.0, 0.0)])
+def test_lfo_starts_at_zero_rising_and_ignores_block_cutting(waveform, quarter, half):
+    from magicstomp.emulator.delay_lines import Lfo
+    lfo = Lfo(2.0, waveform, sample_rate=SR)                    # period 24000 samples
+    whole = lfo.next(48000)
+    assert whole[0] == pytest.approx(0.0, abs=1e-9)
+    assert whole[6000] == pytest.approx(quarter, abs=1e-6)
+    assert whole[12000] == pytest.approx(half, abs=1e-6)
+    assert whole[18000] == pytest.approx(-quarter, abs=1e-6)
+    lfo.reset()
+    assert np.array_equal(np.concatenate([lfo.next(n) for n in (1, 999, 17000, 30000)]), whole)
+    shifted = Lfo(2.0, waveform, sample_rate=SR, phase_deg=90.0).next(10)
+    assert shifted[0] == pytest.approx(quarter, abs=1e-6)
+
+
+def test_lfo_rejects_an_unknown_waveform():
+    from magicstomp.emulator.delay_lines import Lfo
+    from magicstomp.errors import EmulationError
+    with pytest.raises(EmulationError, match="Sine, Triangle, Square"):
+        Lfo(1.0, "Sawtooth", sample_rate=SR)
+
+
+def test_static_filter_matches_scipy(rng):
+    from magicstomp.emulator.delay_lines import StaticFilter
+    from magicstomp.emulator.dsp import rbj_biquad
+    sos = np.array([rbj_biquad("lowshelf", 200.0, SR, gain_db=6.0), rbj_biquad("peaking", 1000.0, SR, q=2.0,
+                                                                                 gain_db=-9.0),
+                    rbj_biquad("highpass", 80.0, SR)])
+    x = rng.standard_normal(5000)
+    filt = StaticFilter(sos)
+    y = np.concatenate([filt.process(x[:1234]), filt.process(x[1234:])])
+    assert np.allclose(y, signal.sosfilt(sos, x), atol=1e-10)

@@ -48,7 +48,7 @@ def wet_filter(hpf, lpf, sample_rate: int) -> StaticFilter:
     return StaticFilter(np.array(sections).reshape(-1, 6))
 
 
-def crossfade(dry: np.ndarray, wet: np.ndarray, mix: float) -> np.ndarray:
+def crossfade(dry: np.ndarray, wet: np.ndarray, *, mix: float) -> np.ndarray:
     """(1 - mix) * dry + mix * wet as (n, 2); ``wet`` may be (n, 1) or (n, 2)."""
     out = np.empty((dry.shape[0], 2))
     mix_stereo(dry, wet, 1.0 - mix, mix, out)
@@ -104,9 +104,10 @@ class FeedbackDelay:
         if offset_samples is not None:
             d_out, d_fb = d_out + offset_samples, d_fb + offset_samples
         if self.shared:
-            return self.line.run(fed, d_out, d_fb[:, 0], self.fb_matrix[0, 0], damp_coef=self.damp_coef,
+            return self.line.run(fed, d_out=d_out, d_fb=d_fb[:, 0], feedback=self.fb_matrix[0, 0],
+                                 damp_coef=self.damp_coef,
                                  hf_ratio=self.hf_ratio, drive=self.drive)
-        return self.line.run(fed, d_out, d_fb, self.fb_matrix, damp_coef=self.damp_coef,
+        return self.line.run(fed, d_out=d_out, d_fb=d_fb, fb=self.fb_matrix, damp_coef=self.damp_coef,
                              hf_ratio=np.full(self.channels, self.hf_ratio), drive=self.drive)
 
 
@@ -123,7 +124,7 @@ class _DelayProcessor(Processor):
         return self.delay.process(x)
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        return crossfade(x, self._wet(x), self.mix)
+        return crossfade(x, self._wet(x), mix=self.mix)
 
 
 class MonoDelay(_DelayProcessor):
@@ -179,7 +180,7 @@ class ModDelay(_DelayProcessor):
     def _setup(self) -> None:
         p = self.params
         self.sweep_samples = p["mod_depth_pct"] / 100.0 * ms_to_samples(MOD_DELAY_SWEEP_MS, self.sample_rate)
-        self.lfo = Lfo(p["mod_frequency_hz"], p["mod_waveform"], self.sample_rate)
+        self.lfo = Lfo(p["mod_frequency_hz"], p["mod_waveform"], sample_rate=self.sample_rate)
         self.delay = FeedbackDelay(
             sample_rate=self.sample_rate, out_ms=[p["delay_time_ms"]], fb_ms=[p["delay_time_ms"]],
             fb_matrix=[[p["feedback_gain_pct"] / 100.0]], hf_ratio=p["hi_freq_ratio"],
@@ -213,8 +214,8 @@ class TapeEcho(_DelayProcessor):
         time_ms = knob_value("delay_time", p["delay_time"])
         self.wow_samples = TAPE_WOW_PITCH / (2 * np.pi * TAPE_WOW_HZ) * self.sample_rate
         self.flutter_samples = TAPE_FLUTTER_PITCH / (2 * np.pi * TAPE_FLUTTER_HZ) * self.sample_rate
-        self.wow = Lfo(TAPE_WOW_HZ, "Sine", self.sample_rate)
-        self.flutter = Lfo(TAPE_FLUTTER_HZ, "Sine", self.sample_rate, phase_deg=90.0)
+        self.wow = Lfo(TAPE_WOW_HZ, "Sine", sample_rate=self.sample_rate)
+        self.flutter = Lfo(TAPE_FLUTTER_HZ, "Sine", sample_rate=self.sample_rate, phase_deg=90.0)
         self.delay = FeedbackDelay(
             sample_rate=self.sample_rate, out_ms=[time_ms], fb_ms=[time_ms],
             fb_matrix=[[knob_value("feedback_level", p["feedback_level"])]],

@@ -205,7 +205,7 @@ class TappedLine:
         self.widx = np.zeros(1, dtype=np.int64)
         self.lp = np.zeros(1)
 
-    def run(self, x, d_out, d_fb, feedback: float, *, damp_coef=0.0, hf_ratio=1.0, drive=0.0):
+    def run(self, x, *, d_out, d_fb, feedback: float, damp_coef=0.0, hf_ratio=1.0, drive=0.0):
         """Process mono ``x`` (n,); ``d_out`` (1 or n, taps), ``d_fb`` (1 or n,); returns (n, taps)."""
         d_out = np.ascontiguousarray(d_out, dtype=np.float64)
         out = np.empty((x.shape[0], d_out.shape[1]))
@@ -228,7 +228,7 @@ class RingDelay:
         self.widx = np.zeros(1, dtype=np.int64)
         self.lp = np.zeros(self.channels)
 
-    def run(self, x, d_out, d_fb, fb, *, damp_coef=0.0, hf_ratio=None, drive=0.0):
+    def run(self, x, *, d_out, d_fb, fb, damp_coef=0.0, hf_ratio=None, drive=0.0):
         """Process mono ``x`` (n,) into every line; returns the output taps (n, channels).
 
         ``d_out`` / ``d_fb`` are (1, channels) for static taps or (n, channels) per sample.
@@ -317,7 +317,7 @@ class Lfo:
     Values come from a wave table indexed by the absolute sample count.
     """
 
-    def __init__(self, rate_hz: float, waveform: str, sample_rate: int, *, phase_deg: float = 0.0):
+    def __init__(self, rate_hz: float, waveform: str, *, sample_rate: int, phase_deg: float = 0.0):
         if waveform not in WAVEFORMS:
             raise EmulationError(
                 f"LFO waveform {waveform!r} is not known; expected one of {', '.join(WAVEFORMS)}")

@@ -62,9 +62,9 @@ def eq_filter(params: dict, sample_rate: int) -> StaticFilter:
 class _StereoLfo:
     """Two LFOs, the right one ``phase_deg`` ahead; values as (n, 2) ``offset + scale * lfo``."""
 
-    def __init__(self, rate_hz: float, waveform: str, sample_rate: int, phase_deg: float):
-        self.lfos = (Lfo(rate_hz, waveform, sample_rate),
-                     Lfo(rate_hz, waveform, sample_rate, phase_deg=phase_deg))
+    def __init__(self, rate_hz: float, waveform: str, *, sample_rate: int, phase_deg: float):
+        self.lfos = (Lfo(rate_hz, waveform, sample_rate=sample_rate),
+                     Lfo(rate_hz, waveform, sample_rate=sample_rate, phase_deg=phase_deg))
 
     def reset(self) -> None:
         for lfo in self.lfos:
@@ -104,7 +104,7 @@ class ModulatedDelayStage:
         self.sweep_samples = ms_to_samples(sweep_ms, sample_rate)
         self.feedback = float(feedback)
         self.am_depth = float(am_depth)
-        self.lfo = _StereoLfo(rate_hz, waveform, sample_rate, phase_deg)
+        self.lfo = _StereoLfo(rate_hz, waveform, sample_rate=sample_rate, phase_deg=phase_deg)
         longest = self.base_samples + self.sweep_samples + 2
         # without feedback both lines hold the input: one line, two modulated taps
         self.line = TappedLine(longest) if feedback == 0.0 else RingDelay(2, longest)
@@ -121,7 +121,7 @@ class ModulatedDelayStage:
         half = 0.5 * self.sweep_samples
         delay = self.lfo.next(n, self.base_samples + half, half)
         if isinstance(self.line, TappedLine):
-            wet = self.line.run(x, delay, np.ones(1), 0.0)
+            wet = self.line.run(x, d_out=delay, d_fb=np.ones(1), feedback=0.0)
         else:
             wet = np.empty((n, 2))
             run_swept_pair(np.ascontiguousarray(x, dtype=np.float64), delay, self.feedback,
@@ -162,7 +162,7 @@ class PhaserStage:
         self.octaves = PHASER_SWEEP_OCT * depth_pct / 100.0
         self.feedback = feedback_pct / 100.0
         self.stages = int(stages)
-        self.lfo = _StereoLfo(rate_hz, waveform, sample_rate, phase_deg)
+        self.lfo = _StereoLfo(rate_hz, waveform, sample_rate=sample_rate, phase_deg=phase_deg)
         self.channels = 1 if float(phase_deg) % 360.0 == 0.0 else 2   # L = R: run one cascade
         self.reset()
 
@@ -188,7 +188,7 @@ class TremoloStage:
 
     def __init__(self, sample_rate: int, *, rate_hz: float, depth_pct: float, waveform: str = "Sine"):
         self.depth = depth_pct / 100.0
-        self.lfo = Lfo(rate_hz, waveform, sample_rate)
+        self.lfo = Lfo(rate_hz, waveform, sample_rate=sample_rate)
 
     def reset(self) -> None:
         self.lfo.reset()
@@ -217,7 +217,7 @@ class _ModProcessor(Processor):
         self.stage.reset()
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        return crossfade(x, self.stage.process(self.eq.process(x)), self.mix)
+        return crossfade(x, self.stage.process(self.eq.process(x)), mix=self.mix)
 
 
 class Chorus(_ModProcessor):
