@@ -127,7 +127,7 @@ class DummyServer:
              "-r", str(self.rate_hz), "-p", str(self.period)],
             stdout=out, stderr=subprocess.STDOUT, env=self.env())
         deadline = time.monotonic() + timeout_s
-        while subprocess.run(["jack_wait", "-c", "-s", self.name], env=self.env(),
+        while subprocess.run(["jack_wait", "-w", "-t", "1", "-s", self.name], env=self.env(),
                              capture_output=True).returncode != 0:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
