@@ -251,8 +251,9 @@ def test_finite_for_silence_noise_and_clipped_input(type_id, rate, rng):
 @pytest.mark.parametrize("type_id", MOD_TYPES)
 def test_every_parameter_changes_the_output(type_id, rng):
     x = rng.standard_normal(SR // 2) * 0.3
-    base = Patch.init(type_id).with_values(**{k: 6.0 for k in ("lo_shelf_gain_db", "eq_gain_db",
-                                                                "hi_shelf_gain_db") if k in Patch.init(type_id).values()})
+    init = Patch.init(type_id)
+    eq_gains = [k for k in ("lo_shelf_gain_db", "eq_gain_db", "hi_shelf_gain_db") if k in init.values()]
+    base = init.with_values(**{k: 6.0 for k in eq_gains})      # EQ frequencies and Q need a band on
     for key in base.effect_type.keys():
         param = base.effect_type.param(key)
         outs = []
