@@ -97,6 +97,8 @@ def gate_gain(x, gains, threshold, release_coef, attack_step, hold_samples, deca
     for n in range(x.shape[0]):
         a = abs(x[n])
         env = a if a > env else env * release_coef
+        if env < 1e-30:                   # flush: keep the detector out of the denormal range
+            env = 0.0
         if env >= threshold:
             hold = hold_samples
             gain = min(1.0, gain + attack_step)
