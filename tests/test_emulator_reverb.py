@@ -346,3 +346,17 @@ def test_max_reflections_caps_the_pattern():
     core = ReverbCore(FS, time_s=1.0, er_balance_pct=100, max_reflections=STAGE_MAX_REFLECTIONS)
     er = to_mono(core.process(impulse(FS // 5)))
     assert np.count_nonzero(np.abs(er) > 1e-9) == STAGE_MAX_REFLECTIONS == 8
+
+
+def test_long_silence_leaves_no_subnormal_state(rng):
+    from magicstomp.emulator import StreamProcessor
+    tiny = np.finfo(float).tiny
+    for patch in (reverb_patch(gate_level_db=-40, reverb_time_s=0.3),
+                  Patch.init(0x34).with_values(reverb_level=10)):
+        stream = StreamProcessor(patch, FS)
+        stream.process(rng.standard_normal(FS // 10))
+        stream.process(np.zeros(12 * FS))
+        impl = stream._impl
+        arrays = [v for obj in (impl, getattr(impl, "_core", None)) if obj is not None
+                  for v in vars(obj).values() if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
+        assert arrays and all(np.count_nonzero((a != 0) & (np.abs(a) < tiny)) == 0 for a in arrays)
