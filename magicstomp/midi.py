@@ -40,6 +40,9 @@ DEFAULT_BACKEND = "mido.backends.rtmidi"
 #: Substrings tried, in order, when no port is named (the unit's USB-MIDI names vary by OS).
 DEFAULT_PORT_HINTS = ("magicstomp", "ub99", "ub-99")
 PACING_MS = 70          # between messages of a patch (MagicstompFrenzy's proven spacing)
+#: Pause after opening: a JACK MIDI connection is live only from the next process cycle,
+#: and an event sent before that is dropped silently.
+SETTLE_S = 0.05
 POLL_S = 0.001
 
 
@@ -158,6 +161,7 @@ class MagicstompMidi:
         except MidiError:
             self.close()
             raise
+        time.sleep(SETTLE_S)
         log.debug("MIDI open: out %s, in %s", out_name, in_name)
         return self
 

@@ -41,10 +41,10 @@ def _wait_for(predicate, timeout_s: float, what: str):
 class RunningResponder:
     """A responder process plus a control port used to reset it between tests."""
 
-    def __init__(self, proc, client: str, record: Path, state: Path, bank: Path, control):
+    def __init__(self, proc, client: str, record: Path, state: Path, bank: Path, control,
+                 err: Path):
         self.proc, self.client, self.record, self.state, self.bank = proc, client, record, state, bank
-        self.control = control
-        self._resets = 0
+        self.control, self.err = control, err
 
     def _all_lines(self) -> list:
         return self.record.read_text().split() if self.record.exists() else []
@@ -61,15 +61,25 @@ class RunningResponder:
         return self.lines()
 
     def reset(self) -> "RunningResponder":
-        """Back to the bank's state, with an empty record; the state file is removed."""
+        """Back to the bank's state, with an empty record; the state file is removed.
+
+        The control change is sent again if no acknowledgement comes within 2 s
+        (a JACK MIDI event can be lost while a new connection settles)."""
         import mido
 
         self.state.unlink(missing_ok=True)
-        self._resets += 1
-        self.control.send(mido.Message("control_change", control=RESET_CONTROL, value=0))
-        _wait_for(lambda: self._all_lines().count("reset") >= self._resets, 10.0,
-                  "the responder's reset")
-        return self
+        before = self._all_lines().count("reset")
+        deadline = time.monotonic() + 20.0
+        while time.monotonic() < deadline:
+            self.control.send(mido.Message("control_change", control=RESET_CONTROL, value=0))
+            try:
+                _wait_for(lambda: self._all_lines().count("reset") > before, 2.0, "reset")
+                return self
+            except AssertionError:
+                continue
+        alive = "running" if self.proc.poll() is None else f"exited {self.proc.returncode}"
+        raise AssertionError(f"the responder ({alive}) did not acknowledge a reset: "
+                             f"{self.err.read_text()[-2000:]}")
 
 
 def _start(jack_server, bank: Path, folder: Path, *, silent: bool) -> RunningResponder:
@@ -89,7 +99,7 @@ def _start(jack_server, bank: Path, folder: Path, *, silent: bool) -> RunningRes
         raise AssertionError(f"the MIDI responder did not start: {err.read_text()[-2000:]}")
     from magicstomp.midi import _backend
     control = _backend().open_output(f"{client}:midi_in")
-    return RunningResponder(proc, client, record, state, bank, control)
+    return RunningResponder(proc, client, record, state, bank, control, err)
 
 
 def _stop(unit: RunningResponder) -> None:
