@@ -38,7 +38,7 @@ from .loss import LossValue
 
 DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 0.6, "modulation": 0.4, "echo": 0.2}
 FFT_SIZES = (2048, 512)  # half-overlapping frames; the 512-point one also gives the envelopes
-FLOOR_DB = 60.0          # cells quieter than (target peak - FLOOR_DB) are clipped to the floor
+FLOOR_DB = 50.0          # cells quieter than (target peak - FLOOR_DB) are clipped: rig noise is below
 ECHO_LAGS_MS = (20.0, 1500.0)
 ECHO_BLUR_MS = (15.0, 60.0, 240.0)  # the echo term compares blurred copies too: a wide basin
 MOD_BAND_EDGES_HZ = 0.5 * 2.0 ** np.arange(0.0, 5.6, 0.5)     # 0.5 .. 22.6 Hz, half octaves
@@ -217,8 +217,8 @@ class MatchLoss:
             "spectrum": float(np.mean(np.abs(feats.ltas_db - t.ltas_db))) / 10.0,
             "envelope": float(np.mean(np.abs(feats.env_db - t.env_db))) / 10.0,
             "modulation": float(np.mean(np.abs(feats.mod_db - t.mod_db))) / 10.0,
-            "echo": float(np.mean([np.mean(np.abs(a - b)) / (np.mean(np.abs(b)) + 1e-3)
-                                   for a, b in zip(feats.echo, t.echo)])),
+            "echo": 10.0 * float(np.mean([np.mean(np.abs(a - b))
+                                          for a, b in zip(feats.echo, t.echo)])),
         }
 
     def spectrum_difference_db(self, take) -> tuple[np.ndarray, np.ndarray]:
