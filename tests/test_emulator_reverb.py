@@ -349,13 +349,14 @@ def test_max_reflections_caps_the_pattern():
 
 
 def test_long_silence_leaves_no_subnormal_state(rng):
+    """After 7.2 s of silence an unflushed 10 ms detector would sit at ~1e-313."""
     from magicstomp.emulator import StreamProcessor
     tiny = np.finfo(float).tiny
     for patch in (reverb_patch(gate_level_db=-40, reverb_time_s=0.3),
                   Patch.init(0x34).with_values(reverb_level=10)):
         stream = StreamProcessor(patch, FS)
         stream.process(rng.standard_normal(FS // 10))
-        stream.process(np.zeros(12 * FS))
+        stream.process(np.zeros(int(7.2 * FS)))   # the gate detector (10 ms) at ~e^-720
         impl = stream._impl
         arrays = [v for obj in (impl, getattr(impl, "_core", None)) if obj is not None
                   for v in vars(obj).values() if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
