@@ -174,7 +174,8 @@ def _channels(text) -> list:
 
 
 def _list_devices() -> None:
-    from hil.io import list_devices, list_midi_ports
+    from hil.io import list_devices
+    from magicstomp.midi import list_ports as list_midi_ports   # reads MIDO_BACKEND now
 
     devices = list_devices()
     click.echo("Audio devices:")
