@@ -230,7 +230,8 @@ class TapeEcho(_DelayProcessor):
 
     def _wet(self, x: np.ndarray) -> np.ndarray:
         n = x.shape[0]
-        wobble = self.wow_samples * self.wow.next(n) + self.flutter_samples * self.flutter.next(n)
+        wobble = self.wow.next(n, scale=self.wow_samples)
+        wobble += self.flutter.next(n, scale=self.flutter_samples)
         return self.delay.process(x, offset_samples=wobble[:, None])
 
 
