@@ -154,7 +154,7 @@ class MagicstompMidi:
         outputs = _midi_call("list MIDI output ports", backend.get_output_names)
         inputs = _midi_call("list MIDI input ports", backend.get_input_names)
         out_name = resolve_port(self.port, outputs, "output")
-        in_name = resolve_port(self.in_port or self.port, inputs, "input")
+        in_name = self._resolve_input(out_name, inputs)
         self._out = _midi_call(f"open MIDI output {out_name!r}", backend.open_output, out_name)
         try:
             self._in = _midi_call(f"open MIDI input {in_name!r}", backend.open_input, in_name)
@@ -164,6 +164,19 @@ class MagicstompMidi:
         time.sleep(SETTLE_S)
         log.debug("MIDI open: out %s, in %s", out_name, in_name)
         return self
+
+    def _resolve_input(self, out_name: str, inputs) -> str:
+        """--in-port, else --port, else the client part of the output's name
+        ("Magicstomp:midi_in" -> "Magicstomp", which finds "Magicstomp-out:midi_out")."""
+        if self.in_port is not None:
+            return resolve_port(self.in_port, inputs, "input")
+        try:
+            return resolve_port(self.port, inputs, "input")
+        except MidiError:
+            client = out_name.split(":")[0]
+            if self.port is None or client == out_name:
+                raise
+            return resolve_port(client, inputs, "input")
 
     @property
     def is_open(self) -> bool:

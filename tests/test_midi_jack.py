@@ -149,8 +149,10 @@ def test_send_patch_reaches_the_edit_buffer_byte_for_byte(unit):
 def test_request_slot_returns_the_stored_patch(unit, bank_payloads):
     with MagicstompMidi(f"{unit.client}:midi_in", in_port=f"{unit.client}-out") as midi:
         patch = midi.request_slot(42, timeout_s=2.0)
+    with MagicstompMidi(f"{unit.client}:midi_in") as midi:      # input found by client name
+        assert midi.request_slot(41, timeout_s=2.0).to_payload() == bank_payloads[40]
     assert patch.to_payload() == bank_payloads[41]
-    assert unit.wait_lines(1) == [dump_request(42).hex()]
+    assert unit.wait_lines(2) == [dump_request(42).hex(), dump_request(41).hex()]
 
 
 @pytest.mark.jack
