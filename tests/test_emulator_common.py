@@ -1,6 +1,7 @@
 """Cross-type tests of the virtual Magicstomp, over every type in EMULATED_TYPES.
 
 * no parameter is ignored (except the documented no-ops in ``emulator/noops.py``),
+  and every choice of an enum parameter sounds different from every other,
 * block-by-block streaming equals the offline render (blocks 64, 256, 1024),
 * finite output for silence, full-scale noise and clipped input,
 * no denormal slow-down and no subnormal numbers left in the state,
@@ -32,7 +33,7 @@ CHANGED_ABOVE = 1e-7        # max |difference| that counts as "the output change
 
 
 def require_processor(type_id: int):
-    """The processor class, or skip when its module (or one it composes) or class is not written yet."""
+    """The processor class; skip when its module (or one it uses) or class is not written yet."""
     try:
         cls = processor_class(type_id)
         cls(Patch.init(type_id), FS)
@@ -92,6 +93,12 @@ def test_no_parameter_is_ignored(type_id, signal_44k):
             continue
         start = enable_gate(base) if param.key in GATE_TIMING_KEYS else base
         raws = trial_raws(param)
+        if param.kind == "enum":          # every choice must sound different from every other
+            outs = [render(start.copy().set_raw(param.key, raw), signal_44k, FS) for raw in raws]
+            ignored += [f"{param.key} {param.to_physical(raws[i])!r} = {param.to_physical(raws[j])!r}"
+                        for i in range(len(outs)) for j in range(i + 1, len(outs))
+                        if np.max(np.abs(outs[i] - outs[j])) <= CHANGED_ABOVE]
+            continue
         first = render(start.copy().set_raw(param.key, raws[0]), signal_44k, FS)
         for raw in raws[:0:-1]:           # the other end first: most often enough
             other = render(start.copy().set_raw(param.key, raw), signal_44k, FS)
@@ -100,7 +107,7 @@ def test_no_parameter_is_ignored(type_id, signal_44k):
         else:
             ignored.append(f"{param.key} ({param.describe_range()})")
     assert not ignored, (
-        f"{effect_type(type_id).name}: moving these parameters does not change the output: "
+        f"{effect_type(type_id).name}: these parameters (or pairs of choices) give the same output: "
         f"{', '.join(ignored)}; emulate them or document them in emulator/noops.py")
 
 
