@@ -328,7 +328,7 @@ def _record(stimulus, estimates, polarities, gains_db, noise_rms, thresholds, di
 def calibrate(*, in_device, out_device, in_ch=1, out_ch: int = 1, sample_rate: int, midi=None,
               patch=None, runs: int = 3, stimulus: CalibrationStimulus | None = None,
               settle_ms: float = 300.0, timeout_s: float = 5.0,
-              on_dropout: str = "retry") -> CalibrationRecord:
+              on_dropout: str | None = None) -> CalibrationRecord:
     """Measure the chain sound card -> re-amp box -> unit -> sound card.
 
     Parameters
@@ -346,8 +346,9 @@ def calibrate(*, in_device, out_device, in_ch=1, out_ch: int = 1, sample_rate: i
         The clean patch to calibrate with (required with ``midi``).
     runs : int
         Stimulus repetitions; all blips of all runs are estimates.
-    on_dropout : {"retry", "warn"}
-        What an under-/overrun does (see :func:`hil.io.playrec`).
+    on_dropout : {"retry", "warn"}, optional
+        What an under-/overrun does (see :func:`hil.io.playrec`; default from
+        ``$MAGICSTOMP_HIL_ON_DROPOUT``, else "retry").
 
     Returns
     -------

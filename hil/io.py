@@ -20,6 +20,7 @@ peaking above -1 dBFS instead.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import asdict, dataclass
 
@@ -30,6 +31,7 @@ from magicstomp.errors import DeviceError, MidiError
 log = logging.getLogger(__name__)
 
 MAX_SEND_PEAK = 10 ** (-1.0 / 20)   # -1 dBFS
+ON_DROPOUT_ENV = "MAGICSTOMP_HIL_ON_DROPOUT"
 #: a return that stays digitally silent this long while the DI plays is a dead connection
 DEAD_RETURN_MS = 100.0
 _ACTIVE_LEVEL = 1e-4                # -80 dBFS: the send counts as playing above this
@@ -178,14 +180,15 @@ def check_stream(in_device: DeviceInfo, out_device: DeviceInfo, *, in_channels, 
 
 def playrec(stimulus, *, in_device: DeviceInfo, out_device: DeviceInfo, in_channels=(1,),
             out_channels=(1,), sample_rate: int, timeout_s: float = 5.0, retries: int = 2,
-            on_dropout: str = "retry", blocksize: int = 0) -> np.ndarray:
+            on_dropout: str | None = None, blocksize: int = 0) -> np.ndarray:
     """Play mono ``stimulus`` on ``out_channels`` and record ``in_channels`` at the same time.
 
     Several input channels are averaged (mono fold). Under-/overruns are
     detected from the stream status; with ``on_dropout="retry"`` the take is
     repeated up to ``retries`` times, then :class:`DeviceError` reports them;
     ``on_dropout="warn"`` logs them and keeps the take (right for a JACK dummy
-    server in synchronous mode, whose "xruns" are a late timer, not lost data). A stream that has not finished
+    server in synchronous mode, whose "xruns" are a late timer, not lost data).
+    None reads the environment variable ``MAGICSTOMP_HIL_ON_DROPOUT`` (default "retry"). A stream that has not finished
     ``timeout_s`` after the stimulus' duration is aborted with a DeviceError.
 
     Returns
@@ -199,8 +202,7 @@ def playrec(stimulus, *, in_device: DeviceInfo, out_device: DeviceInfo, in_chann
     if peak > MAX_SEND_PEAK + 1e-9:
         raise DeviceError(f"the signal to send peaks at {20 * np.log10(peak):.2f} dBFS; the limit is "
                           "-1.0 dBFS; lower it by a fixed gain (never by the return level)")
-    if on_dropout not in ("retry", "warn"):
-        raise ValueError(f"on_dropout={on_dropout!r}; expected 'retry' or 'warn'")
+    on_dropout = dropout_policy(on_dropout)
     problems = []
     for attempt in range(int(retries) + 1):
         rec, flags = _one_take(x, in_device=in_device, out_device=out_device,
@@ -218,6 +220,15 @@ def playrec(stimulus, *, in_device: DeviceInfo, out_device: DeviceInfo, in_chann
     raise DeviceError(f"every one of {len(problems)} takes had dropouts ({'; '.join(problems)}); "
                       "close other audio programs, use a larger buffer (blocksize) or a "
                       "lower sample rate")
+
+
+def dropout_policy(on_dropout: str | None = None) -> str:
+    """``on_dropout``, or ``$MAGICSTOMP_HIL_ON_DROPOUT``, or "retry"; checked."""
+    value = on_dropout or os.environ.get(ON_DROPOUT_ENV) or "retry"
+    if value not in ("retry", "warn"):
+        raise DeviceError(f"on_dropout={value!r} (argument or ${ON_DROPOUT_ENV}); expected "
+                          "'retry' (real hardware) or 'warn' (a JACK dummy server)")
+    return value
 
 
 def _one_take(x, *, in_device, out_device, in_channels, out_channels, sample_rate, timeout_s,

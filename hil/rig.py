@@ -216,8 +216,9 @@ class HardwareRig(Rig):
         duration (default 5 s).
     retries : int
         Re-takes after an under-/overrun before giving up.
-    on_dropout : {"retry", "warn"}
-        What an under-/overrun does (see :func:`hil.io.playrec`).
+    on_dropout : {"retry", "warn"}, optional
+        What an under-/overrun does (see :func:`hil.io.playrec`; default from
+        ``$MAGICSTOMP_HIL_ON_DROPOUT``, else "retry").
     """
 
     max_send_peak_dbfs = MAX_SEND_PEAK_DBFS
@@ -225,7 +226,7 @@ class HardwareRig(Rig):
     def __init__(self, *, in_device, out_device, in_ch=1, out_ch: int = 1, sample_rate: int,
                  midi, calibration, settle_ms: float = 100.0, pre_roll_ms: float = 20.0,
                  tail_ms: float = 20.0, pacing_ms: float = 70.0, timeout_s: float = 5.0,
-                 retries: int = 2, on_dropout: str = "retry"):
+                 retries: int = 2, on_dropout: str | None = None):
         super().__init__(sample_rate)
         from . import io
         if calibration.sample_rate != self.sample_rate:
@@ -243,7 +244,7 @@ class HardwareRig(Rig):
         self.pre_roll_samples = int(round(pre_roll_ms * 1e-3 * self.sample_rate))
         self.tail_samples = int(round(tail_ms * 1e-3 * self.sample_rate))
         self.timeout_s, self.retries = float(timeout_s), int(retries)
-        self.on_dropout = on_dropout
+        self.on_dropout = io.dropout_policy(on_dropout)
         self._owns_midi = isinstance(midi, str)
         self.midi = _open_midi(midi) if self._owns_midi else midi
         self._last_payload: bytes | None = None

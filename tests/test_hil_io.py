@@ -92,3 +92,13 @@ def test_silence_after_the_di_ends_is_not_an_error():
     x[RATE // 2:] = 0.0                                 # the DI itself stops half-way
     rec = np.concatenate([np.zeros(356), 0.5 * x[:-356]])
     io.check_return_alive(rec, x, latency_samples=356, sample_rate=RATE)
+
+
+def test_dropout_policy_from_argument_environment_or_default(monkeypatch):
+    monkeypatch.delenv(io.ON_DROPOUT_ENV, raising=False)
+    assert io.dropout_policy() == "retry"
+    monkeypatch.setenv(io.ON_DROPOUT_ENV, "warn")
+    assert io.dropout_policy() == "warn"
+    assert io.dropout_policy("retry") == "retry"
+    with pytest.raises(DeviceError, match="expected 'retry'"):
+        io.dropout_policy("ignore")
