@@ -81,7 +81,8 @@ def types_cmd(type_ref):
             click.echo(f"0x{t.id:02X}  {t.name:<36} {len(t.params):3d} parameters")
         return
     t = effect_type(type_ref)
-    click.echo(f"{t}  ({t.category}, {len(t.params)} parameters)")
+    click.echo(f"{t}  ({t.category}, {len(t.params)} parameters; offset = byte in the "
+               "127-byte effect block)")
     click.echo(f"{'key':<28} {'name':<24} {'offset':>6} {'size':>4}  range")
     for p in t.params:
         click.echo(f"{p.key:<28} {p.name[:24]:<24} {f'0x{p.offset:02X}':>6} {p.size:>4}  "
