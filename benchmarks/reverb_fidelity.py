@@ -83,8 +83,9 @@ def main() -> int:
              "RT60 by Schroeder backward integration (T20: -5 to -25 dB, T30: -5 to -35 dB).", "",
              "| rate Hz | T s | T20 s | error | T30 s | error |",
              "| ---: | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r['rate_hz']} | {r['reverb_time_s']} | {r['t20_s']} | {r['t20_error_pct']:+.1f} % "
-              f"| {r['t30_s']} | {r['t30_error_pct']:+.1f} % |" for r in rows]
+    lines += [f"| {r['rate_hz']} | {r['reverb_time_s']} | {r['t20_s']} | "
+              f"{r['t20_error_pct']:+.1f} % | {r['t30_s']} | {r['t30_error_pct']:+.1f} % |"
+              for r in rows]
     lines += ["", "Band-wise decay at T = 2 s (44.1 kHz):", "",
               "| parameter | ratio | band Hz | expected RT60 s | measured s |",
               "| --- | ---: | --- | ---: | ---: |"]

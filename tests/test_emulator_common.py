@@ -72,7 +72,7 @@ def enable_gate(patch: Patch) -> Patch:
 
 
 def trial_raws(param):
-    """Raw values a parameter is moved to: every choice of an enum, else both ends and the middle."""
+    """Raw values a parameter is moved to: every choice of an enum, else both ends and middle."""
     if param.kind == "enum":
         return list(range(param.min_raw, param.max_raw + 1))
     return sorted({param.min_raw, (param.min_raw + param.max_raw) // 2, param.max_raw})
@@ -95,7 +95,8 @@ def test_no_parameter_is_ignored(type_id, signal_44k):
         raws = trial_raws(param)
         if param.kind == "enum":          # every choice must sound different from every other
             outs = [render(start.copy().set_raw(param.key, raw), signal_44k, FS) for raw in raws]
-            ignored += [f"{param.key} {param.to_physical(raws[i])!r} = {param.to_physical(raws[j])!r}"
+            label = param.to_physical
+            ignored += [f"{param.key} {label(raws[i])!r} = {label(raws[j])!r}"
                         for i in range(len(outs)) for j in range(i + 1, len(outs))
                         if np.max(np.abs(outs[i] - outs[j])) <= CHANGED_ABOVE]
             continue
@@ -107,7 +108,8 @@ def test_no_parameter_is_ignored(type_id, signal_44k):
         else:
             ignored.append(f"{param.key} ({param.describe_range()})")
     assert not ignored, (
-        f"{effect_type(type_id).name}: these parameters (or pairs of choices) give the same output: "
+        f"{effect_type(type_id).name}: these parameters (or pairs of choices) give the same "
+        f"output: "
         f"{', '.join(ignored)}; emulate them or document them in emulator/noops.py")
 
 

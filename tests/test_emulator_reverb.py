@@ -156,7 +156,7 @@ def test_gate_cuts_the_tail_after_hold_and_decay(rng):
                   gate_decay_time_ms=20.0)
     open_ = to_mono(render(reverb_patch(**values), x, FS))
     gated = to_mono(render(reverb_patch(gate_level_db=-40, **values), x, FS))
-    closed_from = burst_n + int(0.2 * FS)        # detector release (~50 ms to -40 dB) + hold + decay
+    closed_from = burst_n + int(0.2 * FS)   # detector release (~50 ms to -40 dB) + hold + decay
     assert np.abs(gated[closed_from:]).max() == 0.0
     assert np.abs(open_[closed_from:]).max() > 0.05
     np.testing.assert_allclose(gated[:burst_n], open_[:burst_n], atol=1e-12)

@@ -36,5 +36,5 @@ NO_OPS = MappingProxyType({k: MappingProxyType(v) for k, v in _NO_OPS.items()})
 
 
 def no_op_reason(type_id: int, key: str) -> str | None:
-    """The documented reason why ``key`` of type ``type_id`` is a no-op, or None if it is not one."""
+    """The documented reason why ``key`` of type ``type_id`` is a no-op; None if it is not one."""
     return _NO_OPS.get(int(type_id), {}).get(key)

@@ -205,7 +205,7 @@ class ReverbCore:
 
 
 def _gate_settings(params, sample_rate: int):
-    """(threshold, release coef, attack step, hold samples, decay step) or None when the gate is Off."""
+    """(threshold, release coef, attack step, hold samples, decay step); None: gate Off."""
     level_db = params["gate_level_db"]
     if isinstance(level_db, str):
         return None
