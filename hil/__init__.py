@@ -11,7 +11,8 @@ PortAudio, JACK or MIDI library; those are imported inside the functions)::
     hil.imperfections  Imperfections (latency, jitter, noise, gain, wobble, polarity, colouring)
     hil.io             list_devices, resolve_device, check_channels, check_stream, playrec,
                        check_return_alive, list_midi_ports, refresh_devices, DeviceInfo
-    hil.calibration    CalibrationStimulus, measure, calibrate, CalibrationRecord
+    hil.calibration    CalibrationStimulus, measure, calibrate, CalibrationRecord (defined in
+                       hil.calibration_record)
                        (save/load/matches/with_values), replicate_floor
     hil.unit_state     UnitState: the virtual unit's SysEx, slots and audio path, without JACK
     hil.virtual_unit   run_unit, VirtualUnitProcess; ``python -m hil.virtual_unit --help``

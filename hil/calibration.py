@@ -27,20 +27,21 @@ A calibration is reused while the devices, channels and rate are unchanged
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 
 from magicstomp.errors import CalibrationError
 
+from .calibration_record import ALGORITHM_VERSION, RECORD_FORMAT, CalibrationRecord
+
+__all__ = ["CalibrationStimulus", "CalibrationRecord", "measure", "calibrate", "replicate_floor",
+           "ALGORITHM_VERSION", "RECORD_FORMAT"]
+
 log = logging.getLogger(__name__)
 
-ALGORITHM_VERSION = 1
-RECORD_FORMAT = "magicstomp-calibration"
 _EPS = 1e-12
 
 
@@ -120,112 +121,6 @@ class CalibrationStimulus:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class CalibrationRecord:
-    """What a calibration measured, for one pair of devices, channels and rate.
-
-    Attributes
-    ----------
-    latency_samples : int
-        Round-trip latency (positive: the return lags the send).
-    latency_estimates : list of int
-        One estimate per blip (over all runs).
-    polarity : int
-        +1, or -1 when the chain inverts.
-    return_gain_db : float
-        Return level relative to the send at ``tone_hz`` (fixed send level).
-    noise_floor_dbfs : float
-        RMS of the return during the quiet window.
-    threshold : float
-        Onset threshold used (linear).
-    replicate_floor : float or None
-        Loss between two takes of one patch (set by :func:`replicate_floor`).
-    warnings : list of str
-        Disagreements and doubts found while measuring.
-    """
-
-    sample_rate: int
-    latency_samples: int
-    latency_estimates: list
-    polarity: int
-    return_gain_db: float
-    noise_floor_dbfs: float
-    threshold: float
-    in_device: str | None = None
-    out_device: str | None = None
-    in_ch: list = field(default_factory=lambda: [1])
-    out_ch: list = field(default_factory=lambda: [1])
-    replicate_floor: float | None = None
-    warnings: list = field(default_factory=list)
-    stimulus: dict = field(default_factory=dict)
-    created_utc: str = ""
-    algorithm_version: int = ALGORITHM_VERSION
-
-    @property
-    def latency_ms(self) -> float:
-        return 1e3 * self.latency_samples / self.sample_rate
-
-    @property
-    def latency_spread_samples(self) -> int:
-        est = self.latency_estimates
-        return int(max(est) - min(est)) if est else 0
-
-    def with_values(self, **changes) -> "CalibrationRecord":
-        """A copy with some fields changed (e.g. ``replicate_floor``)."""
-        return replace(self, **changes)
-
-    def matches(self, devices, rate: int, *, in_ch=None, out_ch=None) -> bool:
-        """True when this record was measured with these devices (``(input, output)``, names
-        or ``hil.io.DeviceInfo``), this rate and, when given, these 1-based channels."""
-        names = [getattr(d, "name", d) for d in devices]
-        if len(names) != 2:
-            raise CalibrationError(f"devices={devices!r} must be a pair (input, output)")
-        ok = (names[0] == self.in_device and names[1] == self.out_device
-              and int(rate) == self.sample_rate)
-        if in_ch is not None:
-            ok = ok and list(np.atleast_1d(in_ch)) == list(self.in_ch)
-        if out_ch is not None:
-            ok = ok and list(np.atleast_1d(out_ch)) == list(self.out_ch)
-        return bool(ok)
-
-    def to_dict(self) -> dict:
-        doc = {"format": RECORD_FORMAT}
-        doc.update(asdict(self))
-        doc["latency_ms"] = round(self.latency_ms, 4)
-        return doc
-
-    @classmethod
-    def from_dict(cls, doc: dict) -> "CalibrationRecord":
-        if not isinstance(doc, dict) or doc.get("format") != RECORD_FORMAT:
-            raise CalibrationError(f"not a calibration record (format {doc.get('format')!r} if "
-                                   f"a dict); expected format {RECORD_FORMAT!r}; run "
-                                   "auto_match_hil --calibrate to write one")
-        known = {f for f in cls.__dataclass_fields__}
-        values = {k: v for k, v in doc.items() if k in known}
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise CalibrationError(f"the calibration record is incomplete ({exc}); "
-                                   "calibrate again") from None
-
-    def save(self, path) -> Path:
-        """Write ``calibration.json`` (atomically)."""
-        from magicstomp.files import atomic_write_text
-        return atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def load(cls, path) -> "CalibrationRecord":
-        path = Path(path)
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CalibrationError(f"no calibration file at {path}; run auto_match_hil --calibrate "
-                                   "first") from None
-        except json.JSONDecodeError as exc:
-            raise CalibrationError(f"{path} is not valid JSON ({exc}); calibrate again") from None
-        return cls.from_dict(doc)
 
 
 def _db(x: float) -> float:
