@@ -94,7 +94,7 @@ def types_cmd(type_ref):
 @click.argument("file", type=EXISTING_FILE)
 @handle_errors
 def decode_cmd(file):
-    """Print the patch(es) of a .syx or .ub9 FILE as patch JSON (a bank gives a list).
+    """Print the patch(es) of a .syx, .ub9 or .mid FILE as patch JSON (a bank gives a list).
 
     Example: magicstomp decode examples/HeavyHiGain.syx > heavy.json
     """

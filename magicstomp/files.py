@@ -3,7 +3,8 @@
 Read
     read_syx(path)      -> [AssembledPatch]   (target, slot, payload), strict framing
     read_ub9(path)      -> [Patch] x 99
-    read_patches(path)  -> [Patch]            any of .syx, .ub9, .json (by suffix or content)
+    read_mid(path)      -> [AssembledPatch]   SysEx inside a standard MIDI file
+    read_patches(path)  -> [Patch]            any of .syx, .ub9, .mid, .json (by suffix or content)
 Write (atomically: temp file in the same folder, fsync, os.replace)
     write_syx(path, patch, *, slot=None)      one patch, edit buffer or user slot
     write_bank_syx(path, patches)             99 patches in the bulk-all bracket (21711 bytes)
@@ -100,6 +101,24 @@ def write_bank_syx(path, patches_or_payloads) -> Path:
     return atomic_write_bytes(path, b"".join(bank_messages(patches_or_payloads)))
 
 
+def read_mid(path) -> list:
+    """Read the patches of a standard MIDI file whose tracks carry the SysEx messages
+    (MagicstompFrenzy exports "Send All" this way); same checks as :func:`read_syx`."""
+    import mido   # lazy; MidiFile parsing opens no device
+
+    path = Path(path)
+    try:
+        midi_file = mido.MidiFile(str(path))
+    except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
+        raise SysexError(f"{path}: not a readable standard MIDI file ({exc})") from None
+    data = b"".join(bytes([0xF0, *msg.data, 0xF7]) for track in midi_file.tracks
+                    for msg in track if msg.type == "sysex")
+    try:
+        return parse_syx_bytes(data)
+    except SysexError as exc:
+        raise _with_path(exc, path) from None
+
+
 # -- .ub9 ---------------------------------------------------------------------
 def _ub9_payloads(path: Path, data: bytes) -> list:
     if len(data) != UB9_BYTES:
@@ -166,11 +185,13 @@ def _looks_like(data: bytes) -> str:
         return ".ub9"
     if data.lstrip()[:1] in (b"{", b"["):
         return ".json"
+    if data[:4] == b"MThd":
+        return ".mid"
     return ""
 
 
 def read_patches(path) -> list:
-    """Read every patch of a .syx, .ub9 or patch-JSON file (a JSON list gives several).
+    """Read every patch of a .syx, .ub9, .mid or patch-JSON file (a JSON list gives several).
 
     The suffix decides; a file with another suffix is recognised by its content.
 
@@ -181,8 +202,13 @@ def read_patches(path) -> list:
         SysexError for a broken .syx/.ub9.
     """
     path, data = _read_bytes(path)
-    kind = path.suffix.lower() if path.suffix.lower() in (".syx", ".ub9", ".json") \
+    kind = path.suffix.lower() if path.suffix.lower() in (".syx", ".ub9", ".json", ".mid") \
         else _looks_like(data)
+    if kind == ".mid":
+        try:
+            return [item.patch() for item in read_mid(path)]
+        except PatchFormatError as exc:
+            raise _with_path(exc, path) from None
     if kind == ".syx":
         try:
             return [item.patch() for item in parse_syx_bytes(data)]
@@ -203,7 +229,8 @@ def read_patches(path) -> list:
             return [Patch.from_dict(d) for d in docs]
         except MagicstompError as exc:
             raise _with_path(exc, path) from None
-    raise PatchFormatError(f"{path}: unknown patch file format; expected .syx, .ub9 or .json")
+    raise PatchFormatError(f"{path}: unknown patch file format; expected .syx, .ub9, .mid or "
+                           ".json")
 
 
 # -- atomic writes ----------------------------------------------------------------

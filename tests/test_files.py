@@ -94,6 +94,21 @@ def test_content_sniffing_for_unknown_suffix(shared_dir, tmp_path):
     assert read_patches(other)[0].name == "ShadowDly"
 
 
+def test_standard_midi_file_with_the_bank(bass_bank, tmp_path):
+    import mido
+
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("track_name", name="Send All"))
+    for msg in bank_messages(bass_bank):
+        track.append(mido.Message("sysex", data=msg[1:-1], time=10))
+    midi_file = mido.MidiFile()
+    midi_file.tracks.append(track)
+    midi_file.save(str(tmp_path / "bank.mid"))
+    assert [p.to_payload() for p in read_patches(tmp_path / "bank.mid")] == bass_bank
+    (tmp_path / "bank.mid").rename(tmp_path / "bank.bin")                 # found by content
+    assert len(read_patches(tmp_path / "bank.bin")) == 99
+
+
 # -- bad files ----------------------------------------------------------------------------------
 def _syx(tmp_path, data: bytes):
     path = tmp_path / "bad.syx"
@@ -157,7 +172,7 @@ def test_unknown_format_and_bad_json(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("hello")
     with pytest.raises(PatchFormatError, match=r"notes.txt: unknown patch file format; expected "
-                                               r".syx, .ub9 or .json"):
+                                               r".syx, .ub9, .mid or .json"):
         read_patches(path)
     bad = tmp_path / "bad.json"
     bad.write_text('{"effect_type": 13, "params": {"mix_pct": 400}}')

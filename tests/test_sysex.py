@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from magicstomp.errors import ChecksumError, SysexError
 from magicstomp.patch import Patch
@@ -201,3 +203,19 @@ def test_assembler_rejects_blocks_outside_a_group_and_mismatched_ends(heavy_payl
         _feed_all([start, common, common, effect, end])
     with pytest.raises(SysexError, match=r"unknown bulk address 10 00 00"):
         _feed_all([bulk_message((0x10, 0, 0))])
+
+
+# -- any payload survives framing, splitting and assembling ---------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(payload=st.binary(min_size=159, max_size=159).map(lambda b: bytes(x & 0x7F for x in b)),
+       slot=st.one_of(st.none(), st.integers(1, 99)))
+def test_framing_round_trip_property(payload, slot):
+    data = b"".join(patch_messages(payload, slot=slot))
+    assert len(data) == 219
+    msgs = split_messages(data)
+    for msg in msgs:
+        body = msg[8:-1]
+        assert sum(body) % 128 == 0             # count + address + data + checksum
+    [item] = _feed_all(msgs)
+    assert (item.payload, item.slot, item.target) == (payload, slot,
+                                                      "edit" if slot is None else "slot")
