@@ -93,6 +93,8 @@ def _effect_ref(text):
               help="Input channel(s), 1-based; '1,2' averages a stereo return.")
 @click.option("--out-ch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Output channel feeding the re-amp box, 1-based.")
+@click.option("--pacing-ms", type=click.FloatRange(min=0.0), default=70.0, show_default=True,
+              help="Gap between SysEx messages (70 ms is safe for the unit's USB-MIDI).")
 @click.option("--on-dropout", type=click.Choice(["retry", "warn"]), default="retry",
               show_default=True, help="A take with an under-/overrun: re-take it, or keep it "
               "with a warning (JACK dummy servers).")

@@ -20,6 +20,8 @@ def setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s",
                         stream=sys.stderr, force=True)
+    for noisy in ("numba", "matplotlib", "PIL", "asyncio"):   # their DEBUG is not ours
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def fail(message: str, *, code: int = 1) -> None:

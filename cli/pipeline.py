@@ -96,7 +96,7 @@ def _open_hardware(opts: dict, stack: contextlib.ExitStack, writer, sample_rate:
     rig = stack.enter_context(HardwareRig(
         in_device=in_dev.index, out_device=out_dev.index, in_ch=opts["in_ch"],
         out_ch=opts["out_ch"], sample_rate=sample_rate, midi=midi, calibration=record,
-        on_dropout=opts["on_dropout"]))
+        pacing_ms=opts["pacing_ms"], on_dropout=opts["on_dropout"]))
     return rig, midi, record
 
 
@@ -174,7 +174,8 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
                       seconds=time.monotonic() - started, skip_takes=interrupted and hardware)
         session_dir = writer.commit()
         if opts["send_patch"] and not interrupted:
-            _send(midi, result.best_patch, opts["patch_number"], session_dir)
+            _send(midi, result.best_patch, opts["patch_number"], session_dir,
+                  pacing_ms=opts["pacing_ms"])
     text = (f"Session {session_dir}: {len(result.history)} takes ({result.stopped}), initial loss "
             f"{result.initial_loss:.6g}, final loss {result.best_loss:.6g} "
             f"({result.improvement_pct:.1f} % lower), {time.monotonic() - started:.1f} s")
@@ -196,11 +197,11 @@ def _replicate_floor(rig, patch, pair, excerpt, loss_cls, loss_opts) -> float:
     return floor
 
 
-def _send(midi, patch, slot, session_dir) -> None:
+def _send(midi, patch, slot, session_dir, *, pacing_ms: float) -> None:
     """Edit buffer, or user slot ``slot`` after a bank backup into the session folder."""
     if slot is None:
-        midi.send_patch(patch)
+        midi.send_patch(patch, pacing_ms=pacing_ms)
         log.info("sent the best patch to the unit's edit buffer (not stored)")
         return
-    backup = midi.store_to_slot(patch, slot, backup_dir=session_dir)
+    backup = midi.store_to_slot(patch, slot, backup_dir=session_dir, pacing_ms=pacing_ms)
     log.info("stored the best patch to user slot %d; the previous bank is in %s", slot, backup)

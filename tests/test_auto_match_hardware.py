@@ -47,7 +47,8 @@ def test_calibrate_optimize_and_store_to_slot_5(pair, start_virtual_unit, freewh
             "--send-patch", "--patch-number", "5", "--in-device", unit.name,
             "--out-device", unit.name, "--in-ch", "1,2", "--out-ch", "1",
             "--midi-port", unit.name, "--effect-type", "Mono Delay", "--optimizer", "coordinate",
-            "--budget", "5", "--out", str(out), "--session-name", "hw", "--on-dropout", "warn"]
+            "--budget", "5", "--out", str(out), "--session-name", "hw", "--on-dropout", "warn",
+            "--pacing-ms", "5"]
     with freewheel():
         result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output + result.stderr
