@@ -194,3 +194,27 @@ def test_attack_hold_and_decay_times_are_met():
 def test_unknown_knee_label_is_refused():
     with pytest.raises(EmulationError, match="compressor_knee='7' is not a known label"):
         CompressorStage(comp_params(compressor_knee="7"), FS)
+
+
+def test_gate_on_a_real_decaying_note(shared_dir):
+    """EGFxSet clean DI note (CC-BY-4.0, audio/egfxset-notes): it decays from -1 to about -68
+    dBFS in 5 s; a -55 dBFS gate passes it untouched, then shuts for good after the last
+    peak above the close level plus hold and decay."""
+    import soundfile as sf
+    x, rate = sf.read(shared_dir / "audio/egfxset-notes/Clean/Middle/6-22.wav")
+    params = gate_params(gate_threshold=5.0, gate_attack_ms=5, gate_hold_time_ms=104.0,
+                         gate_decay_time_ms=99.0)
+    gate = NoiseGateStage(params, rate)
+    assert gate.threshold_db == pytest.approx(-55.0)
+    y = gate.process(x)
+    opened = 6 * rate // 1000                         # 5 ms ramp from the first loud sample
+    np.testing.assert_array_equal(y[opened:3 * rate], x[opened:3 * rate])     # open: exact
+    close = 10 ** ((gate.threshold_db - GATE_HYSTERESIS_DB) / 20)
+    last_loud = np.nonzero(np.abs(x) >= close)[0][-1]
+    hold_n, decay_n = round(0.104 * rate), round(0.099 * rate)
+    # the envelope is above the close level up to last_loud, so the hold runs at least
+    # until last_loud + hold: unity gain there; shut once the decay ramp has run out
+    np.testing.assert_array_equal(y[last_loud:last_loud + hold_n], x[last_loud:last_loud + hold_n])
+    shut = last_loud + round(0.030 * rate) + hold_n + decay_n
+    assert shut < x.size - rate // 10 and np.max(np.abs(x[shut:])) > 1e-4   # there is a tail
+    assert np.all(y[shut:] == 0.0)
