@@ -227,10 +227,35 @@ class MagicstompMidi:
         while self._in.poll() is not None:
             pass
 
-    def request_slot_payload(self, slot: int, *, timeout_s: float = 2.0) -> bytes:
-        """The raw 159-byte payload of user patch ``slot`` (see :meth:`request_slot`)."""
+    def request_slot_payload(self, slot: int, *, timeout_s: float = 2.0,
+                             retries: int = 1) -> bytes:
+        """The raw 159-byte payload of user patch ``slot`` (see :meth:`request_slot`).
+
+        A corrupt answer (bad checksum, broken framing) is requested again up to
+        ``retries`` times, after the line has gone quiet; silence is not retried.
+        """
         check_slot(slot)
         self._require_open()
+        for attempt in range(retries + 1):
+            try:
+                return self._request_once(slot, timeout_s=timeout_s)
+            except SysexError as exc:
+                if attempt == retries:
+                    raise _prefixed(exc, f"dump of slot {slot}: ") from None
+                log.warning("dump of slot %d: %s; asking again", slot, exc)
+                self._wait_quiet()
+        raise AssertionError("unreachable")   # the loop returns or raises
+
+    def _wait_quiet(self, *, quiet_s: float = 0.15, max_s: float = 2.0) -> None:
+        """Discard input until nothing has arrived for ``quiet_s`` (at most ``max_s``)."""
+        end, last = time.monotonic() + max_s, time.monotonic()
+        while time.monotonic() < end and time.monotonic() - last < quiet_s:
+            if self._in.poll() is not None:
+                last = time.monotonic()
+            else:
+                time.sleep(POLL_S)
+
+    def _request_once(self, slot: int, *, timeout_s: float) -> bytes:
         self._drain()
         self.send_raw([dump_request(slot)])
         assembler = PatchAssembler()
@@ -248,16 +273,12 @@ class MagicstompMidi:
             if msg.type != "sysex" or len(msg.data) < 3 or msg.data[2] != FAMILY_BULK:
                 continue      # clocks, active sensing, echoes of our own requests
             deadline = time.monotonic() + timeout_s   # the unit is talking: silence timeout
-            try:
-                done = assembler.feed(_to_bytes(msg))
-            except SysexError as exc:
-                raise exc.__class__(f"dump of slot {slot}: {exc}") from None
-            for item in done:
+            for item in assembler.feed(_to_bytes(msg)):
                 if item.target == "slot" and item.slot == slot:
                     return item.payload
                 log.debug("ignoring an unrequested patch (%s %s)", item.target, item.slot)
 
-    def request_slot(self, slot: int, *, timeout_s: float = 2.0) -> Patch:
+    def request_slot(self, slot: int, *, timeout_s: float = 2.0, retries: int = 1) -> Patch:
         """Dump user patch ``slot`` (1..99) from the unit.
 
         Raises
@@ -265,9 +286,11 @@ class MagicstompMidi:
         MidiTimeoutError
             when the unit stays silent for ``timeout_s``.
         ChecksumError, SysexError
-            for a corrupt answer; PatchFormatError for bytes outside the table.
+            for an answer still corrupt after one retry; PatchFormatError for
+            bytes outside the table.
         """
-        return Patch.from_payload(self.request_slot_payload(slot, timeout_s=timeout_s))
+        return Patch.from_payload(self.request_slot_payload(slot, timeout_s=timeout_s,
+                                                            retries=retries))
 
     def request_all_payloads(self, *, timeout_s: float = 2.0, progress=None) -> list:
         """The 99 raw payloads, one request after the other (``progress(slot)`` after each)."""
@@ -314,6 +337,14 @@ class MagicstompMidi:
         else:
             self.send_bank(payloads, pacing_ms=pacing_ms)
         return backup
+
+
+def _prefixed(exc: Exception, prefix: str) -> Exception:
+    """The same error (class and attributes) with ``prefix`` before its message."""
+    new = exc.__class__.__new__(exc.__class__)
+    new.__dict__.update(exc.__dict__)
+    new.args = (f"{prefix}{exc}",)
+    return new
 
 
 def backup_path(backup_dir) -> Path:

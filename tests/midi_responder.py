@@ -14,7 +14,8 @@ initialised from ``--bank``, and:
 * stores user patches received inside a bulk-all bracket and, after each
   bracket, writes its whole bank to ``--state`` (a bank .syx);
 * keeps an edit-buffer patch in memory (it is recorded like everything else);
-* with ``--silent`` records but never answers;
+* with ``--silent`` records but never answers; with ``--corrupt-first N`` the
+  first N answers carry a wrong checksum in their common block;
 * on Control Change 127 (any channel) returns to the ``--bank`` state and
   records the line ``reset``, so one responder can serve several tests.
 
@@ -39,9 +40,11 @@ RESET_CONTROL = 127
 class Responder:
     """State of the stand-in unit; ``handle(msg)`` returns the messages to answer with."""
 
-    def __init__(self, payloads: list, *, silent: bool = False, state_path: Path | None = None):
+    def __init__(self, payloads: list, *, silent: bool = False, state_path: Path | None = None,
+                 corrupt_first: int = 0):
         self.initial = list(payloads)
         self.silent = silent
+        self.corrupt_left = corrupt_first
         self.state_path = state_path
         self.reset()
 
@@ -57,7 +60,15 @@ class Responder:
             return []
         if kind == "request":
             slot = parse_dump_request(msg)
-            return [] if self.silent else patch_messages(self.slots[slot - 1], slot=slot)
+            if self.silent:
+                return []
+            answer = patch_messages(self.slots[slot - 1], slot=slot)
+            if self.corrupt_left > 0:
+                self.corrupt_left -= 1
+                common = bytearray(answer[1])
+                common[-2] ^= 0x01                       # the checksum byte
+                answer[1] = bytes(common)
+            return answer
         if kind == "bulk":
             was_in_bank = self._assembler.in_bank
             for item in self._assembler.feed(msg):
@@ -77,12 +88,15 @@ def main(argv=None) -> int:
     parser.add_argument("--state", type=Path, help="bank .syx written after each bulk-all write")
     parser.add_argument("--client", default="Magicstomp", help="JACK client name")
     parser.add_argument("--silent", action="store_true", help="never answer")
+    parser.add_argument("--corrupt-first", type=int, default=0, metavar="N",
+                        help="spoil the checksum of the first N answers")
     args = parser.parse_args(argv)
 
     import mido   # backend from MIDO_BACKEND
 
     payloads = [item.payload for item in read_syx(args.bank)]
-    responder = Responder(payloads, silent=args.silent, state_path=args.state)
+    responder = Responder(payloads, silent=args.silent, state_path=args.state,
+                          corrupt_first=args.corrupt_first)
     # Block the stop signals before rtmidi/JACK start their threads (they inherit the mask),
     # then wait for them synchronously: a signal taken by a JACK thread would otherwise
     # never wake the main thread.

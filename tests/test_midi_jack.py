@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from magicstomp.errors import MidiError, MidiTimeoutError
+from magicstomp.errors import ChecksumError, MidiError, MidiTimeoutError
 from magicstomp.files import read_syx
 from magicstomp.midi import MagicstompMidi, resolve_port
 from magicstomp.patch import Patch
@@ -82,13 +82,15 @@ class RunningResponder:
                              f"{self.err.read_text()[-2000:]}")
 
 
-def _start(jack_server, bank: Path, folder: Path, *, silent: bool) -> RunningResponder:
+def _start(jack_server, bank: Path, folder: Path, *, silent: bool = False,
+           corrupt_first: int = 0) -> RunningResponder:
     """Start a responder process and wait for its "ready" line (no port polling:
     every port listing opens JACK clients, and client churn upsets a loaded server)."""
     client = f"MsResponder{next(_names)}"
     record, state = folder / f"{client}.hex", folder / f"{client}_state.syx"
     cmd = [sys.executable, "-m", "tests.midi_responder", "--bank", str(bank), "--record",
-           str(record), "--state", str(state), "--client", client] + (["--silent"] if silent else [])
+           str(record), "--state", str(state), "--client", client,
+           "--corrupt-first", str(corrupt_first)] + (["--silent"] if silent else [])
     err = folder / f"{client}.err"
     proc = subprocess.Popen(cmd, cwd=REPO_DIR, stdout=subprocess.PIPE, text=True,
                             stderr=err.open("w"))
@@ -208,6 +210,23 @@ def test_silent_unit_times_out_instead_of_hanging(silent_unit):
             midi.request_slot(3, timeout_s=0.3)
         assert time.monotonic() - started < 3.0
     assert unit.wait_lines(1) == [dump_request(3).hex()]
+
+
+@pytest.fixture
+def flaky_unit(jack_server, shared_dir, tmp_path):
+    unit = _start(jack_server, shared_dir / BANK, tmp_path, corrupt_first=2)
+    yield unit
+    _stop(unit)
+
+
+@pytest.mark.jack
+def test_a_corrupt_answer_is_requested_again_then_reported(flaky_unit, bank_payloads):
+    with MagicstompMidi(flaky_unit.client) as midi:
+        with pytest.raises(ChecksumError, match=r"dump of slot 5: bad checksum 0x.. for address "
+                                                r"20 00 00; expected 0x.."):
+            midi.request_slot(5, timeout_s=1.0, retries=0)
+        assert midi.request_slot(6, timeout_s=1.0).to_payload() == bank_payloads[5]
+    assert flaky_unit.wait_lines(3) == [dump_request(s).hex() for s in (5, 6, 6)]
 
 
 @pytest.mark.jack
