@@ -72,8 +72,8 @@ def test_calibrate_optimize_and_store_to_slot_5(pair, start_virtual_unit, freewh
     assert rate == 48000 and np.max(np.abs(take)) > 1e-3
 
 
-def test_list_devices_shows_the_unit(start_virtual_unit):
-    unit = start_virtual_unit()
+def test_list_devices_shows_the_unit(virtual_unit):
+    unit = virtual_unit
     result = CliRunner().invoke(main, ["--list-devices"])
     assert result.exit_code == 0, result.stderr
     assert unit.name in result.stdout
