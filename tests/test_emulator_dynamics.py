@@ -197,8 +197,8 @@ def test_unknown_knee_label_is_refused():
 
 
 def test_gate_on_a_real_decaying_note(shared_dir):
-    """EGFxSet clean DI note (CC-BY-4.0, audio/egfxset-notes): it decays from -1 to about -68
-    dBFS in 5 s; a -55 dBFS gate passes it untouched, then shuts for good after the last
+    """EGFxSet clean DI note (Hegel Pedroza, Gerardo Meza, Iran R. Roman; CC-BY-4.0; read from
+    audio/egfxset-notes, see audio/SOURCES.md): it decays from -1 to about -68 dBFS in 5 s; a -55 dBFS gate passes it untouched, then shuts for good after the last
     peak above the close level plus hold and decay."""
     import soundfile as sf
     x, rate = sf.read(shared_dir / "audio/egfxset-notes/Clean/Middle/6-22.wav")
