@@ -57,14 +57,14 @@ class Analyzer(ABC):
         mel_db = 10 * np.log10(self.mel_power(y, sample_rate) + F.LOG_EPS)
         return F.mfcc_from_mel_db(mel_db)
 
-    def describe(self, y: np.ndarray, sample_rate: int) -> dict:
+    def describe(self, y: np.ndarray, sample_rate: int, *, tempo: bool = True) -> dict:
         """Summary features of one signal (energy-weighted means over frames).
 
         Returns
         -------
         dict
             centroid_hz, rolloff_hz, zcr, flatness, tilt_db (1.5-6 kHz), rms_db,
-            loudness_lufs, crest_db, tempo_bpm, duration_s, backend.
+            loudness_lufs, crest_db, tempo_bpm (None with ``tempo=False``), duration_s, backend.
         """
         y = np.asarray(y, dtype=np.float64)
         power = F.MelFrontend(sample_rate, dtype=np.float64).power(y)
@@ -79,7 +79,7 @@ class Analyzer(ABC):
             rms_db=float(F.rms_db(y)),
             loudness_lufs=self.loudness_lufs(y, sample_rate),
             crest_db=float(F.crest_factor_db(y)),
-            tempo_bpm=float(self.tempo_bpm(y, sample_rate)),
+            tempo_bpm=float(self.tempo_bpm(y, sample_rate)) if tempo else None,
             duration_s=y.size / float(sample_rate),
             backend=self.name,
         )

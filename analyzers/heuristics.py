@@ -63,12 +63,11 @@ def _smooth_env(h: np.ndarray, sample_rate: int, window_s: float = 0.001) -> np.
     return np.sqrt(np.convolve(h ** 2, np.ones(w) / w, mode="same"))
 
 
-def find_delay(h: np.ndarray, sample_rate: int, *, di: np.ndarray | None = None) -> dict | None:
+def find_delay(h: np.ndarray, sample_rate: int) -> dict | None:
     """Echo time/feedback/mix from an impulse response; None when it holds no sparse echo.
 
-    With ``di``, an echo at a lag where the DI already resembles itself (normalised
-    autocorrelation above 0.5, e.g. one sustained note) is rejected: there the
-    deconvolution cannot tell an echo from the playing.
+    An echo must stand 20 dB above its ±50 ms neighbourhood (a reflection inside
+    a diffuse tail does not) and be at most 12 dB above the direct sound.
     """
     env = _smooth_env(h, sample_rate)
     direct_end = int(0.005 * sample_rate)
@@ -90,10 +89,8 @@ def find_delay(h: np.ndarray, sample_rate: int, *, di: np.ndarray | None = None)
     seg = np.abs(h[max(0, k0 - guard):k0 + guard + 1])
     k = max(0, k0 - guard) + int(np.argmax(seg))
     lag = k + _parabola(np.abs(h), k)
-    if di is not None and k < di.size // 2:
-        self_similarity = float(np.dot(di[k:], di[:-k]) / max(np.dot(di, di), 1e-20))
-        if abs(self_similarity) > 0.5:
-            return None
+    if a1 > 4.0 * a0:     # an "echo" 12 dB over the direct sound: the deconvolution failed
+        return None           # (e.g. one sustained note, where the DI resembles itself)
     a1 = float(env[k])
     k2 = int(round(2 * lag))
     a2 = float(env[max(0, k2 - guard):k2 + guard + 1].max()) if k2 + guard < env.size else None
@@ -230,7 +227,7 @@ def find_modulation(target: np.ndarray, di: np.ndarray, sample_rate: int) -> dic
     if not sel.any():
         return None
     peak_hz = float(grid[sel][np.argmax(coarse[sel])])
-    if coarse[sel].max() < 8.0 * np.median(coarse[sel]):
+    if not coarse[sel].max() > 8.0 * np.median(coarse[sel]):
         return None
     step = rate / n_pad                                     # fine search: DTFT around the peak
     freqs = np.arange(max(MOD_RANGE_HZ[0], peak_hz - 2 * step), peak_hz + 2 * step, step / 50)
@@ -239,7 +236,10 @@ def find_modulation(target: np.ndarray, di: np.ndarray, sample_rate: int) -> dic
     power = (weights[:, None] * np.abs(spectra) ** 2).sum(axis=0)
     i = int(np.argmax(power))
     f0 = float(freqs[i])
-    coherent = np.abs((weights * spectra[:, i]).sum()) / (weights * np.abs(spectra[:, i])).sum()
+    magnitude = float((weights * np.abs(spectra[:, i])).sum())
+    if magnitude <= 0:
+        return None
+    coherent = np.abs((weights * spectra[:, i]).sum()) / magnitude
     amp_db = float((weights * 2.0 * np.abs(spectra[:, i])).sum() / weights.sum()
                    / max(window.sum(), 1.0))
     swing_db = 2.0 * amp_db                                  # peak to peak
@@ -265,6 +265,9 @@ def _reverb_from_tails(reverb, decay_s, delay):
 def _stable_modulation(target, di, sample_rate):
     """A modulation found in the whole signal and, at the same rate (±5 %), in both
     halves, with at least 3 cycles per half and a swing of at least 1 dB."""
+    level = np.abs(di)
+    live = np.nonzero(level > 10 ** (-50 / 20) * level.max())[0]
+    target, di = target[live[0]:live[-1] + 1], di[live[0]:live[-1] + 1]   # where the DI plays
     whole = find_modulation(target, di, sample_rate)
     if whole is None or whole["swing_db"] < 1.0:
         return None
@@ -294,7 +297,7 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
     """
     analyzer = get_analyzer(backend)
     target = np.asarray(target, dtype=np.float64)
-    feats = {"target": analyzer.describe(target, sample_rate)}
+    feats = {"target": analyzer.describe(target, sample_rate, tempo=di is None)}
     if di is None:
         return _from_target_only(target, sample_rate, feats, analyzer)
     di = np.asarray(di, dtype=np.float64)
@@ -305,7 +308,7 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
     feats["di"] = analyzer.describe(di, sample_rate)
     feats["alignment"] = alignment.to_dict()
     h = impulse_response(placed, dry, sample_rate)
-    delay = find_delay(h, sample_rate, di=dry)
+    delay = find_delay(h, sample_rate)
     reverb = _reverb_from_tails(find_reverb(h, sample_rate, delay),
                                 tail_decay_s(placed, dry, sample_rate), delay)
     modulation = _stable_modulation(placed[:di.size], di, sample_rate)
