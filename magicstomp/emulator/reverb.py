@@ -135,9 +135,10 @@ class ReverbCore:
         width = min(max(diffusion, 0.0), 10.0) / 10.0
         balance = min(max(er_balance_pct, 0.0), 100.0) / 100.0
         scale = _TYPE_SHAPES[reverb_type][3] * (1.6 - 0.6 * density)
-        self._line_len = np.maximum(np.round(_BASE_LINES_MS * scale * fs / 1000.0), 8).astype(
+        per_ms = fs / 1000.0
+        self._line_len_samples = np.maximum(np.round(_BASE_LINES_MS * scale * per_ms), 8).astype(
             np.int64)
-        self._ap_len = np.round(_DIFFUSERS_MS * min(1.0, scale) * fs / 1000.0).astype(np.int64)
+        self._ap_len_samples = np.round(_DIFFUSERS_MS * min(1.0, scale) * per_ms).astype(np.int64)
         self._ap_gain = 0.35 + 0.04 * min(max(diffusion, 0.0), 10.0)
         self._coef = self._loop_coefficients(time_s, hf_ratio, lf_ratio)
         # early reflections
@@ -147,12 +148,12 @@ class ReverbCore:
         times_ms, gains, pans = (a[chosen] for a in _er_pattern(reverb_type))
         gains = gains * math.sqrt(ER_ENERGY / np.sum(gains ** 2) * balance)
         ini = float(initial_delay_ms) * fs / 1000.0
-        self._er_taps = np.round(ini + times_ms * fs / 1000.0).astype(np.int64)
+        self._er_tap_samples = np.round(ini + times_ms * fs / 1000.0).astype(np.int64)
         gl, gr = gains * np.sqrt(1 - pans), gains * np.sqrt(1 + pans)   # each side: energy sum g^2
         self._er_gl, self._er_gr = self._spread(gl, gr, width)
-        self._late_tap = int(round(ini + float(er_rev_delay_ms) * fs / 1000.0))
+        self._late_tap_samples = int(round(ini + float(er_rev_delay_ms) * fs / 1000.0))
         # tail output taps, scaled to the target energy
-        mean_delay_s = float(np.mean(self._line_len)) / fs
+        mean_delay_s = float(np.mean(self._line_len_samples)) / fs
         g_mean = 10.0 ** (-3.0 * mean_delay_s / time_s)
         # a unit of energy injected recirculates as 1 / (1 - g^2), spread over the 8
         # lines; output taps of +-late_gain on every line read it all back.
@@ -160,15 +161,15 @@ class ReverbCore:
         late_gain = math.sqrt(LATE_ENERGY_AT_2S * math.sqrt(time_s / 2.0) / energy * (1 - balance))
         self._out_l, self._out_r = self._spread(_OUT_L * late_gain, _OUT_R * late_gain, width)
         self._in_gain = _IN_SIGNS / math.sqrt(8)
-        self._ibuf_len = _pow2(max(self._late_tap, int(self._er_taps.max())) + 1)
-        self._ap_buf_len = _pow2(int(self._ap_len.max()) + 1)
-        self._lines_len = _pow2(int(self._line_len.max()) + 1)
+        self._ibuf_len = _pow2(max(self._late_tap_samples, int(self._er_tap_samples.max())) + 1)
+        self._ap_buf_len = _pow2(int(self._ap_len_samples.max()) + 1)
+        self._lines_len = _pow2(int(self._line_len_samples.max()) + 1)
         self.reset()
 
     def _loop_coefficients(self, time_s: float, hf_ratio: float, lf_ratio: float) -> np.ndarray:
         """Per line: gain (with the 1/sqrt(8) of the mixing), low- and high-shelf (b0, b1, a1)."""
         coef = np.empty((kern.FDN_LINES, 7))
-        for i, d in enumerate(self._line_len):
+        for i, d in enumerate(self._line_len_samples):
             g_mid = 10.0 ** (-3.0 * d / (time_s * self.sample_rate))
             g_lo = 10.0 ** (-3.0 * d / (time_s * max(lf_ratio, 1e-3) * self.sample_rate))
             g_hi = 10.0 ** (-3.0 * d / (time_s * max(hf_ratio, 1e-3) * self.sample_rate))
@@ -188,7 +189,7 @@ class ReverbCore:
     def reset(self) -> None:
         """Empty every delay line and filter memory."""
         self._ibuf = np.zeros(self._ibuf_len)
-        self._ap_buf = np.zeros((len(self._ap_len), self._ap_buf_len))
+        self._ap_buf = np.zeros((len(self._ap_len_samples), self._ap_buf_len))
         self._lines = np.zeros((kern.FDN_LINES, self._lines_len))
         self._fstate = np.zeros((kern.FDN_LINES, 2))
         self._pos = np.zeros(3, dtype=np.int64)
@@ -197,10 +198,10 @@ class ReverbCore:
         """Wet stereo (n, 2) of mono ``x`` (n,)."""
         x = np.ascontiguousarray(x, dtype=np.float64)
         out = np.empty((x.shape[0], 2))
-        kern.fdn_process(x, out, self._ibuf, self._er_taps, self._er_gl, self._er_gr,
-                         self._late_tap, self._ap_buf, self._ap_len, self._ap_gain, self._lines,
-                         self._line_len, self._coef, self._fstate, self._in_gain, self._out_l,
-                         self._out_r, self._pos)
+        kern.fdn_process(x, out, self._ibuf, self._er_tap_samples, self._er_gl, self._er_gr,
+                         self._late_tap_samples, self._ap_buf, self._ap_len_samples,
+                         self._ap_gain, self._lines, self._line_len_samples, self._coef,
+                         self._fstate, self._in_gain, self._out_l, self._out_r, self._pos)
         return out
 
 
@@ -346,13 +347,13 @@ class SpringReverb(Processor):
     def _setup(self) -> None:
         fs = self.sample_rate
         self._gain = float(knob_value("reverb_level", self.params["reverb_level"]))
-        self._stretch = max(1, int(round(fs / 8820.0)))
+        self._stretch_samples = max(1, int(round(fs / 8820.0)))
         a = SPRING_ALLPASS_COEF
-        disp_delay = SPRING_STAGES * self._stretch * (1 - a) / (1 + a)
-        self._loop_len = np.round(np.array(SPRING_LOOP_MS) * fs / 1000.0 - disp_delay).astype(
-            np.int64)
-        self._loop_len = np.maximum(self._loop_len, 1)
-        round_trip = self._loop_len + disp_delay
+        disp_delay = SPRING_STAGES * self._stretch_samples * (1 - a) / (1 + a)
+        self._loop_len_samples = np.round(
+            np.array(SPRING_LOOP_MS) * fs / 1000.0 - disp_delay).astype(np.int64)
+        self._loop_len_samples = np.maximum(self._loop_len_samples, 1)
+        round_trip = self._loop_len_samples + disp_delay
         self._loop_gain = 10.0 ** (-3.0 * round_trip / (SPRING_RT60_S * fs))
         self._damp = math.exp(-2.0 * math.pi * SPRING_BAND_HZ[1] / fs)
         self._sos = np.array([rbj_biquad("highpass", SPRING_BAND_HZ[0], fs),
@@ -363,8 +364,8 @@ class SpringReverb(Processor):
     def reset(self) -> None:
         """Silence both springs."""
         self._filter = SosFilter(self._sos)
-        self._loop_buf = np.zeros((_pow2(int(self._loop_len.max()) + 1), 2))
-        self._disp_buf = np.zeros((SPRING_STAGES, _pow2(self._stretch + 1), 2))
+        self._loop_buf = np.zeros((_pow2(int(self._loop_len_samples.max()) + 1), 2))
+        self._disp_buf = np.zeros((SPRING_STAGES, _pow2(self._stretch_samples + 1), 2))
         self._damp_state = np.zeros(2)
         self._pos = np.zeros(2, dtype=np.int64)
 
@@ -374,8 +375,8 @@ class SpringReverb(Processor):
         if self._gain == 0.0:
             out[:] = x[:, None]
             return out
-        kern.spring_process(self._filter.process(x), out, self._loop_buf, self._loop_len,
-                            self._loop_gain, self._disp_buf, self._stretch,
+        kern.spring_process(self._filter.process(x), out, self._loop_buf, self._loop_len_samples,
+                            self._loop_gain, self._disp_buf, self._stretch_samples,
                             SPRING_ALLPASS_COEF, self._damp, self._damp_state, self._pos)
         out *= self._gain * self._norm
         out += x[:, None]

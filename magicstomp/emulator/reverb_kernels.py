@@ -36,8 +36,9 @@ def _hadamard8(f):
 
 
 @numba.njit(cache=True, fastmath=_FAST)
-def fdn_process(x, out, ibuf, er_taps, er_gl, er_gr, late_tap, ap_buf, ap_len, ap_gain,
-                lines, line_len, coef, fstate, in_gain, out_l, out_r, pos):
+def fdn_process(x, out, ibuf, er_tap_samples, er_gl, er_gr, late_tap_samples, ap_buf,
+                ap_len_samples, ap_gain, lines, line_len_samples, coef, fstate, in_gain, out_l,
+                out_r, pos):
     """Render ``x`` (n,) into ``out`` (n, 2): early reflections plus the late FDN tail.
 
     ``coef`` rows per line: (loop gain incl. the 1/sqrt(8) of the mixing, low-shelf
@@ -47,8 +48,8 @@ def fdn_process(x, out, ibuf, er_taps, er_gl, er_gr, late_tap, ap_buf, ap_len, a
     imask = ibuf.shape[0] - 1
     amask = ap_buf.shape[1] - 1
     lmask = lines.shape[1] - 1
-    n_er = er_taps.shape[0]
-    n_ap = ap_len.shape[0]
+    n_er = er_tap_samples.shape[0]
+    n_ap = ap_len_samples.shape[0]
     f = np.empty(FDN_LINES)
     ipos, apos, lpos = pos[0], pos[1], pos[2]
     for n in range(x.shape[0]):
@@ -56,19 +57,19 @@ def fdn_process(x, out, ibuf, er_taps, er_gl, er_gr, late_tap, ap_buf, ap_len, a
         el = 0.0
         er = 0.0
         for k in range(n_er):
-            v = ibuf[(ipos - er_taps[k]) & imask]
+            v = ibuf[(ipos - er_tap_samples[k]) & imask]
             el += er_gl[k] * v
             er += er_gr[k] * v
-        u = ibuf[(ipos - late_tap) & imask] + ANTI_DENORMAL
+        u = ibuf[(ipos - late_tap_samples) & imask] + ANTI_DENORMAL
         for k in range(n_ap):             # Schroeder allpass diffusers in series
-            w_old = ap_buf[k, (apos - ap_len[k]) & amask]
+            w_old = ap_buf[k, (apos - ap_len_samples[k]) & amask]
             w = u + ap_gain * w_old
             ap_buf[k, apos] = w
             u = w_old - ap_gain * w
         ll = 0.0
         lr = 0.0
         for i in range(FDN_LINES):
-            y = lines[i, (lpos - line_len[i]) & lmask]
+            y = lines[i, (lpos - line_len_samples[i]) & lmask]
             ll += out_l[i] * y
             lr += out_r[i] * y
             a = coef[i, 0] * y
@@ -112,8 +113,8 @@ def gate_gain(x, gains, threshold, release_coef, attack_step, hold_samples, deca
 
 
 @numba.njit(cache=True, fastmath=_FAST)
-def spring_process(x, out, loop_buf, loop_len, loop_gain, disp_buf, disp_stretch, disp_coef,
-                   damp_coef, damp_state, pos):
+def spring_process(x, out, loop_buf, loop_len_samples, loop_gain, disp_buf, stretch_samples,
+                   disp_coef, damp_coef, damp_state, pos):
     """Two spring tanks (left and right output): each a feedback loop of a delay, a
     one-pole damping lowpass and a dispersive chain of stretched allpasses (the chirp).
 
@@ -127,14 +128,14 @@ def spring_process(x, out, loop_buf, loop_len, loop_gain, disp_buf, disp_stretch
     lpos, dpos = pos[0], pos[1]
     d0, d1 = damp_state[0], damp_state[1]
     for n in range(x.shape[0]):
-        fb0 = loop_buf[(lpos - loop_len[0]) & lmask, 0]
-        fb1 = loop_buf[(lpos - loop_len[1]) & lmask, 1]
+        fb0 = loop_buf[(lpos - loop_len_samples[0]) & lmask, 0]
+        fb1 = loop_buf[(lpos - loop_len_samples[1]) & lmask, 1]
         d0 = (1.0 - damp_coef) * fb0 + damp_coef * d0
         d1 = (1.0 - damp_coef) * fb1 + damp_coef * d1
         xin = x[n] + ANTI_DENORMAL
         u0 = xin + loop_gain[0] * d0
         u1 = xin + loop_gain[1] * d1
-        old = (dpos - disp_stretch) & dmask
+        old = (dpos - stretch_samples) & dmask
         for m in range(stages):        # H(z) = (a + z^-K) / (1 + a z^-K), direct form II
             w0_old = disp_buf[m, old, 0]
             w1_old = disp_buf[m, old, 1]
