@@ -22,7 +22,8 @@ input -> initial delay -> early reflections (a tapped delay, pattern per reverb 
   (line lengths shrink as density rises).
 * **Diffusion** (0-10) sets the allpass diffuser gain (0.35-0.75, a smoother onset)
   and the stereo spread of the wet signal (0 = the same signal on both sides,
-  10 = two decorrelated outputs); the mono fold 0.5 (L + R) does not depend on the spread.
+  10 = two decorrelated outputs). The spread keeps each side's energy, so the mono
+  fold 0.5 (L + R) of the tail is up to 3 dB louder at 0 than at 10.
 * Wet level: the tail's impulse-response energy is normalized to
   0.3 sqrt(T / 2 s) whatever the network size (so density and type change the
   character, not the loudness); early reflections have the same energy as a 2 s tail.
