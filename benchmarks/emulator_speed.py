@@ -100,6 +100,11 @@ def bench_types(di: np.ndarray, repeats: int) -> list[dict]:
             row.update(status="not available", error=str(exc))
             rows.append(row)
             continue
+        except Exception as exc:          # a broken type must not hide the others' figures
+            row.update(status="error", error=f"{type(exc).__name__}: {exc}")
+            rows.append(row)
+            print(f"{row['type_id']} {row['name']:<28} error: {row['error']}", flush=True)
+            continue
         factor = DURATION_S / median_s
         row.update(first_call_s=round(first_s, 4), median_s=round(median_s, 5),
                    realtime_x=round(factor, 1), cpu_median_s=round(cpu_s, 5),
@@ -145,9 +150,9 @@ def markdown(report: dict) -> str:
     ]
     for r in report["types"]:
         target = f">= {r['target_x']:.0f}x" if r["target_x"] else "-"
-        if r["status"] == "not available":
+        if r["status"] in ("not available", "error"):
             lines.append(f"| {r['type_id']} | {r['name']} | - | - | - | - | {target} "
-                         "| not available |")
+                         f"| {r['status']} |")
             continue
         lines.append(f"| {r['type_id']} | {r['name']} | {r['realtime_x']:.1f}x | "
                      f"{1000 * r['median_s']:.1f} | {1000 * r['cpu_median_s']:.1f} "
