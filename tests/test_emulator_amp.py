@@ -279,3 +279,11 @@ def test_odd_block_sizes_at_96k_equal_the_one_shot_render(type_id, values, rng):
     pieces = np.split(x, cuts[cuts < x.size])
     np.testing.assert_allclose(np.concatenate([stream.process(p) for p in pieces]), offline,
                                rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("amp_type", ["Heavy 1", "Crunch 1", "Clean 1"])
+def test_amp_voicing_does_not_depend_on_the_sample_rate(amp_type):
+    params = {**AMP, "amplifier_type": amp_type, "preamp_gain": 6.0}
+    thd_by_rate = {rate: thd(AmpStage(params, rate).process(tone(sample_rate=rate)),
+                             sample_rate=rate) for rate in (44100, 48000, 96000)}
+    assert max(thd_by_rate.values()) < 1.15 * min(thd_by_rate.values()), thd_by_rate
