@@ -131,6 +131,9 @@ def main(**opts):
     if opts["list_devices"]:
         _list_devices()
         return
+    if opts["calibrate"] and opts["target"] is None:
+        _calibrate_only(opts)
+        return
     _check_usage(opts)
     summary = run_match(opts, default_budget=DEFAULT_BUDGET_TAKES,
                         virtual_rate_hz=VIRTUAL_RATE_HZ, started=time.monotonic())
@@ -173,6 +176,36 @@ def _channels(text) -> list:
         raise click.UsageError(f"--in-ch {text!r} is not a channel list; expected 1-based "
                                "numbers such as 1 or 1,2")
     return channels
+
+
+def _calibrate_only(opts) -> None:
+    """``auto_match_hil --calibrate --in-device D --out-device D [--in-ch N --out-ch N]
+    [--midi-port P]``: measure the chain and write ``<out>/calibration.json`` (no match).
+    With --midi-port a flat EQ patch is sent first; without it, put the unit in bypass."""
+    import contextlib
+
+    from cli.pipeline import CALIBRATION_FILE, HARDWARE_RATE_HZ, _clean_patch, _open_midi
+    from hil.calibration import calibrate
+    from magicstomp.patch import Patch
+
+    if not (opts["in_device"] and opts["out_device"]):
+        raise click.UsageError("--calibrate on its own needs --in-device and --out-device "
+                               "(see --list-devices)")
+    with contextlib.ExitStack() as stack:
+        midi = _open_midi(opts, stack) if opts["midi_port"] else None
+        record = calibrate(in_device=opts["in_device"], out_device=opts["out_device"],
+                           in_ch=_channels(opts["in_ch"]), out_ch=opts["out_ch"],
+                           sample_rate=int(opts["sample_rate"] or HARDWARE_RATE_HZ), midi=midi,
+                           patch=_clean_patch(Patch) if midi else None,
+                           on_dropout=opts["on_dropout"])
+    path = record.save(opts["out_dir"] / CALIBRATION_FILE)
+    for warning in record.warnings:
+        log.warning("calibration: %s", warning)
+    est = record.latency_estimates
+    click.echo(f"Calibration {path}: latency {record.latency_samples} samples "
+               f"({record.latency_ms:.2f} ms; {len(est)} estimates {min(est)}-{max(est)}), "
+               f"polarity {'inverted' if record.polarity < 0 else 'normal'}, return gain "
+               f"{record.return_gain_db:+.2f} dB, noise floor {record.noise_floor_dbfs:.1f} dBFS")
 
 
 def _list_devices() -> None:

@@ -185,3 +185,24 @@ def test_a_sample_rate_the_device_refuses_gives_its_message(virtual_unit):
                                threshold=1e-5)
     with pytest.raises(DeviceError, match="refuses 44100 Hz"):
         _rig(virtual_unit, record, sample_rate=44100)
+
+
+def test_calibration_on_its_own_from_the_command_line(start_virtual_unit, jack_server, freewheel,
+                                                      tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    unit = start_virtual_unit(latency_samples=12, gain_db=-1.5)
+    cmd = [sys.executable, "-m", "cli.auto_match_hil", "--calibrate", "--in-device", unit.name,
+           "--out-device", unit.name, "--in-ch", "1,2", "--midi-port", unit.name,
+           "--pacing-ms", "5", "--on-dropout", "warn", "--out", str(tmp_path)]
+    with freewheel():
+        done = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                              text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"latency {12 + jack_server.period} samples" in done.stdout
+    record = CalibrationRecord.load(tmp_path / "calibration.json")
+    assert record.latency_samples == 12 + jack_server.period
+    assert record.return_gain_db == pytest.approx(-1.5, abs=0.1)
+    assert record.matches((unit.name, unit.name), RATE, in_ch=[1, 2], out_ch=1)
