@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import signal
 
 from hil.calibration import (CalibrationRecord, CalibrationStimulus, measure, replicate_floor)
@@ -158,3 +160,18 @@ def test_replicate_floor_is_zero_for_an_exact_rig_and_the_noise_for_a_noisy_one(
     noisy = VirtualRig(RATE, imperfections=Imperfections(noise_dbfs=-40.0), seed=3)
     floor = replicate_floor(noisy, patch, di, _mse)
     assert floor == pytest.approx(2 * 1e-4, rel=0.1)     # two independent noise draws
+
+
+@settings(max_examples=25, deadline=None)
+@given(latency=st.integers(0, 5000), gain_db=st.floats(-24.0, 6.0), noise_dbfs=st.floats(-110.0, -70.0),
+       invert=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_any_plausible_chain_is_measured_exactly(latency, gain_db, noise_dbfs, invert, seed):
+    """Blips at least 24 dB above the noise peak: latency to the sample, polarity, gain."""
+    stim = CalibrationStimulus(sample_rate=RATE, blip_count=3)
+    y = chain(stim.render(), latency=latency, gain_db=gain_db, invert=invert,
+              noise_rms=10 ** (noise_dbfs / 20), rng=np.random.default_rng(seed))
+    record = measure(stim, y)
+    assert record.latency_samples == latency
+    assert record.latency_estimates == [latency] * 3
+    assert record.polarity == (-1 if invert else 1)
+    assert record.return_gain_db == pytest.approx(gain_db, abs=0.1)
