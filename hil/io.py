@@ -328,11 +328,7 @@ def check_return_alive(rec: np.ndarray, stimulus: np.ndarray, *, latency_samples
 
 
 def list_midi_ports() -> dict:
-    """MIDI input and output port names (mido; the MIDO_BACKEND environment variable applies)."""
-    try:
-        import mido
-        return {"inputs": list(mido.get_input_names()), "outputs": list(mido.get_output_names())}
-    except (OSError, SystemError, ImportError) as exc:
-        raise MidiError(f"cannot list MIDI ports ({exc}); is a MIDI backend available? "
-                        "(without ALSA sequencer, set MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK "
-                        "and run a JACK server)") from None
+    """MIDI input and output port names (``magicstomp.midi.list_ports``; MIDO_BACKEND applies at call time)."""
+    from magicstomp.midi import list_ports
+
+    return list_ports()
