@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from magicstomp.errors import DeviceError, MidiError
+from magicstomp.errors import DeviceError
 
 log = logging.getLogger(__name__)
 
