@@ -95,6 +95,16 @@ def test_parameter_change_examples_from_sysex_md():
     assert parse_parameter_change(h("F0 43 7D 40 55 42 20 01 10 0D 56 F7")) == (1, 0x10, h("0D 56"))
 
 
+def test_parse_parameter_change_takes_1_or_2_value_bytes():
+    assert parse_parameter_change(h("F0 43 7D 40 55 42 20 01 1E 4B F7")) == (1, 0x1E, h("4B"))
+    assert parse_parameter_change(parameter_change(0, 0x10, 0x41, 1)) == (0, 0x10, h("41"))
+    assert message_kind(h("F0 43 7D 40 55 42 20 01 1E 4B F7")) == "parameter"
+    with pytest.raises(SysexError, match=r"a parameter change is 11 or 12 bytes; got 13"):
+        parse_parameter_change(h("F0 43 7D 40 55 42 20 01 10 0D 56 00 F7"))
+    with pytest.raises(SysexError, match=r"parameter address 20 00 20 is outside the patch"):
+        parse_parameter_change(h("F0 43 7D 40 55 42 20 00 20 01 F7"))
+
+
 def test_parameter_change_rejects_values_that_do_not_fit():
     with pytest.raises(SysexError, match=r"value=128 does not fit 1 byte\(s\); expected 0 to 127"):
         parameter_change(1, 0x28, 128, 1)
