@@ -67,7 +67,7 @@ def _budget(opts: dict, plan: dict, space) -> int:
     return plan["budget"]
 
 
-def _open_hardware(opts: dict, stack: contextlib.ExitStack, writer, sample_rate: int):
+def _open_hardware(opts: dict, stack: contextlib.ExitStack, sample_rate: int):
     """Devices, MIDI and calibration for the hardware rig (calibrating with --calibrate)."""
     from hil.calibration import CalibrationRecord, calibrate
     from hil.io import resolve_device
@@ -130,7 +130,7 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             contextlib.ExitStack() as stack:
         calibration = midi = None
         if hardware:
-            rig, midi, calibration = _open_hardware(opts, stack, writer, sample_rate)
+            rig, midi, calibration = _open_hardware(opts, stack, sample_rate)
         else:
             rig = stack.enter_context(VirtualRig(sample_rate=sample_rate))
             if opts["send_patch"]:

@@ -28,6 +28,7 @@ from .report import format_report
 log = logging.getLogger("magicstomp.auto_match")
 
 CAPTURE_RATE_HZ = 44100
+CALIBRATION_NAME = "calibration.json"
 
 
 def _panel(take_initial, take_optimized, target, sample_rate, backend) -> dict:
@@ -69,7 +70,7 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
             _export_capture(writer, pair.di, take_optimized, sr)
     writer.write_png("_loss.png", plots.loss_figure(result.history))
     if calibration is not None:
-        writer.write_text(calibration_name(), _calibration_json(calibration), bare=True)
+        writer.write_text(CALIBRATION_NAME, _calibration_json(calibration), bare=True)
     rig_info = rig.describe()
     report = format_report(session=writer.name, result=result, space=space, rig=rig_info,
                            optimizer=optimizer, budget_takes=budget_takes, seconds=seconds,
@@ -87,10 +88,6 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
         "alignment": pair.alignment, "rig": rig_info, "seed": opts["seed"], "notes": notes,
         "metric_panel": panel, "files": sorted(writer.files),
     })
-
-
-def calibration_name() -> str:
-    return "calibration.json"
 
 
 def _calibration_json(record) -> str:
