@@ -67,14 +67,20 @@ def spectra_figure(signals: dict, sample_rate: int):
 
 
 def mel_figure(signals: dict, sample_rate: int):
-    """Mel spectrograms (64 bands to 8 kHz, dB) side by side, on one colour scale."""
+    """Mel spectrograms (64 bands to 8 kHz, dB) side by side, level-matched to the first
+    signal's RMS, on one colour scale."""
     from analyzers.features import MelFrontend
 
     front = MelFrontend(sample_rate)
-    mels = {label: 10 * np.log10(front.mel_power(np.asarray(x)) + 1e-10)
-            for label, x in signals.items()}
+    ref = _rms(np.asarray(next(iter(signals.values())), dtype=float))
+    mels = {}
+    for label, x in signals.items():
+        x = np.asarray(x, dtype=float)
+        gain = ref / _rms(x) if _rms(x) > 0 else 1.0
+        mels[label] = 10 * np.log10(front.mel_power(x * gain) + 1e-10)
     top = max(float(m.max()) for m in mels.values())
-    fig = _figure(4 * len(mels), 3.5)
+    fig = _figure(3.6 * len(mels) + 1.0, 3.5)
+    fig.subplots_adjust(left=0.07, right=0.89, bottom=0.16, top=0.9, wspace=0.18)
     duration_s = max(np.asarray(x).size for x in signals.values()) / float(sample_rate)
     for i, (label, mel) in enumerate(mels.items()):
         ax = fig.add_subplot(1, len(mels), i + 1)
@@ -84,5 +90,5 @@ def mel_figure(signals: dict, sample_rate: int):
         ax.set_xlabel("time (s)")
         if i == 0:
             ax.set_ylabel("mel band")
-    fig.colorbar(image, ax=fig.axes, label="dB")
+    fig.colorbar(image, cax=fig.add_axes((0.91, 0.16, 0.015, 0.74)), label="dB")
     return fig
