@@ -366,8 +366,9 @@ def _from_target_only(target, sample_rate, feats, analyzer) -> NeutralPatch:
             fb = float(np.clip(ac[k2] / ac[k], 0, 0.9)) if k2 < ac.size else 0.0
             delay = {"time_ms": 1000.0 * (k + _parabola(ac, k)) / env_rate, "feedback": fb,
                      "mix": float(np.clip(ac[k], 0, 0.6))}
-    rms = np.sqrt(np.convolve(target ** 2, np.ones(int(0.01 * sample_rate)) / int(0.01 * sample_rate),
-                              mode="same"))[::int(0.01 * sample_rate)]
+    hop = int(0.01 * sample_rate)
+    n = target.size // hop * hop
+    rms = np.sqrt(np.mean(target[:n].reshape(-1, hop) ** 2, axis=1))      # 10 ms blocks
     onsets = scipy.signal.find_peaks(np.diff(np.log(rms + 1e-9)), height=1.0, distance=30)[0]
     early, late = 0.0, 0.0
     for o in onsets:

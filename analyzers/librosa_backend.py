@@ -21,6 +21,7 @@ class LibrosaAnalyzer(Analyzer):
 
     def __init__(self):
         self._frontends: dict = {}
+        self._onset_cache: tuple = (None, None)
 
     def frontend(self, sample_rate: int) -> F.MelFrontend:
         """The cached mel front end for ``sample_rate``."""
@@ -50,8 +51,13 @@ class LibrosaAnalyzer(Analyzer):
 
     def onset_envelope(self, y, sample_rate):
         import librosa
-        env = librosa.onset.onset_strength(y=np.asarray(y, dtype=np.float32), sr=sample_rate,
+        y = np.asarray(y)
+        key = (sample_rate, y.size, float(np.sum(y[::97])), float(y[-1]) if y.size else 0.0)
+        if self._onset_cache[0] == key:        # tempo and the heuristics ask for the same signal
+            return self._onset_cache[1], sample_rate / F.HOP
+        env = librosa.onset.onset_strength(y=y.astype(np.float32), sr=sample_rate,
                                            hop_length=F.HOP)
+        self._onset_cache = (key, env)
         return env, sample_rate / F.HOP
 
     def tempo_bpm(self, y, sample_rate):

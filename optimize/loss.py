@@ -207,8 +207,8 @@ class SeedLoss:
     def __call__(self, take) -> LossValue:
         """Score one take (mono or stereo, same rate as the target)."""
         x = _mono(take, "take")
-        x, lag = self._aligned(x)
         with _single_thread_blas():
+            x, lag = self._aligned(x)
             mel = self._mel_power(x)
             frames = self._valid_frames(lag, mel.shape[1])
             mel = mel[:, frames]
