@@ -96,11 +96,10 @@ def _hidden_raws(dim) -> list:
     return keep or raws
 
 
-def make_case(index: int, *, quick: bool, seed: int) -> dict:
-    """Case ``index``: its type, DI excerpt, hidden patch and starting patch."""
+def make_case(index: int, *, types=CASE_TYPES, seed: int = 0) -> dict:
+    """Case ``index`` of ``types``: its type, DI excerpt, hidden patch and starting patch."""
     from optimize.constraints import ParameterSpace
     from optimize.screening import discrete_keys
-    types = QUICK_TYPES if quick else CASE_TYPES
     type_id = types[index % len(types)]
     rng = np.random.default_rng([seed, index])
     di_name, di = load_di(index + index // len(DI_FILES))
@@ -157,22 +156,27 @@ def _first_take(history, threshold: float):
     return None
 
 
-def run_case(index: int, *, quick: bool, seed: int, budget: int) -> dict:
-    """Run every method on one case and measure it."""
+def run_case(index: int, *, types=CASE_TYPES, seed: int = 0, budget: int = 150,
+             identify: bool = True) -> dict:
+    """Run every method on case ``index`` of ``types`` and measure it.
+
+    ``identify=False`` skips the identifiability probes (no parameter error; faster).
+    """
     from hil.rig import VirtualRig
     from optimize.loss import get_loss
     from optimize.search import run_search
     t0 = time.perf_counter()
-    case = make_case(index, quick=quick, seed=seed)
+    case = make_case(index, types=types, seed=seed)
     di, space, hidden = case["audio"], case["space"], case["hidden"]
     clean = VirtualRig(SAMPLE_RATE_HZ)
     noisy = VirtualRig(SAMPLE_RATE_HZ, imperfections=imperfections(), seed=case["seed"])
     target, clean_target = noisy.render(hidden, di), clean.render(hidden, di)
-    losses = {"match": MatchLoss(target, SAMPLE_RATE_HZ), "seed": _seed_loss(get_loss, target)}
+    losses = {"match": MatchLoss(target, SAMPLE_RATE_HZ, di=di), "seed": _seed_loss(get_loss, target)}
     replicates = [noisy.render(hidden, di) for _ in range(2)]
     floors = {name: float(np.mean([_total(f(r)) for r in replicates])) for name, f in losses.items()}
     floor_mrstft = float(np.mean([mrstft_distance(r, clean_target) for r in replicates]))
-    identifiable, sens = _identify(case, clean, clean_target, losses, floor_mrstft)
+    identifiable, sens = (_identify(case, clean, clean_target, losses, floor_mrstft) if identify
+                          else ([], {"match": {}, "seed": {}}))
     start, start_kind = start_patch(case, target)
     u_hidden = space.to_unit(hidden)
     out = {"index": index, "type": case["type"], "type_id": f"0x{case['type_id']:02X}",
@@ -314,12 +318,13 @@ def markdown(doc: dict) -> str:
                  for m in ("seed", "random", "ours")]
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
     o = s["ours"]
+    spread = {k: ("-" if v is None else f"{v:.0f}") for k, v in s["sensitivity_spread_median"].items()}
     lines += ["", f"Ours beats both baselines in {o['share_beats_both_match']:.0%} of cases on "
               f"MatchLoss, {o['share_beats_both_seed']:.0%} on the seed loss and "
               f"{o['share_beats_both_mrstft']:.0%} on MR-STFT distance.",
               f"Median sensitivity spread (largest / smallest loss rise for a 0.1 move of an "
-              f"identifiable knob): MatchLoss {s['sensitivity_spread_median']['match']:.0f}:1, "
-              f"seed loss {s['sensitivity_spread_median']['seed']:.0f}:1.", "",
+              f"identifiable knob): MatchLoss {spread['match']}:1, seed loss {spread['seed']}:1.",
+              "",
               "| # | type | DI | start | identifiable | seed xF | random xF | ours xF | "
               "seed err | random err | ours err | ours takes to -50 % |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -349,7 +354,8 @@ def main(argv=None) -> int:
     n_cases = args.cases or (len(QUICK_TYPES) if args.quick else len(CASE_TYPES))
     budget = args.budget or (60 if args.quick else 150)
     t0 = time.perf_counter()
-    jobs = dict(quick=args.quick, seed=args.seed, budget=budget)
+    types = QUICK_TYPES if args.quick else CASE_TYPES
+    jobs = dict(types=types, seed=args.seed, budget=budget)
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
             futures = [pool.submit(run_case, i, **jobs) for i in range(n_cases)]

@@ -14,7 +14,8 @@ offset costs more than most timbre differences. ``MatchLoss`` fixes both:
   ``mrstft``     A-weighted multi-resolution log-magnitude STFT distance (timbre, gain, EQ, echoes);
   ``spectrum``   long-term third-octave spectrum in dB (EQ and amp voicing, fitted by residual EQ);
   ``envelope``   band envelopes in dB on a 5 ms grid (echo timing, reverb decay, tremolo);
-  ``modulation`` spectrum of the band envelopes, 0.5 to 20 Hz (modulation rate and depth);
+  ``modulation`` power spectrum of the band envelopes (relative to the DI's when given),
+                 0.3 to 20 Hz, blurred at three widths, L1 relative to the target's (LFO rate, depth);
   ``echo``       autocorrelation of the onset envelope up to 1.5 s (delay time and feedback).
 
 All terms are in "dB per cell / 10", so 1.0 means a typical 10 dB mismatch;
@@ -36,12 +37,13 @@ from magicstomp.errors import AudioInputError
 
 from .loss import LossValue
 
-DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 0.6, "modulation": 0.4, "echo": 0.2}
+DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 0.5, "modulation": 1.0, "echo": 0.2}
 FFT_SIZES = (2048, 512)  # half-overlapping frames; the 512-point one also gives the envelopes
 FLOOR_DB = 50.0          # cells quieter than (target peak - FLOOR_DB) are clipped: rig noise is below
 ECHO_LAGS_MS = (20.0, 1500.0)
 ECHO_BLUR_MS = (15.0, 60.0, 240.0)  # the echo term compares blurred copies too: a wide basin
-MOD_BAND_EDGES_HZ = 0.5 * 2.0 ** np.arange(0.0, 5.6, 0.5)     # 0.5 .. 22.6 Hz, half octaves
+MOD_RANGE_HZ = (0.3, 20.0)
+MOD_BLUR_HZ = (0.25, 1.0, 3.0)   # the modulation term compares blurred copies: a wide basin
 BAND_EDGES_HZ = (0.0, 400.0, 1600.0, 6000.0, np.inf)
 
 
@@ -60,11 +62,11 @@ def stft_power(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     frames = np.lib.stride_tricks.sliding_window_view(pad, n_fft)[::hop]
     window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
     spec = sp_fft.rfft(frames * window, axis=1)
-    return (spec.real ** 2 + spec.imag ** 2).astype(np.float64)
+    return spec.real ** 2 + spec.imag ** 2
 
 
 def _db(power: np.ndarray, floor_power: float) -> np.ndarray:
-    return 10.0 * np.log10(np.maximum(power, floor_power))
+    return np.float32(10.0) * np.log10(np.maximum(power, np.float32(floor_power)))
 
 
 def _mono(signal, what: str) -> np.ndarray:
@@ -104,9 +106,13 @@ class _Features:
             self.floors["ltas"] = ltas.max() * 10 ** (-FLOOR_DB / 10) + 1e-20
         self.env_db = _db(bands, self.floors["env"])
         self.ltas_db = _db(ltas, self.floors["ltas"])
-        env_lin = self.env_db - self.env_db.mean(axis=0)
-        mod = np.abs(np.fft.rfft(env_lin * np.hanning(len(env_lin))[:, None], axis=0)) ** 2
-        self.mod_db = 10.0 * np.log10(loss._mod_matrix(len(mod)) @ mod / len(env_lin) + 1e-2)
+        env_lin = self.env_db if loss.di_env_db is None else self.env_db - loss.di_env_db
+        env_lin = env_lin - env_lin.mean(axis=0)
+        n_pad = 4 * (1 << int(np.ceil(np.log2(len(env_lin)))))      # 4x zero-padded: fine peaks
+        mod = np.abs(np.fft.rfft(env_lin * np.hanning(len(env_lin))[:, None], n_pad, axis=0))
+        mod = (mod[loss._mod_bins(n_pad)] ** 2).sum(axis=1) / len(env_lin)   # all bands
+        bin_hz = loss.sample_rate / loss.hop_env / n_pad
+        self.mod = [gaussian_filter1d(mod, hz / bin_hz, mode="nearest") for hz in MOD_BLUR_HZ]
         onset = np.maximum(np.diff(self.env_db.mean(axis=1), prepend=self.env_db[0].mean()), 0.0)
         onset = onset - onset.mean()
         acf = fftconvolve(onset, onset[::-1])[len(onset) - 1:]
@@ -127,6 +133,10 @@ class MatchLoss:
     weights : dict, optional
         Weight of each term (keys of ``DEFAULT_WEIGHTS``); a missing key keeps its default,
         0 switches a term off.
+    di : array_like, optional
+        The DI the target was played from (aligned, same rate). With it the
+        modulation term compares band envelopes *relative to the DI's*, so the
+        playing's own rhythm cancels and an LFO rate shows as a clean peak.
 
     Raises
     ------
@@ -134,7 +144,7 @@ class MatchLoss:
         for silent, non-finite or wrongly shaped audio, or an unknown term name.
     """
 
-    def __init__(self, target, sample_rate: int, *, weights: dict | None = None):
+    def __init__(self, target, sample_rate: int, *, weights: dict | None = None, di=None):
         if not isinstance(sample_rate, (int, np.integer)) or sample_rate < 8000:
             raise AudioInputError(f"sample rate {sample_rate!r} is not usable; expected an integer "
                                   "of at least 8000 Hz")
@@ -150,17 +160,24 @@ class MatchLoss:
             raise AudioInputError("the target is silent (RMS below -120 dBFS); expected a "
                                   "recording of the tone to match")
         self._prepare_grids()
+        self.di_env_db = None
+        if di is not None:      # envelopes relative to the DI's: the effect's own modulation
+            di = _fit_length(_mono(di, "DI"), len(self.target))
+            if _rms(di) < 1e-6:
+                raise AudioInputError("the DI is silent (RMS below -120 dBFS); expected the dry "
+                                      "recording the target was played from")
+            self.di_env_db = _Features(self, di * (self.target_rms / _rms(di)), None).env_db
         self._target = _Features(self, self.target, None)
 
     def _prepare_grids(self) -> None:
         sr = self.sample_rate
-        self._a_weight = {n: 10 ** (a_weighting_db(np.fft.rfftfreq(n, 1 / sr)) / 10)
-                          for n in FFT_SIZES}
+        self._a_weight = {n: (10 ** (a_weighting_db(np.fft.rfftfreq(n, 1 / sr)) / 10)
+                              ).astype(np.float32) for n in FFT_SIZES}
         self.hop_env = FFT_SIZES[-1] // 2
         self._mod_cache = {}
         freqs = np.fft.rfftfreq(FFT_SIZES[-1], 1 / sr)
-        self._band_matrix = np.array([((freqs >= lo) & (freqs < hi)).astype(float) for lo, hi in
-                                      zip(BAND_EDGES_HZ[:-1], BAND_EDGES_HZ[1:])])
+        self._band_matrix = np.array([((freqs >= lo) & (freqs < hi)) for lo, hi in
+                                      zip(BAND_EDGES_HZ[:-1], BAND_EDGES_HZ[1:])], np.float32)
         freqs = np.fft.rfftfreq(FFT_SIZES[0], 1 / sr)
         centres = 1000.0 * 2.0 ** (np.arange(-15, 14) / 3.0)            # 31 Hz .. 20 kHz
         centres = centres[centres < 0.45 * sr]
@@ -174,18 +191,12 @@ class MatchLoss:
         self.echo_lags = tuple(int(round(ms * env_rate_hz / 1000)) for ms in ECHO_LAGS_MS)
         self.echo_blur_frames = tuple(ms * env_rate_hz / 1000 for ms in ECHO_BLUR_MS)
 
-    def _mod_matrix(self, n_bins: int) -> np.ndarray:
-        """Averaging matrix from envelope-spectrum bins to half-octave bands 0.5-22 Hz."""
-        if n_bins not in self._mod_cache:
-            hz = np.arange(n_bins) * self.sample_rate / self.hop_env / (2 * (n_bins - 1))
-            rows = []
-            for a, b in zip(MOD_BAND_EDGES_HZ[:-1], MOD_BAND_EDGES_HZ[1:]):
-                row = ((hz >= a) & (hz < b)).astype(float)
-                if not row.any():
-                    row[np.argmin(np.abs(hz - np.sqrt(a * b)))] = 1.0
-                rows.append(row / row.sum())
-            self._mod_cache[n_bins] = np.array(rows)
-        return self._mod_cache[n_bins]
+    def _mod_bins(self, n_pad: int) -> np.ndarray:
+        """Mask of the envelope-spectrum bins between MOD_RANGE_HZ (n_pad-point FFT)."""
+        if n_pad not in self._mod_cache:
+            hz = np.fft.rfftfreq(n_pad, self.hop_env / self.sample_rate)
+            self._mod_cache[n_pad] = (hz >= MOD_RANGE_HZ[0]) & (hz <= MOD_RANGE_HZ[1])
+        return self._mod_cache[n_pad]
 
     # ------------------------------------------------------------------
     def level_match(self, take) -> tuple[np.ndarray, float]:
@@ -216,7 +227,8 @@ class MatchLoss:
             "mrstft": float(mrstft) / 10.0,
             "spectrum": float(np.mean(np.abs(feats.ltas_db - t.ltas_db))) / 10.0,
             "envelope": float(np.mean(np.abs(feats.env_db - t.env_db))) / 10.0,
-            "modulation": float(np.mean(np.abs(feats.mod_db - t.mod_db))) / 10.0,
+            "modulation": float(np.mean([np.sum(np.abs(a - b)) / (np.sum(b) + 1e-9)
+                                         for a, b in zip(feats.mod, t.mod)])),
             "echo": 10.0 * float(np.mean([np.mean(np.abs(a - b))
                                           for a, b in zip(feats.echo, t.echo)])),
         }

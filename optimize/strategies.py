@@ -47,8 +47,15 @@ def stage_of(key: str) -> str:
 
 
 def is_timing(key: str) -> bool:
-    """True for an echo-time knob: its loss has many local minima, so it is scanned first."""
-    return stage_of(key) == "delay" and "time" in key
+    """True for an echo-time or LFO-rate knob: its loss has many local minima, so it is scanned.
+
+    A wrong echo time or LFO rate drifts out of step with the target over the take,
+    so the loss ripples as the knob moves; a scan finds the right valley first.
+    """
+    stage = stage_of(key)
+    if stage == "delay":
+        return "time" in key
+    return stage == "modulation" and any(w in key for w in ("speed", "frequency", "rate"))
 
 
 def staged_order(keys) -> list:
@@ -57,7 +64,7 @@ def staged_order(keys) -> list:
 
     def rank(i):
         key = keys[i]
-        inner = 0 if ("level" in key or "mix" in key) else (2 if is_timing(key) else 1)
+        inner = 0 if ("level" in key or "mix" in key) else (1 if is_timing(key) else 2)
         return (STAGE_ORDER.index(stage_of(key)), inner)
     return sorted(range(len(keys)), key=rank)
 
@@ -155,7 +162,8 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
         Largest step a parameter may grow to after repeated success.
     scan_points : int
         Echo-time knobs (many local minima) are first scanned on this many
-        evenly spaced values; the local search then starts from the best.
+        evenly spaced values (fewer when less than 4 takes per point are left);
+        the local search then starts from the best.
     final_remeasures : int
         Takes kept at the end to re-measure the incumbent; the result is the
         incumbent with its mean loss, not the luckiest single take.
@@ -220,14 +228,15 @@ def _pattern_search(space, recorder, inc: _Incumbent, *, reserve: int, initial_s
             for i in order:
                 if is_timing(space.keys[i]) and i not in scanned and scan_points > 1:
                     scanned.add(i)
-                    grid = (np.arange(scan_points) + 0.5) / scan_points
+                    points = int(min(scan_points, max(3, (recorder.takes_left - reserve) // 4)))
+                    grid = (np.arange(points) + 0.5) / points
                     for value in grid:
                         trial = inc.unit.copy()
                         trial[i] = value
                         p, f = measure(trial, f"{space.keys[i]} scan")
                         if f < inc.loss:
                             accept(p, f)
-                    steps[i] = 0.5 / scan_points
+                    steps[i] = 0.5 / points
                     continue
                 if steps[i] < 0.5 * resolution[i]:
                     continue

@@ -137,7 +137,7 @@ def test_stages_and_order():
     keys = ParameterSpace(AMP_MULTI).keys
     ordered = [keys[i] for i in staged_order(keys)]
     assert ordered[:3] == ["preamp_gain", "treble", "presence"]
-    assert ordered.index("chorus_level") < ordered.index("chorus_speed")
+    assert ordered.index("chorus_level") < ordered.index("chorus_speed") < ordered.index("chorus_depth")
     assert ordered.index("delay_level") < ordered.index("feedback_delay_time_ms")
     assert ordered[-2:] == ["reverb_level", "reverb_time_s"]
 
