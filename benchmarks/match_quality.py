@@ -9,7 +9,7 @@ patch and gets the same budget of takes:
 
   seed    the seed's fixed-step coordinate search on the seed loss (faithful baseline)
   random  equal-budget uniform random search on MatchLoss
-  ours    screening + warm starts + staged adaptive pattern search on MatchLoss
+  ours    screening + echo-time/LFO-rate scans + staged adaptive pattern search on MatchLoss
 
 Per case and method: loss reduction from the start, final loss as a multiple of
 the replicate floor (MatchLoss and seed loss, two fresh takes of the best patch),
