@@ -29,6 +29,7 @@ FMAX_HZ = 8000.0
 N_MFCC = 20
 LOG_EPS = 1e-10
 TILT_BAND_HZ = (1500.0, 6000.0)
+CHUNK_FRAMES = 16
 
 
 @lru_cache(maxsize=16)
@@ -79,6 +80,7 @@ class MelFrontend:
         used = np.nonzero(self.filters.any(axis=0))[0]
         self._bins = slice(0, int(used[-1]) + 1)
         self._filters_used = np.ascontiguousarray(self.filters[:, self._bins], dtype=self.dtype)
+        self._buffers: dict = {}
 
     def frames(self, y: np.ndarray) -> np.ndarray:
         """Windowed frames (n_frames, n_fft) of the zero-padded, centered signal."""
@@ -96,10 +98,40 @@ class MelFrontend:
         return (spec.real ** 2 + spec.imag ** 2).T
 
     def mel_power(self, y: np.ndarray) -> np.ndarray:
-        """Mel power spectrogram (n_mels, n_frames), equal to librosa's melspectrogram."""
-        spec = scipy.fft.rfft(self.frames(y), axis=1)[:, self._bins]
-        power = spec.real ** 2 + spec.imag ** 2
-        return self._filters_used @ power.T
+        """Mel power spectrogram (n_mels, n_frames), equal to librosa's melspectrogram.
+
+        Works through the frames in chunks of ``CHUNK_FRAMES`` with reused
+        buffers: one whole-signal STFT allocates megabytes per call, and the page
+        faults of those fresh allocations cost as much as the FFTs (measured
+        10.6 ms against 4.4 ms on 5 s). Not thread-safe: one front end per thread.
+        """
+        pad = self.n_fft // 2
+        n = np.size(y) + 2 * pad
+        padded = self._buffer("padded", (n,))
+        padded[:pad] = 0.0
+        padded[n - pad:] = 0.0
+        padded[pad:n - pad] = y
+        n_frames = 1 + (n - self.n_fft) // self.hop
+        view = np.lib.stride_tricks.as_strided(
+            padded, shape=(n_frames, self.n_fft),
+            strides=(padded.strides[0] * self.hop, padded.strides[0]), writeable=False)
+        out = np.empty((self._filters_used.shape[0], n_frames), dtype=self.dtype)
+        chunk = self._buffer("chunk", (CHUNK_FRAMES, self.n_fft))
+        for start in range(0, n_frames, CHUNK_FRAMES):
+            stop = min(start + CHUNK_FRAMES, n_frames)
+            frames = chunk[:stop - start]
+            np.multiply(view[start:stop], self.window, out=frames)
+            spec = scipy.fft.rfft(frames, axis=1)[:, self._bins]
+            power = spec.real ** 2
+            power += spec.imag ** 2
+            np.matmul(self._filters_used, power.T, out=out[:, start:stop])
+        return out
+
+    def _buffer(self, name: str, shape: tuple) -> np.ndarray:
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = self._buffers[name] = np.empty(shape, dtype=self.dtype)
+        return buf
 
 
 def mfcc_from_mel_db(mel_db: np.ndarray, n_mfcc: int = N_MFCC) -> np.ndarray:

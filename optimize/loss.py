@@ -106,9 +106,11 @@ def power_to_db(power: np.ndarray, *, top_db: float = TOP_DB) -> np.ndarray:
     return np.maximum(db, db.max() - top_db)
 
 
-def _envelope(x: np.ndarray) -> np.ndarray:
+def _envelope(x: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
+    """Mean |x| over blocks of ENV_DECIMATION samples, mean removed."""
     n = x.size // ENV_DECIMATION * ENV_DECIMATION
-    env = np.abs(x[:n]).reshape(-1, ENV_DECIMATION).mean(axis=1)
+    rect = np.abs(x[:n], out=scratch[:n] if scratch is not None and scratch.size >= n else None)
+    env = rect.reshape(-1, ENV_DECIMATION).mean(axis=1, dtype=np.float64)
     return env - env.mean()
 
 
@@ -143,6 +145,7 @@ class SeedLoss:
             raise AudioInputError("the target is silent; expected a recording with signal")
         self.analyzer = get_analyzer(backend)
         self.backend = self.analyzer.name
+        self._buffers: dict = {}
         if self.backend == "librosa":
             self._mel_power = self.analyzer.frontend(self.sample_rate).mel_power
         else:
@@ -166,7 +169,7 @@ class SeedLoss:
         """How many samples ``take`` lags the target (positive: the take is later), within ±max lag."""
         if not self.max_lag_samples:
             return 0
-        env = _envelope(take)
+        env = _envelope(take, self._scratch(take.size, "abs"))
         xc = scipy.fft.irfft(scipy.fft.rfft(env, self._nfft) * self._env_spec, self._nfft)
         reach = self.max_lag_samples // ENV_DECIMATION + 1
         lags = np.r_[np.arange(0, reach + 1), np.arange(-reach, 0)]
@@ -183,15 +186,26 @@ class SeedLoss:
         corr = views @ seg
         return int(lo + np.argmax(np.abs(corr)))
 
+    def _scratch(self, size: int, name: str) -> np.ndarray:
+        """A reused float32 work buffer (fresh megabyte arrays per call cost page faults)."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < size:
+            buf = self._buffers[name] = np.empty(size, dtype=np.float32)
+        return buf[:size]
+
     def _aligned(self, take: np.ndarray) -> tuple:
-        lag = self.lag_samples(take)
+        """(take shifted onto the target, zero-filled, float32 at the target's length; lag)."""
+        x = self._scratch(take.size, "take")
+        x[:] = take
+        lag = self.lag_samples(x)
         n = self.target.size
-        out = np.zeros(n)
-        src = take[max(lag, 0):]
-        if lag < 0:
-            src = np.concatenate([np.zeros(-lag), take])
-        m = min(n, src.size)
-        out[:m] = src[:m]
+        out = self._scratch(n, "aligned")
+        dst = max(-lag, 0)
+        src = x[max(lag, 0):]
+        m = max(0, min(n - dst, src.size))
+        out[:dst] = 0.0
+        out[dst:dst + m] = src[:m]
+        out[dst + m:] = 0.0
         return out, lag
 
     # -- the loss --------------------------------------------------------------
