@@ -129,14 +129,16 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
     with SessionWriter(opts["out_dir"], name, force=opts["force"]) as writer, \
             contextlib.ExitStack() as stack:
         calibration = midi = None
-        if hardware:
-            rig, midi, calibration = _open_hardware(opts, stack, sample_rate)
-        else:
+        if not hardware:
             rig = stack.enter_context(VirtualRig(sample_rate=sample_rate))
             if opts["send_patch"]:
                 midi = _open_midi(opts, stack)
         pair = load_pair(opts["target"], opts["di_path"], sample_rate=sample_rate,
                          min_follow=opts["min_follow_score"])
+        if hardware:      # refuse a DI the sound card must not play before calibrating
+            from hil.rig import MAX_SEND_PEAK_DBFS, check_di
+            check_di(pair.di, max_peak_dbfs=MAX_SEND_PEAK_DBFS)
+            rig, midi, calibration = _open_hardware(opts, stack, sample_rate)
         patch, notes, neutral = starting_patch(pair, effect_type=plan["type"],
                                                analyzer=opts["analyzer"])
         writer.write_text("_neutral.json", neutral.to_json())
@@ -151,6 +153,8 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             notes.append(excerpt.describe(sample_rate))
         loss_cls = plan["loss_cls"]
         loss_opts = {"backend": opts["analyzer"]} if opts["loss_name"] == "seed" else {}
+        if opts["loss_name"] == "match":     # MatchLoss reads LFO modulation relative to the DI
+            loss_opts = {"di": pair.di[excerpt.start:excerpt.stop]}
         loss = loss_cls(pair.target[excerpt.start:excerpt.stop], sample_rate, **loss_opts)
         floor = _replicate_floor(rig, patch, pair, excerpt, loss_cls, loss_opts)
         if calibration is not None:

@@ -28,6 +28,7 @@ def files(shared_dir, tmp_path_factory):
     sf.write(str(folder / "di.wav"), di, sr)
     sf.write(str(folder / "target.wav"), target, sr)
     sf.write(str(folder / "silent.wav"), np.zeros(2 * sr), sr)
+    sf.write(str(folder / "loud_di.wav"), di * (0.99 / np.max(np.abs(di))), sr, subtype="FLOAT")
     sf.write(str(folder / "short.wav"), di[:sr // 2], sr)
     nan = di.astype(np.float32).copy()
     nan[1000:1010] = np.nan
@@ -69,6 +70,8 @@ CASES = [
      ["--out-device"]),
     ("unknown audio device", {}, ["--in-device", "NoSuchCard", "--out-device", "NoSuchCard"],
      1, ["NoSuchCard"]),
+    ("DI too loud for the sound card", {"di": "loud_di.wav", "target": "target.wav"},
+     ["--in-device", "x", "--out-device", "y"], 1, ["-1.0 dBFS"]),
     ("unknown MIDI port", {}, ["--send-patch", "--midi-port", "NoSuchPort"], 1, ["MIDI"]),
     ("output folder is a file", {}, ["OUT_IS_FILE"], 1, ["a_file"]),
 ]
