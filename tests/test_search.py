@@ -205,3 +205,14 @@ def test_no_take_after_an_interrupt_even_from_a_strategys_clean_up():
                         budget_takes=50)
     assert result.stopped == "interrupted"
     assert [t.label for t in result.history] == ["start", "try", "try"]
+
+
+def test_grid_points_default_to_the_finest_grid_within_the_budget():
+    space = ParameterSpace(MONO_DELAY, ["feedback_gain_pct", "mix_pct"])
+    start = Patch.init(MONO_DELAY)
+    result = run_search("grid", space=space, start=start, evaluate=Bowl(space, start),
+                        budget_takes=10)
+    assert len(result.history) == 10 and result.stopped == "budget"   # the grid used every take
+    grid_points = {(t.params["feedback_gain_pct"], t.params["mix_pct"])
+                   for t in result.history[1:]}
+    assert grid_points == {(fb, mix) for fb in (-95, 0, 95) for mix in (0, 50, 100)}
