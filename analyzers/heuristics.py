@@ -18,11 +18,12 @@ measured, not guessed:
 * **gain**: the drop of the crest factor against the DI (12 dB = full gain);
   **treble/presence/booster**: the change of the 1.5-6 kHz tilt and centroid.
 
-Without a DI the seed's rules are used: gain ~ 1 - flatness, delay from the
-autocorrelation of the onset envelope, reverb from the late/early energy ratio
-(0.08-0.6 s against 0-0.08 s after onsets), modulation from the 0.2-6 Hz peak
-of the RMS envelope, booster when the tilt exceeds 3 dB and the centroid
-2.2 kHz. Either way the tempo comes from the backend and a ``dotted_8th`` tag
+Without a DI the seed's rules are used (:mod:`analyzers.seed_rules`): gain
+~ 1 - flatness, delay from the autocorrelation of the onset envelope, reverb
+from the late/early energy ratio (0.08-0.6 s against 0-0.08 s after onsets),
+modulation from the 0.2-6 Hz peak of the RMS envelope, booster when the tilt
+exceeds 3 dB and the centroid 2.2 kHz. Either way the tempo comes from the
+backend and a ``dotted_8th`` tag
 is added when the delay is 0.75 beat (within 5 %).
 """
 
@@ -299,7 +300,8 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
     target = np.asarray(target, dtype=np.float64)
     feats = {"target": analyzer.describe(target, sample_rate, tempo=di is None)}
     if di is None:
-        return _from_target_only(target, sample_rate, feats, analyzer)
+        from .seed_rules import from_target_only
+        return from_target_only(target, sample_rate, feats, analyzer)
     di = np.asarray(di, dtype=np.float64)
     alignment = align(target, di, sample_rate)
     length = max(di.size, target.size - alignment.offset_samples)
@@ -327,11 +329,12 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
         amp_presence=float(np.clip(0.5 + np.log2(centroid_ratio) / 4.0, 0.0, 1.0)),
         booster=bool(tilt_change_db > 3.0 and centroid_ratio > 1.2),
         tempo_bpm=float(d["tempo_bpm"]) or None, features=feats)
-    _fill_effects(neutral, delay, reverb, modulation)
+    fill_effects(neutral, delay, reverb, modulation)
     return neutral
 
 
-def _fill_effects(neutral, delay, reverb, modulation) -> None:
+def fill_effects(neutral, delay, reverb, modulation) -> None:
+    """Copy the measured delay/reverb/modulation into ``neutral``; add the dotted-8th tag."""
     if delay is not None:
         neutral.delay_time_ms = round(delay["time_ms"], 2)
         neutral.delay_feedback = round(delay["feedback"] or 0.0, 3)
@@ -348,49 +351,3 @@ def _fill_effects(neutral, delay, reverb, modulation) -> None:
         beat_ms = 60000.0 / neutral.tempo_bpm
         if abs(neutral.delay_time_ms / beat_ms - 0.75) <= 0.05 * 0.75:
             neutral.tags.append("dotted_8th")
-
-
-def _from_target_only(target, sample_rate, feats, analyzer) -> NeutralPatch:
-    """The seed's rules on the target alone (module docstring)."""
-    t = feats["target"]
-    env, env_rate = analyzer.onset_envelope(target, sample_rate)
-    env = env - env.mean()
-    ac = np.correlate(env, env, mode="full")[env.size - 1:]
-    ac = ac / ac[0] if ac[0] > 0 else ac
-    lo, hi = int(DELAY_RANGE_S[0] * env_rate) + 2, min(int(1.5 * env_rate), ac.size - 1)
-    delay = None
-    if hi > lo:
-        k = lo + int(np.argmax(ac[lo:hi]))
-        if ac[k] > 0.2:
-            k2 = 2 * k
-            fb = float(np.clip(ac[k2] / ac[k], 0, 0.9)) if k2 < ac.size else 0.0
-            delay = {"time_ms": 1000.0 * (k + _parabola(ac, k)) / env_rate, "feedback": fb,
-                     "mix": float(np.clip(ac[k], 0, 0.6))}
-    hop = int(0.01 * sample_rate)
-    n = target.size // hop * hop
-    rms = np.sqrt(np.mean(target[:n].reshape(-1, hop) ** 2, axis=1))      # 10 ms blocks
-    onsets = scipy.signal.find_peaks(np.diff(np.log(rms + 1e-9)), height=1.0, distance=30)[0]
-    early, late = 0.0, 0.0
-    for o in onsets:
-        early += float(np.sum(rms[o:o + 8] ** 2))
-        late += float(np.sum(rms[o + 8:o + 60] ** 2))
-    ratio = late / early if early > 0 else 0.0
-    reverb = None
-    if ratio > 1.0:
-        reverb = {"decay_s": float(np.clip(0.5 * ratio, 0.3, 10.0)),
-                  "mix": float(np.clip((ratio - 1.0) / 6.0, 0.0, 0.8))}
-    m = rms - rms.mean()
-    spec = np.abs(np.fft.rfft(m * np.hanning(m.size), 8 * m.size))
-    freqs = np.fft.rfftfreq(8 * m.size, 0.01)
-    sel = (freqs >= 0.2) & (freqs <= 6.0)
-    modulation = None
-    if sel.any() and spec[sel].max() > 6 * np.median(spec[sel]):
-        modulation = {"rate_hz": float(freqs[sel][np.argmax(spec[sel])]), "depth": 0.5,
-                      "kind": "tremolo"}
-    feats.update(delay=delay, reverb=reverb, modulation=modulation,
-                 derived={"late_early_ratio": ratio})
-    neutral = NeutralPatch(amp_gain=float(np.clip(1.0 - t["flatness"], 0, 1)),
-                           booster=bool(t["tilt_db"] > 3.0 and t["centroid_hz"] > 2200.0),
-                           tempo_bpm=float(t["tempo_bpm"]) or None, features=feats)
-    _fill_effects(neutral, delay, reverb, modulation)
-    return neutral
