@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from magicstomp.errors import AudioInputError, DeviceError, MagicstompError
+from magicstomp.errors import AudioInputError, CalibrationError, DeviceError, MagicstompError
 
 from .imperfections import Imperfections
 
@@ -239,6 +239,12 @@ class HardwareRig(Rig):
         self.out_device = io.resolve_device(out_device, "output")
         io.check_stream(self.in_device, self.out_device, in_channels=self.in_channels,
                         out_channels=self.out_channels, sample_rate=self.sample_rate)
+        if calibration.in_device is not None and not calibration.matches(
+                (self.in_device, self.out_device), self.sample_rate):
+            raise CalibrationError(
+                f"the calibration was measured with {calibration.in_device!r} -> "
+                f"{calibration.out_device!r}, not {self.in_device.name!r} -> "
+                f"{self.out_device.name!r}; calibrate this chain (auto_match_hil --calibrate)")
         self.calibration = calibration
         self.settle_ms, self.pacing_ms = float(settle_ms), float(pacing_ms)
         self.pre_roll_samples = int(round(pre_roll_ms * 1e-3 * self.sample_rate))

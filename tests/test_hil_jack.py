@@ -19,7 +19,7 @@ import pytest
 from hil import io
 from hil.calibration import CalibrationRecord, calibrate
 from hil.rig import HardwareRig, VirtualRig
-from magicstomp.errors import DeviceError, MidiError
+from magicstomp.errors import CalibrationError, DeviceError, MidiError
 from magicstomp.midi import MagicstompMidi
 from magicstomp.patch import Patch
 from magicstomp.sysex import patch_messages
@@ -175,6 +175,14 @@ def test_unknown_device_and_port_give_their_messages(virtual_unit):
         io.resolve_device("nosuchcard", "input")
     with pytest.raises(MidiError, match="no MIDI output port matches 'nosuchport'"):
         MagicstompMidi("nosuchport").open()
+
+
+def test_a_calibration_of_other_devices_is_refused(virtual_unit):
+    record = CalibrationRecord(sample_rate=RATE, latency_samples=300, latency_estimates=[300],
+                               polarity=1, return_gain_db=0.0, noise_floor_dbfs=-120.0,
+                               threshold=1e-5, in_device="Scarlett 2i2", out_device="Scarlett 2i2")
+    with pytest.raises(CalibrationError, match="measured with 'Scarlett 2i2'"):
+        _rig(virtual_unit, record)
 
 
 def test_a_sample_rate_the_device_refuses_gives_its_message(virtual_unit):
