@@ -43,6 +43,7 @@ class OneLineCommand(click.Command):
     """A click command whose usage errors are one line (``Error: ...``) and exit 2."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        args = _join_nargs(list(sys.argv[1:] if args is None else args), "--optimize-params")
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
@@ -58,6 +59,23 @@ class OneLineCommand(click.Command):
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _join_nargs(args: list, option: str) -> list:
+    """The seed's ``--optimize-params a b c`` (argparse nargs='+'): the words after the
+    option, up to the next option, become one comma-separated value."""
+    out, i = [], 0
+    while i < len(args):
+        out.append(args[i])
+        if args[i] == option:
+            words = []
+            while i + 1 < len(args) and not args[i + 1].startswith("-"):
+                i += 1
+                words.append(args[i])
+            if words:
+                out.append(",".join(words))
+        i += 1
+    return out
 
 
 def _split_params(values) -> list | None:

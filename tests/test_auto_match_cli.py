@@ -139,7 +139,7 @@ def test_without_optimize_only_the_starting_patch_is_measured(audio_pair, tmp_pa
 def test_max_iterations_sets_the_seeds_budget(audio_pair, tmp_path):
     result = CliRunner().invoke(main, _args(audio_pair, tmp_path, "passes", "--optimize",
                                             "--optimizer", "coordinate", "--max-iterations", "1",
-                                            "--optimize-params", "delay_time_ms,mix_pct"))
+                                            "--optimize-params", "delay_time_ms", "mix_pct"))
     assert result.exit_code == 0, result.stderr
     doc = json.loads((tmp_path / "passes" / "passes_session.json").read_text())
     assert doc["budget_takes"] == 1 + 2 * 2 * 1
