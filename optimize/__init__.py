@@ -1,7 +1,12 @@
 """Loss, parameter space and search: everything between a take and the next candidate.
 
-    constraints  ParameterSpace (fields, safety limits, normalized coordinates, steps)
-    search       Take, SearchResult, Recorder, STRATEGIES, run_search (coordinate, grid)
+    constraints  ParameterSpace: the fields of one effect type, the seed's safety limits,
+                 normalized 0..1 coordinates snapped to the unit's steps, the seed's steps
+    search       Take, SearchResult, Recorder (take budget), the strategy registry,
+                 run_search (take 0 = the starting patch), the seed's coordinate and grid
+    strategies   random, seed_coordinate and ours (the default), registered on first use
+    loss         SeedLoss, metric_panel, get_loss (the loss registry)
+    objective    MatchLoss (level-matched multi-term objective)
 
 No module here does I/O; the CLI owns files, devices and progress output.
 """
