@@ -142,7 +142,7 @@ class _Incumbent:
 @register_strategy("ours")
 def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int = 0,
          initial_step: float = 0.2, max_step: float = 0.4, final_remeasures: int = 2,
-         scan_points: int = 24, **_ignored) -> None:
+         scan_points: int = 16, **_ignored) -> None:
     """Screening, warm starts, then a staged adaptive pattern search with step halving.
 
     Parameters
@@ -150,9 +150,9 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
     space, start, recorder, rng
         As for every strategy (see :mod:`optimize.search`).
     screen : bool
-        First try every amp model and speaker simulation the type has (one take
-        each, greedy; :func:`optimize.screening.screen_discrete`) unless they are
-        in the space.
+        After one pass over the amp/EQ knobs, try every cabinet and amp model the
+        type has (one take each, greedy; :func:`optimize.screening.screen_discrete`)
+        unless they are in the space.
     warm_starts : int
         Uniform random candidates measured after the start; the best point so far
         becomes the incumbent (0 disables).
@@ -161,9 +161,10 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
     max_step : float
         Largest step a parameter may grow to after repeated success.
     scan_points : int
-        Echo-time knobs (many local minima) are first scanned on this many
-        evenly spaced values (fewer when less than 4 takes per point are left);
-        the local search then starts from the best.
+        Echo-time and LFO-rate knobs (many local minima) are first scanned on this
+        many evenly spaced values, with the levels of their effect raised to at
+        least half way so the effect is audible (fewer points when less than 6
+        takes per point are left); the local search then starts from the best.
     final_remeasures : int
         Takes kept at the end to re-measure the incumbent; the result is the
         incumbent with its mean loss, not the luckiest single take.
@@ -177,103 +178,135 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
     n = len(space.keys)
     inc = _Incumbent(start, space.to_unit(start), recorder.initial_loss)
     reserve = max(0, int(final_remeasures))
+    search = _PatternSearch(space, recorder, inc, reserve=reserve, initial_step=initial_step,
+                            max_step=max_step, scan_points=int(scan_points))
     try:
+        amp = [i for i in staged_order(space.keys) if stage_of(space.keys[i]) == "amp"]
         if screen:
             keys = [k for k in discrete_keys(start.effect_type) if k not in space.keys]
-            found = screen_discrete(start, lambda p: recorder.evaluate(p, "screen"),
+            if keys and amp:
+                search.run(only=amp, passes=1)    # screen amps at a sensible gain and tone
+            found = screen_discrete(inc.patch, lambda p: recorder.evaluate(p, "screen"),
                                     start_loss=inc.loss, keys=keys,
                                     max_takes=max(0, recorder.takes_left - reserve - 1))
-            start = found.patch
-            inc = _Incumbent(start, space.to_unit(start), found.loss)
+            if found.patch is not inc.patch:
+                search.accept(found.patch, found.loss)
         for _ in range(int(warm_starts)):
             if recorder.takes_left <= reserve:
                 break
-            patch = space.from_unit(start, rng.uniform(0.0, 1.0, n))
+            patch = space.from_unit(inc.patch, rng.uniform(0.0, 1.0, n))
             loss = recorder.evaluate(patch, "warm start")
             if loss < inc.loss:
-                inc = _Incumbent(patch, space.to_unit(patch), loss)
-        _pattern_search(space, recorder, inc, reserve=reserve, initial_step=initial_step,
-                        max_step=max_step, scan_points=int(scan_points))
+                search.accept(patch, loss)
+        search.run()
+    except _OutOfTakes:
+        pass
     finally:
         _settle(recorder, inc, reserve)
 
 
-def _pattern_search(space, recorder, inc: _Incumbent, *, reserve: int, initial_step: float,
-                    max_step: float, scan_points: int) -> None:
-    n = len(space.keys)
-    steps = np.full(n, float(initial_step))
-    direction = np.ones(n)
-    resolution = np.maximum(np.asarray(space.resolution_unit, dtype=float), 1e-4)
-    order = staged_order(space.keys)
+class _PatternSearch:
+    """Adaptive coordinate pattern search around a shared incumbent (see :func:`ours`)."""
 
-    def measure(u, label):
-        if recorder.takes_left <= reserve:
+    def __init__(self, space, recorder, inc: _Incumbent, *, reserve: int, initial_step: float,
+                 max_step: float, scan_points: int):
+        self.space, self.recorder, self.inc, self.reserve = space, recorder, inc, reserve
+        n = len(space.keys)
+        self.initial_step, self.max_step, self.scan_points = initial_step, max_step, scan_points
+        self.steps = np.full(n, float(initial_step))
+        self.direction = np.ones(n)
+        self.resolution = np.maximum(np.asarray(space.resolution_unit, dtype=float), 1e-4)
+        self.scanned: set = set()
+
+    def measure(self, u, label):
+        if self.recorder.takes_left <= self.reserve:
             raise _OutOfTakes
-        patch = space.from_unit(inc.patch, np.clip(u, 0.0, 1.0))
-        return patch, recorder.evaluate(patch, label)
+        patch = self.space.from_unit(self.inc.patch, np.clip(u, 0.0, 1.0))
+        return patch, self.recorder.evaluate(patch, label)
 
-    def accept(patch, loss):
-        nonlocal inc
-        inc.patch, inc.unit, inc.losses = patch, space.to_unit(patch), [loss]
+    def accept(self, patch, loss):
+        self.inc.patch, self.inc.unit, self.inc.losses = patch, self.space.to_unit(patch), [loss]
 
-    scanned = set()
-    try:
-        takes_at_restart = -1
-        while True:
-            if not np.any(steps >= 0.5 * resolution):     # converged: restart with fresh steps
-                if recorder.takes_used == takes_at_restart:
-                    return                                 # a whole pass measured nothing new
-                takes_at_restart = recorder.takes_used
-                steps = np.maximum(np.full(n, 0.25 * initial_step), resolution)
+    def run(self, *, only=None, passes=None) -> None:
+        """Passes over ``only`` (indices, default all, staged order) until converged."""
+        order = [i for i in staged_order(self.space.keys) if only is None or i in only]
+        done, takes_at_restart = 0, -1
+        while passes is None or done < passes:
+            active = [i for i in order if self.steps[i] >= 0.5 * self.resolution[i]]
+            if not active:                        # converged: restart with fresh steps
+                if passes is not None or self.recorder.takes_used == takes_at_restart:
+                    return                        # a whole pass measured nothing new
+                takes_at_restart = self.recorder.takes_used
+                self.steps = np.maximum(np.full(len(self.steps), 0.25 * self.initial_step),
+                                        self.resolution)
+                continue
             for i in order:
-                if is_timing(space.keys[i]) and i not in scanned and scan_points > 1:
-                    scanned.add(i)
-                    points = int(min(scan_points, max(3, (recorder.takes_left - reserve) // 4)))
-                    grid = (np.arange(points) + 0.5) / points
-                    for value in grid:
-                        trial = inc.unit.copy()
-                        trial[i] = value
-                        p, f = measure(trial, f"{space.keys[i]} scan")
-                        if f < inc.loss:
-                            accept(p, f)
-                    steps[i] = 0.5 / points
-                    continue
-                if steps[i] < 0.5 * resolution[i]:
-                    continue
-                key, s, d = space.keys[i], steps[i], direction[i]
-                f0 = inc.loss
-                trial = inc.unit.copy()
-                trial[i] += d * s
-                p1, f1 = measure(trial, f"{key}{'+' if d > 0 else '-'}")
-                if f1 < f0:
-                    accept(p1, f1)
-                    trial = inc.unit.copy()
-                    trial[i] += d * s
-                    p2, f2 = measure(trial, f"{key} extrapolate")
-                    if f2 < inc.loss:
-                        accept(p2, f2)
-                        steps[i] = min(max_step, 2.0 * s)
-                    continue
-                trial = inc.unit.copy()
-                trial[i] -= d * s
-                p2, f2 = measure(trial, f"{key}{'-' if d > 0 else '+'}")
-                if f2 < f0:
-                    accept(p2, f2)
-                    direction[i] = -d
-                    continue
-                steps[i] = 0.5 * s
-                t = _parabola_vertex(f2, f0, f1)      # in units of s along d
-                if t is not None and 0.15 <= abs(t) <= 0.85:
-                    trial = inc.unit.copy()
-                    trial[i] += d * t * s
-                    p3, f3 = measure(trial, f"{key} vertex")
-                    if f3 < f0:
-                        accept(p3, f3)
-                        direction[i] = math.copysign(1.0, d * t)
-            log.debug("ours: pass done, loss %.5f, steps %s", inc.loss,
-                      np.array2string(steps, precision=3))
-    except _OutOfTakes:
-        return
+                if is_timing(self.space.keys[i]) and i not in self.scanned and self.scan_points > 1:
+                    self.scan(i)
+                elif self.steps[i] >= 0.5 * self.resolution[i]:
+                    self.step(i)
+            done += 1
+            log.debug("ours: pass done, loss %.5f", self.inc.loss)
+
+    def scan(self, i: int) -> None:
+        """Evenly spaced values of knob ``i`` with its stage made audible; keep the best."""
+        self.scanned.add(i)
+        key, inc = self.space.keys[i], self.inc
+        points = int(min(self.scan_points,
+                         max(3, (self.recorder.takes_left - self.reserve) // 6)))
+        base = inc.unit.copy()
+        for j, other in enumerate(self.space.keys):   # a silent effect cannot be scanned
+            if j != i and stage_of(other) == stage_of(key) and not is_timing(other):
+                base[j] = max(base[j], 0.5)
+        best_u, best_f = None, math.inf
+        for value in (np.arange(points) + 0.5) / points:
+            trial = base.copy()
+            trial[i] = value
+            p, f = self.measure(trial, f"{key} scan")
+            if f < best_f:
+                best_u, best_f = trial, f
+            if f < inc.loss:
+                self.accept(p, f)
+        if best_u is not None and inc.unit[i] != best_u[i]:
+            trial = inc.unit.copy()               # the best time at the incumbent's levels
+            trial[i] = best_u[i]
+            p, f = self.measure(trial, f"{key} scan best")
+            if f <= inc.loss * 1.02:
+                self.accept(p, f)
+        self.steps[i] = 0.5 / points
+
+    def step(self, i: int) -> None:
+        """One adaptive move of knob ``i``: +/- step, extrapolation, parabola vertex."""
+        inc, key, s, d = self.inc, self.space.keys[i], self.steps[i], self.direction[i]
+        f0 = inc.loss
+        trial = inc.unit.copy()
+        trial[i] += d * s
+        p1, f1 = self.measure(trial, f"{key}{'+' if d > 0 else '-'}")
+        if f1 < f0:
+            self.accept(p1, f1)
+            trial = inc.unit.copy()
+            trial[i] += d * s
+            p2, f2 = self.measure(trial, f"{key} extrapolate")
+            if f2 < inc.loss:
+                self.accept(p2, f2)
+                self.steps[i] = min(self.max_step, 2.0 * s)
+            return
+        trial = inc.unit.copy()
+        trial[i] -= d * s
+        p2, f2 = self.measure(trial, f"{key}{'-' if d > 0 else '+'}")
+        if f2 < f0:
+            self.accept(p2, f2)
+            self.direction[i] = -d
+            return
+        self.steps[i] = 0.5 * s
+        t = _parabola_vertex(f2, f0, f1)      # in units of s along d
+        if t is not None and 0.15 <= abs(t) <= 0.85:
+            trial = inc.unit.copy()
+            trial[i] += d * t * s
+            p3, f3 = self.measure(trial, f"{key} vertex")
+            if f3 < f0:
+                self.accept(p3, f3)
+                self.direction[i] = math.copysign(1.0, d * t)
 
 
 class _OutOfTakes(Exception):

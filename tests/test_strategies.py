@@ -111,13 +111,18 @@ def test_ours_remeasures_the_incumbent_so_a_lucky_take_does_not_win():
     assert result.best_loss >= min(t.loss for t in result.history)
 
 
-def test_ours_scans_echo_time_first_of_its_stage():
+def test_ours_scans_echo_time_and_lfo_rate_once_with_audible_levels():
     space, start, bowl = setup()
-    result = run_search("ours", space=space, start=start, evaluate=bowl, budget_takes=80, seed=0,
-                        scan_points=10, screen=False)
+    result = run_search("ours", space=space, start=start, evaluate=bowl, budget_takes=120,
+                        seed=0, scan_points=10, screen=False)
     scans = [t for t in result.history if t.label.endswith("scan")]
-    assert len(scans) == 10
-    assert {t.label for t in scans} == {"feedback_delay_time_ms scan"}
+    assert {t.label for t in scans} == {"feedback_delay_time_ms scan", "chorus_speed scan"}
+    for label in ("feedback_delay_time_ms scan", "chorus_speed scan"):
+        values = [t.params[label.split()[0]] for t in scans if t.label == label]
+        assert len(values) == 10 and len(set(values)) == 10
+    for t in scans:                               # the scanned effect is made audible
+        if t.label.startswith("chorus"):
+            assert t.params["chorus_level"] >= 5.0 and t.params["chorus_depth"] >= 5.0
 
 
 def test_ours_rejects_bad_options():
