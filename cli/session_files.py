@@ -29,6 +29,8 @@ log = logging.getLogger("magicstomp.auto_match")
 
 CAPTURE_RATE_HZ = 44100
 CALIBRATION_NAME = "calibration.json"
+#: same-performance pairs score 0.45-0.97 (cli.matching.follow_score); below this, say so
+LOOSE_FOLLOW_SCORE = 0.45
 
 
 def _panel(take_initial, take_optimized, target, sample_rate, backend) -> dict:
@@ -50,6 +52,13 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
     writer.write_wav("_di.wav", pair.di, sr)
     writer.write_history(result.history, start.effect_type.keys())
     notes = list(notes) + list(pair.warnings)
+    follow = pair.alignment.get("follow_score")
+    if follow is not None and follow < LOOSE_FOLLOW_SCORE:
+        notes.append(f"the target follows the DI only loosely (follow score {follow:.2f}); "
+                     "check that both files are the same performance")
+    if opts["optimize"] and len(result.history) > 1 and result.best_loss >= result.initial_loss:
+        notes.append("the search found no patch better than the starting patch; try a larger "
+                     "--budget, another --effect-type or another --optimizer")
     if result.stopped == "interrupted":
         notes.append(f"interrupted by the user after {len(result.history)} takes; the optimized "
                      "patch is the best measured so far")
