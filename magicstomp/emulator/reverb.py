@@ -142,6 +142,7 @@ class ReverbCore:
         self._ap_len_samples = np.round(_DIFFUSERS_MS * min(1.0, scale) * per_ms).astype(np.int64)
         self._ap_gain = 0.35 + 0.04 * min(max(diffusion, 0.0), 10.0)
         self._coef = self._loop_coefficients(time_s, hf_ratio, lf_ratio)
+        self._low_shelf = lf_ratio != 1.0
         # early reflections
         most = min(max(int(max_reflections), 2), _MAX_ER_TAPS)
         n_taps = int(round(2 + (most - 2) * density))
@@ -202,7 +203,8 @@ class ReverbCore:
         kern.fdn_process(x, out, self._ibuf, self._er_tap_samples, self._er_gl, self._er_gr,
                          self._late_tap_samples, self._ap_buf, self._ap_len_samples,
                          self._ap_gain, self._lines, self._line_len_samples, self._coef,
-                         self._fstate, self._in_gain, self._out_l, self._out_r, self._pos)
+                         self._low_shelf, self._fstate, self._in_gain, self._out_l,
+                         self._out_r, self._pos)
         return out
 
 

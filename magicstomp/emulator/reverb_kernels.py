@@ -37,12 +37,13 @@ def _hadamard8(f):
 
 @numba.njit(cache=True, fastmath=_FAST)
 def fdn_process(x, out, ibuf, er_tap_samples, er_gl, er_gr, late_tap_samples, ap_buf,
-                ap_len_samples, ap_gain, lines, line_len_samples, coef, fstate, in_gain, out_l,
-                out_r, pos):
+                ap_len_samples, ap_gain, lines, line_len_samples, coef, low_shelf, fstate,
+                in_gain, out_l, out_r, pos):
     """Render ``x`` (n,) into ``out`` (n, 2): early reflections plus the late FDN tail.
 
     ``coef`` rows per line: (loop gain incl. the 1/sqrt(8) of the mixing, low-shelf
-    b0, b1, a1, high-shelf b0, b1, a1); ``fstate`` (8, 2) holds the shelf memories;
+    b0, b1, a1, high-shelf b0, b1, a1); ``low_shelf`` False skips the low shelf (an LF
+    ratio of 1 makes it flat); ``fstate`` (8, 2) holds the shelf memories;
     ``pos`` = [input-buffer position, diffuser position, line position].
     """
     imask = ibuf.shape[0] - 1
@@ -73,8 +74,11 @@ def fdn_process(x, out, ibuf, er_tap_samples, er_gl, er_gr, late_tap_samples, ap
             ll += out_l[i] * y
             lr += out_r[i] * y
             a = coef[i, 0] * y
-            s = coef[i, 1] * a + fstate[i, 0]          # low shelf (LF decay ratio)
-            fstate[i, 0] = coef[i, 2] * a - coef[i, 3] * s
+            if low_shelf:                              # low shelf (LF decay ratio)
+                s = coef[i, 1] * a + fstate[i, 0]
+                fstate[i, 0] = coef[i, 2] * a - coef[i, 3] * s
+            else:
+                s = a
             t = coef[i, 4] * s + fstate[i, 1]          # high shelf (HF decay ratio)
             fstate[i, 1] = coef[i, 5] * s - coef[i, 6] * t
             f[i] = t
