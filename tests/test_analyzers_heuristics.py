@@ -95,11 +95,21 @@ def test_dry_signal_gives_a_dry_patch(dis):
     assert neutral.amp_gain < 0.1 and not neutral.booster
 
 
-def test_drive_raises_the_gain(dis):
+def test_gain_grows_with_drive(dis):
     x = dis["jazz"]
-    driven = np.tanh(30 * x) * 0.3
-    assert initial_patch(driven, SR, di=x).amp_gain > 0.5
-    assert initial_patch(np.tanh(2 * x), SR, di=x).amp_gain < 0.3
+    gains = [initial_patch(np.tanh(drive * x) / drive, SR, di=x).amp_gain for drive in (1, 10, 30, 100)]
+    assert gains[0] < 0.05 and gains[-1] > 0.6, gains
+    assert all(b >= a for a, b in zip(gains, gains[1:])), gains
+
+
+def test_gain_follows_the_amp_simulators_preamp_gain(dis):
+    x = dis["jazz"]
+    gains = []
+    for preamp_gain in (0.0, 5.0, 10.0):
+        patch = Patch.init(0x08).with_values(preamp_gain=preamp_gain, amplifier_type="Crunch 1")
+        gains.append(initial_patch(to_mono(render(patch, x, SR)), SR, di=x).amp_gain)
+    assert gains[0] < 0.2 and gains[2] > 0.4, gains
+    assert gains[0] < gains[1] < gains[2], gains
 
 
 def test_dotted_eighth_tag(dis):
