@@ -130,6 +130,11 @@ def resolve_device(ref, kind: str) -> DeviceInfo:
         raise ValueError(f"kind={kind!r}; expected 'input' or 'output'")
     if isinstance(ref, DeviceInfo):
         return ref
+    if ref is None or (isinstance(ref, str) and not ref.strip()):
+        usable = [d for d in list_devices() if _channels_of(d, kind) > 0]
+        raise DeviceError(f"no {kind} audio device given; choose one of: "
+                          + ("; ".join(map(str, usable)) or "none found")
+                          + f" (--{'in' if kind == 'input' else 'out'}-device)")
     found = _find(ref, kind, list_devices())
     if found is None:
         found = _find(ref, kind, list_devices(refresh=True))

@@ -214,3 +214,8 @@ def test_calibration_on_its_own_from_the_command_line(start_virtual_unit, jack_s
     assert record.latency_samples == 12 + jack_server.period
     assert record.return_gain_db == pytest.approx(-1.5, abs=0.1)
     assert record.matches((unit.name, unit.name), RATE, in_ch=[1, 2], out_ch=1)
+
+
+def test_no_device_given_lists_the_choices(virtual_unit):
+    with pytest.raises(DeviceError, match=rf"no output audio device given; choose one of: .*{virtual_unit.name}"):
+        io.resolve_device(None, "output")
