@@ -29,8 +29,8 @@ log = logging.getLogger("magicstomp.auto_match")
 
 CAPTURE_RATE_HZ = 44100
 CALIBRATION_NAME = "calibration.json"
-#: same-performance pairs score 0.45-0.97 (cli.matching.follow_score); below this, say so
-LOOSE_FOLLOW_SCORE = 0.45
+#: same-performance pairs scored 0.45-0.97, different ones 0.0-0.10 (cli.matching.follow_score)
+LOOSE_FOLLOW_SCORE = 0.35
 
 
 def _panel(take_initial, take_optimized, target, sample_rate, backend) -> dict:
