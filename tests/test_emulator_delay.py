@@ -15,15 +15,9 @@ from magicstomp.emulator import StreamProcessor, render
 from magicstomp.emulator.delay import MultiDelayStage
 from magicstomp.emulator.mappings import knob_value
 from magicstomp.patch import Patch
+from signals import SR, click, dominant_hz, instantaneous_hz
 
-SR = 48000
 CLEAN = {"hi_freq_ratio": 1.0, "hi_pass_frequency_hz": "Thru", "lo_pass_frequency_hz": "Thru", "mix_pct": 100}
-
-
-def click(n: int, at: int = 100) -> np.ndarray:
-    x = np.zeros(n)
-    x[at] = 1.0
-    return x
 
 
 def patch(type_id: int, **values) -> Patch:
@@ -130,21 +124,6 @@ def test_echo_cross_feedback_left_to_right():
     assert np.max(np.abs(y[100 + int(0.15 * SR):, 0])) < 1e-9    # no R->L, no FB.L: one left echo
     y2 = render(patch(0x11, **{**values, "feedback_gain_l_r_pct": 0, "feedback_gain_r_l_pct": 50}), click(SR), SR)
     assert peak_times_ms(y2[:, 0], 100, count=2) == pytest.approx([100.0, 300.0], abs=1.0)
-
-
-def instantaneous_hz(y: np.ndarray) -> np.ndarray:
-    phase = np.unwrap(np.angle(signal.hilbert(y)))
-    return np.diff(phase) * SR / (2 * np.pi)
-
-
-def dominant_hz(x: np.ndarray, rate_hz: int) -> float:
-    """Frequency of the strongest component of ``x`` (mean removed), parabolic peak interpolation."""
-    x = (x - x.mean()) * np.hanning(x.size)
-    n = 1 << int(np.ceil(np.log2(x.size * 8)))
-    spec = np.abs(np.fft.rfft(x, n))
-    k = int(np.argmax(spec[1:])) + 1
-    a, b, c = np.log(spec[k - 1: k + 2] + 1e-300)
-    return (k + 0.5 * (a - c) / (a - 2 * b + c)) * rate_hz / n
 
 
 @pytest.mark.parametrize("rate_hz, waveform", [(0.85, "Sine"), (3.0, "Triangle")])

@@ -14,39 +14,13 @@ from scipy import signal
 from magicstomp.emulator import StreamProcessor, render
 from magicstomp.emulator.modulation import PHASER_BASE_HZ, PHASER_OFFSET_OCT, PHASER_SWEEP_OCT
 from magicstomp.patch import Patch
+from signals import SR, dominant_hz, envelope, inst_hz, notch_track, sine
 
-SR = 48000
 FLAT_EQ = {"lo_shelf_gain_db": 0.0, "eq_gain_db": 0.0, "hi_shelf_gain_db": 0.0}
 
 
 def patch(type_id: int, **values) -> Patch:
     return Patch.init(type_id).with_values(**values)
-
-
-def sine(freq_hz: float, seconds: float, amp: float = 0.5) -> np.ndarray:
-    return amp * np.sin(2 * np.pi * freq_hz * np.arange(int(seconds * SR)) / SR)
-
-
-def dominant_hz(x: np.ndarray, rate_hz: float) -> float:
-    """Frequency of the strongest component of ``x`` (mean removed), parabolic peak interpolation."""
-    x = (x - x.mean()) * np.hanning(x.size)
-    n = 1 << int(np.ceil(np.log2(x.size * 8)))
-    spec = np.abs(np.fft.rfft(x, n))
-    k = int(np.argmax(spec[1:])) + 1
-    a, b, c = np.log(spec[k - 1: k + 2] + 1e-300)
-    return (k + 0.5 * (a - c) / (a - 2 * b + c)) * rate_hz / n
-
-
-def inst_hz(y: np.ndarray) -> np.ndarray:
-    """Instantaneous frequency (2 ms moving average), edges trimmed."""
-    f = np.diff(np.unwrap(np.angle(signal.hilbert(y)))) * SR / (2 * np.pi)
-    return np.convolve(f, np.ones(96) / 96, "valid")[SR // 10: -SR // 10]
-
-
-def envelope(y: np.ndarray, hop: int = 48) -> np.ndarray:
-    """RMS envelope per ``hop`` samples (rate SR / hop)."""
-    n = y.size // hop
-    return np.sqrt(np.mean(y[: n * hop].reshape(n, hop) ** 2, axis=1))
 
 
 @pytest.mark.parametrize("type_id, key, rate_hz, waveform", [
@@ -139,24 +113,13 @@ def test_eq_bands_shape_the_wet(band, rng):
     assert gain_db == pytest.approx(12.0, abs=1.0)
 
 
-def phaser_notch_track(y: np.ndarray, x: np.ndarray, nperseg: int = 2048):
-    """Frequency (Hz) of the deepest notch of |Y/X| per STFT frame."""
-    f, _, sx = signal.stft(x, fs=SR, nperseg=nperseg, noverlap=nperseg // 2)
-    _, _, sy = signal.stft(y, fs=SR, nperseg=nperseg, noverlap=nperseg // 2)
-    ratio = np.abs(sy) / (np.abs(sx) + 1e-9)
-    band = (f > 40) & (f < 12000)
-    kernel = np.ones(3) / 3
-    smooth = np.apply_along_axis(lambda c: np.convolve(c, kernel, "same"), 0, ratio[band])
-    return f[band][np.argmin(smooth, axis=0)][2:-2], SR / (nperseg // 2)
-
-
 @pytest.mark.parametrize("rate_hz", [0.5, 2.0])
 def test_phaser_notch_sweeps_at_the_rate_over_the_documented_range(rate_hz, rng):
     offset, depth = 30, 50
     x = rng.standard_normal(int(SR * 8 / rate_hz) if rate_hz < 1 else SR * 6)
     p = patch(0x15, lowest_offset=offset, mod_frequency_hz=rate_hz, mod_depth_pct=depth,
               feedback_gain_pct=0, shifter_stages=2, mix_pct=50, lo_shelf_gain_db=0.0, hi_shelf_gain_db=0.0)
-    track, frame_rate = phaser_notch_track(render(p, x, SR)[:, 0], x)
+    track, frame_rate = notch_track(render(p, x, SR)[:, 0], x)
     assert dominant_hz(np.log2(track), frame_rate) == pytest.approx(rate_hz, rel=0.05)
     f_low = PHASER_BASE_HZ * 2 ** (PHASER_OFFSET_OCT * offset / 100)
     f_high = f_low * 2 ** (PHASER_SWEEP_OCT * depth / 100)
@@ -182,8 +145,8 @@ def test_phaser_lr_phase_angle_and_feedback(rng):
     same = render(patch(0x15, l_r_phase_angle_deg=0, **base), x, SR)
     assert np.array_equal(same[:, 0], same[:, 1])
     opposite = render(patch(0x15, l_r_phase_angle_deg=180, **base), x, SR)
-    left, fl = phaser_notch_track(opposite[:, 0], x)
-    right, _ = phaser_notch_track(opposite[:, 1], x)
+    left, fl = notch_track(opposite[:, 0], x)
+    right, _ = notch_track(opposite[:, 1], x)
     assert np.corrcoef(np.log2(left), np.log2(right))[0, 1] < -0.8        # notches move apart
     fb = render(patch(0x15, l_r_phase_angle_deg=0, **{**base, "feedback_gain_pct": 80}), x, SR)
     assert not np.allclose(fb, same)

@@ -14,8 +14,8 @@ from magicstomp.emulator import StreamProcessor, render
 from magicstomp.emulator.mappings import knob_value
 from magicstomp.emulator.multi import modulation_stage
 from magicstomp.patch import Patch
+from signals import SR, dominant_hz, envelope, inst_hz
 
-SR = 48000
 AMP_MULTIS = (0x37, 0x38, 0x39, 0x3A)
 DIST_MULTIS = (0x3B, 0x3C, 0x3D, 0x3E)
 #: A near-linear front: clean amp at low gain, compressor 1:1 without make-up, gate off, no cabinet.
@@ -36,28 +36,6 @@ def tone_burst(freq_hz: float, seconds: float, total_s: float, amp: float = 0.2)
     n = int(seconds * SR)
     x[:n] = amp * np.sin(2 * np.pi * freq_hz * np.arange(n) / SR) * np.hanning(n)
     return x
-
-
-def dominant_hz(x: np.ndarray, rate_hz: float) -> float:
-    """Frequency of the strongest component of ``x`` (mean removed), parabolic peak interpolation."""
-    x = (x - x.mean()) * np.hanning(x.size)
-    n = 1 << int(np.ceil(np.log2(x.size * 8)))
-    spec = np.abs(np.fft.rfft(x, n))
-    k = int(np.argmax(spec[1:])) + 1
-    a, b, c = np.log(spec[k - 1: k + 2] + 1e-300)
-    return (k + 0.5 * (a - c) / (a - 2 * b + c)) * rate_hz / n
-
-
-def inst_hz(y: np.ndarray) -> np.ndarray:
-    """Instantaneous frequency (2 ms moving average), edges trimmed."""
-    f = np.diff(np.unwrap(np.angle(signal.hilbert(y)))) * SR / (2 * np.pi)
-    return np.convolve(f, np.ones(96) / 96, "valid")[SR // 10: -SR // 10]
-
-
-def envelope(y: np.ndarray, hop: int = 48) -> np.ndarray:
-    """RMS envelope per ``hop`` samples (rate SR / hop)."""
-    n = y.size // hop
-    return np.sqrt(np.mean(y[: n * hop].reshape(n, hop) ** 2, axis=1))
 
 
 def lag_ms(reference: np.ndarray, delayed: np.ndarray) -> float:
