@@ -21,15 +21,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_DIR))
 
 from magicstomp.emulator import render  # noqa: E402
 from magicstomp.patch import Patch  # noqa: E402
+from tests.signals import SR, click, dominant_hz, envelope, inst_hz, notch_track, sine  # noqa: E402
 
-SR = 48000
 CLEAN = {"hi_freq_ratio": 1.0, "hi_pass_frequency_hz": "Thru", "lo_pass_frequency_hz": "Thru", "mix_pct": 100}
 FLAT = {"lo_shelf_gain_db": 0.0, "hi_shelf_gain_db": 0.0}
 RESULTS = REPO_DIR / "benchmarks" / "results"
@@ -39,19 +38,9 @@ def first_echo_ms(y: np.ndarray, start: int) -> float:
     return (int(np.argmax(np.abs(y))) - start) * 1000.0 / SR
 
 
-def dominant_hz(x: np.ndarray, rate_hz: float) -> float:
-    x = (x - x.mean()) * np.hanning(x.size)
-    n = 1 << int(np.ceil(np.log2(x.size * 8)))
-    spec = np.abs(np.fft.rfft(x, n))
-    k = int(np.argmax(spec[1:])) + 1
-    a, b, c = np.log(spec[k - 1: k + 2] + 1e-300)
-    return (k + 0.5 * (a - c) / (a - 2 * b + c)) * rate_hz / n
-
-
 def echo_timing() -> list:
     rows = []
-    click = np.zeros(int(SR * 2.9))
-    click[100] = 1.0
+    impulse = click(int(SR * 2.9))
     for time_ms in (1.0, 10.0, 123.4, 500.0, 1350.0, 2730.0):
         cases = [("Mono Delay", 0x0D, dict(delay_time_ms=time_ms, feedback_gain_pct=0), 0)]
         if time_ms <= 1350.0:
@@ -66,41 +55,20 @@ def echo_timing() -> list:
                                                               mod_depth_pct=0), 0))
         for name, type_id, values, ch in cases:
             p = Patch.init(type_id).with_values(**{**CLEAN, **values})
-            y = render(p, click[: 100 + int(SR * (time_ms / 1000 + 0.05))], SR)[:, ch]
+            y = render(p, impulse[: 100 + int(SR * (time_ms / 1000 + 0.05))], SR)[:, ch]
             rows.append({"type": name, "set_ms": time_ms, "error_ms": first_echo_ms(y, 100) - time_ms})
     return rows
 
 
 def feedback_ratios() -> list:
     rows = []
-    click = np.zeros(int(SR * 0.7))
-    click[100] = 1.0
     for fb in (-90, -50, 25, 60, 99):
         p = Patch.init(0x0D).with_values(delay_time_ms=100.0, feedback_gain_pct=fb, **CLEAN)
-        y = render(p, click, SR)[:, 0]
+        y = render(p, click(int(SR * 0.7)), SR)[:, 0]
         echoes = y[[100 + k * 4800 for k in range(1, 6)]]
         ratios = echoes[1:] / echoes[:-1]
         rows.append({"feedback_pct": fb, "max_ratio_error_pct": float(np.max(np.abs(ratios / (fb / 100) - 1)) * 100)})
     return rows
-
-
-def inst_hz(y: np.ndarray) -> np.ndarray:
-    f = np.diff(np.unwrap(np.angle(signal.hilbert(y)))) * SR / (2 * np.pi)
-    return np.convolve(f, np.ones(96) / 96, "valid")[SR // 10: -SR // 10]
-
-
-def envelope(y: np.ndarray, hop: int = 48) -> np.ndarray:
-    n = y.size // hop
-    return np.sqrt(np.mean(y[: n * hop].reshape(n, hop) ** 2, axis=1))
-
-
-def notch_track(y: np.ndarray, x: np.ndarray, nperseg: int = 2048) -> np.ndarray:
-    f, _, sx = signal.stft(x, fs=SR, nperseg=nperseg, noverlap=nperseg // 2)
-    _, _, sy = signal.stft(y, fs=SR, nperseg=nperseg, noverlap=nperseg // 2)
-    band = (f > 40) & (f < 12000)
-    ratio = (np.abs(sy) / (np.abs(sx) + 1e-9))[band]
-    smooth = np.apply_along_axis(lambda c: np.convolve(c, np.ones(3) / 3, "same"), 0, ratio)
-    return f[band][np.argmin(smooth, axis=0)][2:-2]
 
 
 def lfo_rates() -> list:
@@ -108,24 +76,23 @@ def lfo_rates() -> list:
     rng = np.random.default_rng(7)
     for rate_hz in (0.25, 1.0, 3.0, 7.5):
         seconds = max(4.0, 8.0 / rate_hz)
-        n = int(seconds * SR)
-        sine = 0.5 * np.sin(2 * np.pi * 1000.0 * np.arange(n) / SR)
+        tone = sine(1000.0, seconds)
         for name, type_id, values in (
                 ("Chorus", 0x12, dict(pm_depth_pct=100, am_depth_pct=0)),
                 ("Flange", 0x13, dict(mod_depth_pct=100, feedback_gain_pct=0))):
             p = Patch.init(type_id).with_values(mod_frequency_hz=rate_hz, mod_delay_ms=5.0, mix_pct=100,
                                                 eq_gain_db=0.0, **FLAT, **values)
-            measured = dominant_hz(inst_hz(render(p, sine, SR)[:, 0]), SR)
+            measured = dominant_hz(inst_hz(render(p, tone, SR)[:, 0]), SR)
             rows.append({"type": name, "set_hz": rate_hz, "error_pct": (measured / rate_hz - 1) * 100})
         p = Patch.init(0x17).with_values(mod_frequency_hz=rate_hz, mod_depth_pct=100, eq_gain_db=0.0, **FLAT)
-        measured = dominant_hz(envelope(render(p, sine, SR)[:, 0]), SR / 48)
+        measured = dominant_hz(envelope(render(p, tone, SR)[:, 0]), SR / 48)
         rows.append({"type": "Tremolo", "set_hz": rate_hz, "error_pct": (measured / rate_hz - 1) * 100})
         if rate_hz <= 3.0:
-            noise = rng.standard_normal(n)
+            noise = rng.standard_normal(tone.size)
             p = Patch.init(0x15).with_values(mod_frequency_hz=rate_hz, mod_depth_pct=50, lowest_offset=30,
                                              feedback_gain_pct=0, shifter_stages=2, mix_pct=50, **FLAT)
-            track = notch_track(render(p, noise, SR)[:, 0], noise)
-            measured = dominant_hz(np.log2(track), SR / 1024)
+            track, frame_rate_hz = notch_track(render(p, noise, SR)[:, 0], noise)
+            measured = dominant_hz(np.log2(track), frame_rate_hz)
             rows.append({"type": "Phaser", "set_hz": rate_hz, "error_pct": (measured / rate_hz - 1) * 100})
     return rows
 
