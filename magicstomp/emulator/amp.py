@@ -37,15 +37,14 @@ DC_BLOCK_HZ = 25.0
 
 
 @dataclass(frozen=True)
-class AmpVoicing:
-    """The fixed circuit character of one amp type (frequencies in Hz, levels in dB).
+class DriveVoicing:
+    """The drive front shared by amp and distortion voicings (frequencies in Hz, levels in dB).
 
-    ``stage1`` = (bias, asym, hard) and ``stage2`` = (gain_db, bias, asym, hard) or
-    None; see :class:`~magicstomp.emulator.shaper.DriveCore`. ``base_gain_db`` is
-    the preamp gain at knob 0. ``voice_hz``/``voice_db`` is a fixed tone-stack
-    peak (> 0) or scoop (< 0). ``trim_db`` evens out the loudness of the types: with
-    the jazz DI (-22.6 dBFS RMS), gain 5, all tone knobs at 5 and master 10 every
-    type measured -14 +/- 0.5 dBFS RMS (speaker Off) when the trims were set.
+    ``hp_hz`` is the input high-pass, ``pre_hz``/``pre_db``/``pre_q`` a fixed
+    peak before the drive, ``base_gain_db`` the preamp gain at knob 0;
+    ``stage1`` = (bias, asym, hard), ``stage2`` = (gain_db, bias, asym, hard) or
+    None and the inter-stage filters are as in
+    :class:`~magicstomp.emulator.shaper.DriveCore`.
     """
 
     hp_hz: float
@@ -57,6 +56,26 @@ class AmpVoicing:
     stage2: tuple | None
     inter_hp_hz: float
     inter_lp_hz: float
+
+    def drive_core(self, sample_rate: int, *, pre_sections, post_sections, gain_in: float,
+                   gain_out: float) -> DriveCore:
+        """A :class:`DriveCore` with this voicing's stages between the given filters and gains."""
+        return DriveCore(sample_rate, stage1=self.stage1, stage2=self.stage2,
+                         inter_hp_hz=self.inter_hp_hz, inter_lp_hz=self.inter_lp_hz,
+                         pre_sections=pre_sections, post_sections=post_sections,
+                         gain_in=gain_in, gain_out=gain_out)
+
+
+@dataclass(frozen=True)
+class AmpVoicing(DriveVoicing):
+    """The fixed circuit character of one amp type: the drive front, then the tone stack.
+
+    ``voice_hz``/``voice_db`` is a fixed tone-stack peak (> 0) or scoop (< 0).
+    ``trim_db`` evens out the loudness of the types: with the jazz DI (-22.6 dBFS
+    RMS), gain 5, all tone knobs at 5 and master 10 every type measured -14 +/- 0.5
+    dBFS RMS (speaker Off) when the trims were set.
+    """
+
     bass_hz: float
     lo_mid_hz: float
     hi_mid_hz: float
@@ -105,7 +124,7 @@ def _voicing(label) -> AmpVoicing:
     return voicing
 
 
-def _sections(sample_rate, specs):
+def rbj_sections(sample_rate, specs):
     """RBJ sections for (kind, f0_hz, q, gain_db) specs, leaving out 0 dB peaks and shelves."""
     return [rbj_biquad(kind, f0, sample_rate, q=q, gain_db=g) for kind, f0, q, g in specs
             if not (kind in ("peaking", "lowshelf", "highshelf") and g == 0.0)]
@@ -131,9 +150,9 @@ class AmpStage:
         v = _voicing(params["amplifier_type"])
         self.voicing = v
         sr = sample_rate
-        pre = _sections(sr, [("highpass", v.hp_hz, 0.7071, 0.0),
+        pre = rbj_sections(sr, [("highpass", v.hp_hz, 0.7071, 0.0),
                              ("peaking", v.pre_hz, v.pre_q, v.pre_db)])
-        post = _sections(sr, [
+        post = rbj_sections(sr, [
             ("lowshelf", v.bass_hz, 0.7071, knob_value("bass", params["bass"])),
             ("peaking", v.lo_mid_hz, 0.9, knob_value("lo_mid", params["lo_mid"])),
             ("peaking", v.hi_mid_hz, 0.9, knob_value("hi_mid", params["hi_mid"])),
@@ -145,9 +164,8 @@ class AmpStage:
             ("highpass", DC_BLOCK_HZ, 0.7071, 0.0)])
         gain_db = v.base_gain_db + knob_value("preamp_gain", params["preamp_gain"])
         out_gain = db_to_gain(v.trim_db) * knob_value("master_volume", params["master_volume"])
-        self._drive = DriveCore(sr, stage1=v.stage1, stage2=v.stage2, inter_hp_hz=v.inter_hp_hz,
-                                inter_lp_hz=v.inter_lp_hz, pre_sections=pre, post_sections=post,
-                                gain_in=db_to_gain(gain_db), gain_out=out_gain)
+        self._drive = v.drive_core(sr, pre_sections=pre, post_sections=post,
+                                   gain_in=db_to_gain(gain_db), gain_out=out_gain)
         self.reset()
 
     def reset(self) -> None:
@@ -187,13 +205,17 @@ class SpeakerStage:
         return self._conv.process(x)
 
 
-class AmpSimulator(Processor):
-    """Amp Simulator (0x08): noise gate -> amp -> speaker; mono in, L = R out."""
+class MonoStageChain(Processor):
+    """Base of the single types built from mono stages: ``STAGES`` in series, L = R out.
+
+    Each class in ``STAGES`` is built as ``cls(params, sample_rate)`` and has
+    ``reset()`` and ``process(x) -> y`` on mono blocks.
+    """
+
+    STAGES: tuple = ()
 
     def _setup(self) -> None:
-        self._stages = (NoiseGateStage(self.params, self.sample_rate),
-                        AmpStage(self.params, self.sample_rate),
-                        SpeakerStage(self.params, self.sample_rate))
+        self._stages = tuple(cls(self.params, self.sample_rate) for cls in self.STAGES)
 
     def reset(self) -> None:
         for stage in self._stages:
@@ -204,3 +226,9 @@ class AmpSimulator(Processor):
         for stage in self._stages:
             y = stage.process(y)
         return np.column_stack((y, y))
+
+
+class AmpSimulator(MonoStageChain):
+    """Amp Simulator (0x08): noise gate -> amp -> speaker; mono in, L = R out."""
+
+    STAGES = (NoiseGateStage, AmpStage, SpeakerStage)

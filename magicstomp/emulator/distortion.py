@@ -18,32 +18,23 @@ The Distortion type runs noise gate -> distortion and outputs L = R.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from ..errors import EmulationError
-from .amp import AMP_VOICINGS, DC_BLOCK_HZ, MASTER_TONE_HZ
-from .base import Processor
+from .amp import (AMP_VOICINGS, DC_BLOCK_HZ, MASTER_TONE_HZ, DriveVoicing, MonoStageChain,
+                  rbj_sections)
 from .dsp import db_to_gain, rbj_biquad
 from .dynamics import NoiseGateStage
 from .mappings import knob_value, require_keys
-from .shaper import BiquadChain, DriveCore
+from .shaper import BiquadChain
 
 
 @dataclass(frozen=True)
-class DistortionVoicing:
-    """Fixed character of one distortion type (Hz, dB); stages as in :class:`DriveCore`."""
+class DistortionVoicing(DriveVoicing):
+    """Fixed character of one distortion type: the drive front, a voice peak, post LP, trim."""
 
-    hp_hz: float
-    pre_hz: float
-    pre_db: float
-    pre_q: float
-    base_gain_db: float
-    stage1: tuple
-    stage2: tuple | None
-    inter_hp_hz: float
-    inter_lp_hz: float
     voice_hz: float
     voice_db: float
     post_lp_hz: float
@@ -52,9 +43,9 @@ class DistortionVoicing:
 
 def _from_amp(name: str, post_lp_hz: float, trim_db: float) -> DistortionVoicing:
     a = AMP_VOICINGS[name]
-    return DistortionVoicing(a.hp_hz, a.pre_hz, a.pre_db, a.pre_q, a.base_gain_db, a.stage1,
-                             a.stage2, a.inter_hp_hz, a.inter_lp_hz, a.voice_hz, a.voice_db,
-                             post_lp_hz, trim_db)
+    front = {f.name: getattr(a, f.name) for f in fields(DriveVoicing)}
+    return DistortionVoicing(**front, voice_hz=a.voice_hz, voice_db=a.voice_db,
+                             post_lp_hz=post_lp_hz, trim_db=trim_db)
 
 
 #: distortion type label -> voicing; None = "Bypass" (no drive, unity level). Columns: hp,
@@ -89,8 +80,8 @@ DISTORTION_VOICINGS = {
 
 def _peaking(sample_rate, bands):
     """RBJ peaking sections for (f0_hz, gain_db, q) bands, leaving out 0 dB bands."""
-    return [rbj_biquad("peaking", float(f0), sample_rate, q=float(q), gain_db=float(g))
-            for f0, g, q in bands if float(g) != 0.0]
+    return rbj_sections(sample_rate, [("peaking", float(f0), float(q), float(g))
+                                      for f0, g, q in bands])
 
 
 class DistortionStage:
@@ -130,7 +121,7 @@ class DistortionStage:
         drive_gain_db = knob_value("preamp_gain", p["preamp_gain"])
         post_eq = _peaking(sr, post_bands)
         out_gain = knob_value("master_volume", p["master_volume"])
-        tone_sections = [_tone(sr, tone)] if tone[3] != 0.0 else []
+        tone_sections = rbj_sections(sr, [tone])
         if v is None:                       # Bypass: EQs and levels only
             self._drive = None
             self._pre = BiquadChain(_peaking(sr, pre_bands))
@@ -142,9 +133,8 @@ class DistortionStage:
             post = (_peaking(sr, [(v.voice_hz, v.voice_db, 0.8)]) + tone_sections + post_eq
                     + [rbj_biquad("lowpass", v.post_lp_hz, sr),
                        rbj_biquad("highpass", DC_BLOCK_HZ, sr)])
-            self._drive = DriveCore(
-                sr, stage1=v.stage1, stage2=v.stage2, inter_hp_hz=v.inter_hp_hz,
-                inter_lp_hz=v.inter_lp_hz, pre_sections=pre, post_sections=post,
+            self._drive = v.drive_core(
+                sr, pre_sections=pre, post_sections=post,
                 gain_in=level_in * db_to_gain(v.base_gain_db + drive_gain_db),
                 gain_out=db_to_gain(v.trim_db) * out_gain)
         self.reset()
@@ -168,22 +158,7 @@ class DistortionStage:
         return y
 
 
-def _tone(sample_rate, spec):
-    kind, f0, q, gain_db = spec
-    return rbj_biquad(kind, f0, sample_rate, q=q, gain_db=gain_db)
-
-
-class Distortion(Processor):
+class Distortion(MonoStageChain):
     """Distortion (0x2F): noise gate -> distortion stage; mono in, L = R out."""
 
-    def _setup(self) -> None:
-        self._gate = NoiseGateStage(self.params, self.sample_rate)
-        self._dist = DistortionStage(self.params, self.sample_rate)
-
-    def reset(self) -> None:
-        self._gate.reset()
-        self._dist.reset()
-
-    def process(self, x: np.ndarray) -> np.ndarray:
-        y = self._dist.process(self._gate.process(x))
-        return np.column_stack((y, y))
+    STAGES = (NoiseGateStage, DistortionStage)
