@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from magicstomp.emulator import StreamProcessor, render
+from magicstomp.emulator import render
 from magicstomp.emulator.modulation import PHASER_BASE_HZ, PHASER_OFFSET_OCT, PHASER_SWEEP_OCT
 from magicstomp.patch import Patch
+from render_checks import block_renders, hard_input_renders, raw_extreme_renders
 from signals import SR, dominant_hz, envelope, inst_hz, notch_track, sine
 
 FLAT_EQ = {"lo_shelf_gain_db": 0.0, "eq_gain_db": 0.0, "hi_shelf_gain_db": 0.0}
@@ -193,21 +194,15 @@ def test_streaming_equals_offline(type_id, rng):
     x = rng.standard_normal(SR // 2) * 0.3
     p = Patch.init(type_id)
     whole = render(p, x, SR)
-    for block in (64, 256, 1024):
-        sp = StreamProcessor(p, SR)
-        assert np.array_equal(np.concatenate([sp.process(x[i: i + block]) for i in range(0, x.size, block)]),
-                              whole), block
-    sp.reset()
-    assert np.array_equal(sp.process(x), whole)
+    for cut, y in block_renders(p, x).items():
+        assert np.array_equal(y, whole), cut
 
 
 @pytest.mark.parametrize("type_id", MOD_TYPES)
 @pytest.mark.parametrize("rate", [44100, 48000, 96000])
 def test_finite_for_silence_noise_and_clipped_input(type_id, rate, rng):
     p = Patch.init(type_id)
-    for x in (np.zeros(rate // 4), rng.uniform(-1, 1, rate // 4),
-              np.clip(4 * rng.standard_normal(rate // 4), -1, 1)):
-        y = render(p, x, rate)
+    for x, y in hard_input_renders(p, rate, rng):
         assert y.shape == (x.size, 2) and np.all(np.isfinite(y))
 
 
@@ -218,13 +213,8 @@ def test_every_parameter_changes_the_output(type_id, rng):
     eq_gains = [k for k in ("lo_shelf_gain_db", "eq_gain_db", "hi_shelf_gain_db") if k in init.values()]
     base = init.with_values(**{k: 6.0 for k in eq_gains})      # EQ frequencies and Q need a band on
     for key in base.effect_type.keys():
-        param = base.effect_type.param(key)
-        outs = []
-        for raw in (param.min_raw, param.max_raw):
-            p = base.copy()
-            p.set_raw(key, raw)
-            outs.append(render(p, x, SR))
-        assert not np.allclose(outs[0], outs[1], atol=1e-6), key
+        low, high = raw_extreme_renders(base, key, x)
+        assert not np.allclose(low, high, atol=1e-6), key
 
 
 @pytest.mark.parametrize("waveform, quarter, half", [("Sine", 1.0, 0.0), ("Triangle", 1.0, 0.0), ("Square", 1.0, 0.0)])

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from magicstomp.emulator import StreamProcessor, render
+from magicstomp.emulator import render
 from magicstomp.emulator.mappings import knob_value
 from magicstomp.emulator.multi import modulation_stage
 from magicstomp.patch import Patch
+from render_checks import block_renders, hard_input_renders, raw_extreme_renders
 from signals import SR, dominant_hz, envelope, inst_hz
 
 AMP_MULTIS = (0x37, 0x38, 0x39, 0x3A)
@@ -154,21 +155,15 @@ def test_streaming_equals_offline(type_id, rng):
     x = rng.standard_normal(SR // 2) * 0.1
     p = busy(type_id)
     whole = render(p, x, SR)
-    for block in (64, 256, 1024):
-        sp = StreamProcessor(p, SR)
-        assert np.array_equal(np.concatenate([sp.process(x[i: i + block]) for i in range(0, x.size, block)]),
-                              whole), block
-    sp.reset()
-    assert np.array_equal(sp.process(x), whole)
+    for cut, y in block_renders(p, x).items():
+        assert np.array_equal(y, whole), cut
 
 
 @pytest.mark.parametrize("type_id", ALL_MULTIS)
 @pytest.mark.parametrize("rate", [44100, 48000, 96000])
 def test_finite_for_silence_noise_and_clipped_input(type_id, rate, rng):
     p = busy(type_id)
-    for x in (np.zeros(rate // 4), rng.uniform(-1, 1, rate // 4),
-              np.clip(4 * rng.standard_normal(rate // 4), -1, 1)):
-        y = render(p, x, rate)
+    for x, y in hard_input_renders(p, rate, rng):
         assert y.shape == (x.size, 2) and np.all(np.isfinite(y))
 
 
@@ -180,10 +175,5 @@ def test_every_section_parameter_changes_the_output(type_id, rng):
     for key in base.effect_type.keys():
         if not key.startswith(SECTION_KEYS):
             continue                                    # front keys: helper A's tests
-        param = base.effect_type.param(key)
-        outs = []
-        for raw in (param.min_raw, param.max_raw):
-            p = base.copy()
-            p.set_raw(key, raw)
-            outs.append(render(p, x, SR))
-        assert not np.allclose(outs[0], outs[1], atol=1e-7), key
+        low, high = raw_extreme_renders(base, key, x)
+        assert not np.allclose(low, high, atol=1e-7), key
