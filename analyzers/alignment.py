@@ -251,12 +251,15 @@ def _windowed_waveform(target, di, center, sr, env_conf, warnings):
         if d.size < sr // 2 or t.size < d.size or not np.any(d):
             continue
         c = scipy.signal.correlate(t, d, mode="valid", method="fft")
+        energy = np.concatenate([[0.0], np.cumsum(t ** 2)])
+        local = np.sqrt(np.maximum(energy[d.size:] - energy[:-d.size], 1e-20))[:c.size]
+        c = c / local        # normalised: a louder stretch of the target is not a better match
         mag = np.abs(c)
         i = int(np.argmax(mag))
         rest = mag.copy()
         rest[max(0, i - int(0.002 * sr)):i + int(0.002 * sr) + 1] = 0.0
-        denom = np.linalg.norm(d) * np.linalg.norm(t[i:i + d.size])
-        cands.append((t_lo + i - start, c[i] / denom if denom > 0 else 0.0,
+        norm_d = np.linalg.norm(d)
+        cands.append((t_lo + i - start, c[i] / norm_d if norm_d > 0 else 0.0,
                       mag[i] / rest.max() if rest.max() > 0 else np.inf))
     if not cands:
         return None
