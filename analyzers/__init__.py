@@ -12,6 +12,7 @@ API map (import from the submodules; nothing heavy is imported here):
 ``base.Analyzer``                       the backend interface (mel, frame features, onsets, tempo)
 ``features``                            cached mel front end, BS.1770 loudness, tilt, crest
 ``heuristics.initial_patch(...)``       -> :class:`magicstomp.neutral.NeutralPatch`
+``seed_rules``                          the seed's rules for a target without its DI
 =====================================  ==================================================
 
 Command line: ``python -m analyzers align TARGET --di DI`` and
