@@ -57,6 +57,9 @@ class AssumedMapping:
     table: tuple = field(default=())
 
 
+#: compressor knee label -> soft-knee width in dB (the two knee keys share it).
+_KNEE_WIDTHS_DB = (("Hard", 0.0), ("1", 3.0), ("2", 6.0), ("3", 9.0), ("4", 12.0), ("5", 15.0))
+
 ASSUMED_MAPPINGS = (
     # --- amp / distortion / dynamics / EQ family (helper A) --------------------
     AssumedMapping(
@@ -100,12 +103,10 @@ ASSUMED_MAPPINGS = (
     AssumedMapping(
         "compressor_knee", "enum_table", 0.0, 15.0, "dB",
         "Soft-knee width of the quadratic knee (Giannoulis, Massberg & Reiss 2012); "
-        "'Hard' = 0 dB and each step adds 3 dB.",
-        table=(("Hard", 0.0), ("1", 3.0), ("2", 6.0), ("3", 9.0), ("4", 12.0), ("5", 15.0))),
+        "'Hard' = 0 dB and each step adds 3 dB.", table=_KNEE_WIDTHS_DB),
     AssumedMapping(
         "knee", "enum_table", 0.0, 15.0, "dB",
-        "Standalone Compressor knee; same as compressor_knee.",
-        table=(("Hard", 0.0), ("1", 3.0), ("2", 6.0), ("3", 9.0), ("4", 12.0), ("5", 15.0))),
+        "Standalone Compressor knee; same as compressor_knee.", table=_KNEE_WIDTHS_DB),
     # --- time / modulation family (helper B: delay.py, modulation.py, multi.py) -----
     AssumedMapping(
         "delay_time", "geometric", 30.0, 1000.0, "ms",
@@ -188,11 +189,9 @@ def knob_value(key: str, value):
             f"{key}={value!r} is not a known label; expected one of "
             f"{', '.join(label for label, _ in entry.table)}")
     x = float(value)
-    if entry.kind == "db_linear":
-        return entry.lo + (entry.hi - entry.lo) * x / 10.0
-    if entry.kind == "db_linear_off":
-        return None if x <= 0.0 else entry.lo + (entry.hi - entry.lo) * x / 10.0
-    if entry.kind == "linear":
+    if entry.kind == "db_linear_off" and x <= 0.0:
+        return None
+    if entry.kind in ("db_linear", "db_linear_off", "linear"):
         return entry.lo + (entry.hi - entry.lo) * x / 10.0
     if entry.kind == "geometric":
         return entry.lo * (entry.hi / entry.lo) ** (min(max(x, 0.0), 10.0) / 10.0)
