@@ -135,30 +135,36 @@ def _stage_pass(u, gain, bias, asym, hard, offset):
         u[i] = _clip(v * (asym if neg else 1.0), hard) * (inv if neg else 1.0) - offset
 
 
+_ZERO_MEM = (0.0,) * 10
+
+
+@numba.njit(cache=True, inline="always", fastmath=_FAST)
+def _halfband_step(in0, in1, c, mem):
+    # one sample through the half-band filter's two allpass paths: path 0 (sections c0, c2,
+    # c4) on in0, path 1 (c1, c3) on in1; mem holds the (input, output) memory of each
+    # section in that order; returns (out0, out1, new mem)
+    t0 = c[0] * (in0 - mem[1]) + mem[0]
+    t1 = c[2] * (t0 - mem[3]) + mem[2]
+    out0 = c[4] * (t1 - mem[5]) + mem[4]
+    t2 = c[1] * (in1 - mem[7]) + mem[6]
+    out1 = c[3] * (t2 - mem[9]) + mem[8]
+    return out0, out1, (in0, t0, t0, t1, t1, out0, in1, t2, t2, out1)
+
+
 @numba.njit(cache=True, fastmath=_FAST)
 def _up_pass(x, c, m, pre_sos, pre_zi, gain_in, u):
     # pre-filters and input gain, then 2x up: u[2n] from path 0, u[2n + 1] from path 1
-    c0, c1, c2, c3, c4 = c[0], c[1], c[2], c[3], c[4]
-    m0, m1, m2, m3, m4, m5, m6, m7, m8, m9 = (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7],
-                                              m[8], m[9])
+    cs = (c[0], c[1], c[2], c[3], c[4])
+    mem = (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9])
     for n in range(x.size):
         v = _biquads(x[n], pre_sos, pre_zi) * gain_in
-        t = c0 * (v - m1) + m0
-        m0, m1 = v, t
-        t2 = c2 * (t - m3) + m2
-        m2, m3 = t, t2
-        w_e = c4 * (t2 - m5) + m4
-        m4, m5 = t2, w_e
-        t = c1 * (v - m7) + m6
-        m6, m7 = v, t
-        w_o = c3 * (t - m9) + m8
-        m8, m9 = t, w_o
+        w_e, w_o, mem = _halfband_step(v, v, cs, mem)
         u[2 * n] = w_e
         u[2 * n + 1] = w_o
         if abs(v) + abs(w_e) + abs(w_o) < _TINY:            # silence: flush denormals
-            m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = m8 = m9 = 0.0
-    m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9] = (m0, m1, m2, m3, m4, m5, m6, m7,
-                                                                  m8, m9)
+            mem = _ZERO_MEM
+    for k in range(10):
+        m[k] = mem[k]
 
 
 @numba.njit(cache=True, fastmath=_FAST)
@@ -179,27 +185,17 @@ def _inter_pass(u, a_hp, k_lp, st):
 @numba.njit(cache=True, fastmath=_FAST)
 def _down_pass(u, c, m, post_sos, post_zi, gain_out, y):
     # 2x down (path 0 takes the odd, path 1 the even sample), post-filters, output gain
-    c0, c1, c2, c3, c4 = c[0], c[1], c[2], c[3], c[4]
-    m0, m1, m2, m3, m4, m5, m6, m7, m8, m9 = (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7],
-                                              m[8], m[9])
+    cs = (c[0], c[1], c[2], c[3], c[4])
+    mem = (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9])
     for n in range(y.size):
         w_e = u[2 * n]
         w_o = u[2 * n + 1]
-        t = c0 * (w_o - m1) + m0
-        m0, m1 = w_o, t
-        t2 = c2 * (t - m3) + m2
-        m2, m3 = t, t2
-        p0 = c4 * (t2 - m5) + m4
-        m4, m5 = t2, p0
-        t = c1 * (w_e - m7) + m6
-        m6, m7 = w_e, t
-        p1 = c3 * (t - m9) + m8
-        m8, m9 = t, p1
+        p0, p1, mem = _halfband_step(w_o, w_e, cs, mem)
         y[n] = _biquads(0.5 * (p0 + p1), post_sos, post_zi) * gain_out
         if abs(w_e) + abs(w_o) + abs(p0) + abs(p1) < _TINY:   # silence: flush denormals
-            m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = m8 = m9 = 0.0
-    m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9] = (m0, m1, m2, m3, m4, m5, m6, m7,
-                                                                  m8, m9)
+            mem = _ZERO_MEM
+    for k in range(10):
+        m[k] = mem[k]
 
 
 class DriveCore:
