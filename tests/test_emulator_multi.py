@@ -15,7 +15,7 @@ from magicstomp.emulator.mappings import knob_value
 from magicstomp.emulator.multi import modulation_stage
 from magicstomp.patch import Patch
 from render_checks import block_renders, hard_input_renders, raw_extreme_renders
-from signals import SR, dominant_hz, envelope, inst_hz
+from signals import SR, dominant_hz, envelope, inst_hz, sine
 
 AMP_MULTIS = (0x37, 0x38, 0x39, 0x3A)
 DIST_MULTIS = (0x3B, 0x3C, 0x3D, 0x3E)
@@ -99,7 +99,7 @@ def test_delay_and_reverb_follow_the_drive(type_id, drive):
 @pytest.mark.parametrize("speed", [2.0, 5.0, 8.0])
 def test_tremolo_speed_follows_the_mapping(speed):
     rate_hz = knob_value("tremolo_speed", speed)
-    x = 0.2 * np.sin(2 * np.pi * 440.0 * np.arange(int(max(3.0, 8 / rate_hz) * SR)) / SR)
+    x = sine(440.0, max(3.0, 8 / rate_hz), amp=0.2)
     y = render(amp_multi(0x39, tremolo_speed=speed, tremolo_depth=10.0), x, SR)
     env = envelope(y[SR // 10:, 0])
     assert dominant_hz(env, SR / 48) == pytest.approx(rate_hz, rel=0.05)
@@ -110,7 +110,7 @@ def test_tremolo_speed_follows_the_mapping(speed):
 def test_chorus_and_flanger_speed_follow_the_mapping(type_id, prefix):
     speed = 6.0
     rate_hz = knob_value(f"{prefix}speed", speed)
-    x = 0.1 * np.sin(2 * np.pi * 1000.0 * np.arange(3 * SR) / SR)
+    x = sine(1000.0, 3.0, amp=0.1)
     values = {f"{prefix}speed": speed, f"{prefix}depth": 10.0}
     if type_id == 0x38:
         values["flanger_feedback_pct"] = 0
