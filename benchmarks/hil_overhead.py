@@ -7,7 +7,9 @@ as a match does: each take sends a *different* patch over MIDI (4 SysEx
 messages, 70 ms apart), waits the settle time (100 ms), plays pre-roll + DI +
 tail and records the return. Reported per duration: the median over N takes of
 ``wall / duration`` (the physical limit is 1.0; the target is <= 1.15 for 5 s),
-with the SysEx+settle and stream parts. The calibrated latency is reported too.
+with the SysEx+settle and stream parts, and the time of a bare silent stream of
+the same length (how far the dummy server's clock lags the wall clock on a
+loaded machine). The calibrated latency is reported too.
 
 Usage::
 
@@ -58,6 +60,17 @@ def _patches(type_id: int) -> list:
     return [low, high]
 
 
+def _bare_stream_s(rig, n_samples: int) -> float:
+    """Wall time of a plain silent stream of ``n_samples`` on the rig's devices: how fast the
+    dummy server's clock really runs (on a loaded machine it runs slower than real time)."""
+    from hil import io
+    t0 = time.perf_counter()
+    io.playrec(np.zeros(n_samples), in_device=rig.in_device, out_device=rig.out_device,
+               in_channels=rig.in_channels, out_channels=rig.out_channels,
+               sample_rate=RATE, on_dropout="warn")
+    return time.perf_counter() - t0
+
+
 def measure(rig, type_id: int, repeats: int) -> list:
     from magicstomp.effects import effect_type
     patches = _patches(type_id)
@@ -65,7 +78,7 @@ def measure(rig, type_id: int, repeats: int) -> list:
     rig.render(patches[1], _di(0.5))                 # warm-up take (stream, MIDI, processor)
     for seconds in DURATIONS_S:
         di = _di(seconds)
-        walls, sends = [], []
+        walls, sends, bares = [], [], []
         for k in range(repeats):
             patch = patches[k % 2]                   # alternates: never identical to the last
             t0 = time.perf_counter()
@@ -75,12 +88,14 @@ def measure(rig, type_id: int, repeats: int) -> list:
             t2 = time.perf_counter()
             walls.append(t2 - t0)
             sends.append(t1 - t0)
+            bares.append(_bare_stream_s(rig, len(di)))
         rows.append({"effect_type": effect_type(type_id).name, "duration_s": seconds,
                      "takes": repeats, "median_wall_s": round(statistics.median(walls), 4),
                      "ratio": round(statistics.median(walls) / seconds, 4),
                      "ratio_max": round(max(walls) / seconds, 4),
                      "sysex_settle_s": round(statistics.median(sends), 4),
-                     "stream_s": round(statistics.median(w - s for w, s in zip(walls, sends)), 4)})
+                     "stream_s": round(statistics.median(w - s for w, s in zip(walls, sends)), 4),
+                     "clock_ratio": round(statistics.median(bares) / seconds, 4)})
         print(rows[-1], flush=True)
     return rows
 
@@ -132,18 +147,23 @@ def main() -> None:
                         "expected_samples": 64 + PERIOD, "estimates": record.latency_estimates,
                         "return_gain_db": record.return_gain_db,
                         "noise_floor_dbfs": record.noise_floor_dbfs},
-        "rig": settings, "target_ratio_5s": TARGET_5S, "rows": rows}
+        "rig": settings, "target_ratio_5s": TARGET_5S, "load_average_1min": round(os.getloadavg()[0], 2),
+        "rows": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "hil_overhead.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [f"# HIL overhead ({result['date_utc']})", "", f"{result['machine']}; {result['server']}.",
              f"Calibrated latency {record.latency_samples} samples ({record.latency_ms:.2f} ms; "
              f"unit 64 + period {PERIOD}); rig: {settings}.", "",
              "| effect type | take (s) | takes | median wall (s) | ratio (median) | ratio (max) | "
-             "SysEx + settle (s) | stream (s) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "SysEx + settle (s) | stream (s) | bare stream / duration |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {r['effect_type']} | {r['duration_s']:g} | {r['takes']} | {r['median_wall_s']:.3f} | "
-              f"{r['ratio']:.3f} | {r['ratio_max']:.3f} | {r['sysex_settle_s']:.3f} | {r['stream_s']:.3f} |"
-              for r in rows]
-    lines += ["", f"Target: ratio <= {TARGET_5S} for a 5 s take (1.0 is the physical limit)."]
+              f"{r['ratio']:.3f} | {r['ratio_max']:.3f} | {r['sysex_settle_s']:.3f} | {r['stream_s']:.3f} | "
+              f"{r['clock_ratio']:.3f} |" for r in rows]
+    lines += ["", f"Target: ratio <= {TARGET_5S} for a 5 s take (1.0 is the physical limit).",
+              "The last column is a plain silent stream of the same length with no patch, no rig: "
+              "above 1.0 it shows the non-real-time dummy server falling behind the wall clock "
+              f"(load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)."]
     (RESULTS / "hil_overhead.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
