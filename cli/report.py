@@ -88,13 +88,21 @@ def format_report(*, session: str, result, space, rig: dict, optimizer: str,
         "Best parameters (optimized):",
     ]
     width = max((len(k) for k in t.keys()), default=10)
+    start = result.history[0].params if result.history else {}
     for key in space.keys:
-        lines.append(f"  {key:<{width}} = {_value_with_unit(t.param(key), patch.get(key))}")
+        line = f"  {key:<{width}} = {_value_with_unit(t.param(key), patch.get(key))}"
+        if key in start and start[key] != patch.get(key):
+            line += f"   (start: {_value_with_unit(t.param(key), start[key])})"
+        lines.append(line)
     others = [k for k in t.keys() if k not in space.keys]
     if others:
-        lines.append("Other parameters (fixed at the starting patch):")
+        lines.append("Other parameters (not searched; a change was made by the optimizer's "
+                     "screening of discrete choices):")
         for key in others:
-            lines.append(f"  {key:<{width}} = {_value_with_unit(t.param(key), patch.get(key))}")
+            line = f"  {key:<{width}} = {_value_with_unit(t.param(key), patch.get(key))}"
+            if key in start and start[key] != patch.get(key):
+                line += f"   (start: {_value_with_unit(t.param(key), start[key])})"
+            lines.append(line)
     if metric_panel:
         lines += ["", "Metric panel (initial -> optimized):"]
         for name, value in metric_panel.items():

@@ -113,18 +113,23 @@ def test_full_virtual_run_with_cli_runner(audio_pair, tmp_path):
     assert np.allclose(di, original[:di.size], atol=1e-6)
 
 
-def test_optimize_params_restricts_the_search_to_those_fields(audio_pair, tmp_path):
+@pytest.mark.parametrize("optimizer,type_name,key", [
+    ("coordinate", "Mono Delay", "mix_pct"),
+    ("ours", "Amp Multi (Chorus)", "delay_level"),     # no screening of amp/speaker types
+])
+def test_optimize_params_restricts_the_search_to_those_fields(audio_pair, tmp_path, optimizer,
+                                                              type_name, key):
     result = CliRunner().invoke(main, _args(audio_pair, tmp_path, "mix", "--optimize",
-                                            "--optimizer", "coordinate", "--budget", "8",
-                                            "--optimize-params", "mix_pct"))
+                                            "--optimizer", optimizer, "--budget", "8",
+                                            "--effect-type", type_name, "--optimize-params", key))
     assert result.exit_code == 0, result.output + result.stderr
-    rows = check_session(tmp_path / "mix", "mix", budget=8)
+    rows = check_session(tmp_path / "mix", "mix", budget=8, improved=False)
     start = rows[0]
-    moved = {k for row in rows for k in row if k.endswith(("_ms", "_pct", "_hz", "_ratio"))
-             and row[k] != start[k]}
-    assert moved == {"mix_pct"}
+    params = Patch.init(type_name).effect_type.keys()
+    moved = {k for row in rows for k in params if row[k] != start[k]}
+    assert moved == {key}
     report = (tmp_path / "mix" / "mix_report.txt").read_text()
-    assert "Best parameters (optimized):\n  mix_pct" in report
+    assert f"Best parameters (optimized):\n  {key}" in report
 
 
 def test_without_optimize_only_the_starting_patch_is_measured(audio_pair, tmp_path):
