@@ -221,7 +221,7 @@ class ParameterSpace:
                                             and key not in {p.short_key for p in t.params}):
                 raise ParameterError(
                     f"--optimize-params {key!r} is not a parameter of {t.name} (0x{t.id:02X}); "
-                    f"valid: {', '.join(t.keys())}",
+                    f"valid: {', '.join(t.keys())} (or choose another type with --effect-type)",
                     field="optimize_params", value=key, allowed=list(t.keys()))
             p = t.param(key)
             if p not in params:
