@@ -40,12 +40,11 @@ from magicstomp.neutral import NeutralPatch
 
 from .alignment import align, apply_alignment
 from .factory import get_analyzer
+from .modulation import stable_modulation
 
 IR_SECONDS = 3.0
 REG = 0.01
 DELAY_RANGE_S = (0.025, 2.0)
-MOD_RANGE_HZ = (0.2, 12.0)
-MOD_FRAME_S = 0.01
 NONLINEARITY_FULL = 0.5       # nonlinearity index that maps to amp_gain 1.0 (Heavy 1 at 10)
 NONLINEARITY_CLEAN = 0.05     # below this a tone counts as clean (chorus, estimation noise)
 ECHO_PROMINENCE = 10.0        # an echo stands 20 dB above its ±50 ms neighbourhood
@@ -220,63 +219,6 @@ def tail_decay_s(target: np.ndarray, di: np.ndarray, sample_rate: int) -> float 
     return float(values[order][np.searchsorted(cum, cum[-1] / 2)])
 
 
-def _band_levels_db(x, sample_rate, n_fft):
-    from .features import mel_filterbank
-    hop = int(MOD_FRAME_S * sample_rate)
-    f, t, z = scipy.signal.stft(x, fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop,
-                                boundary=None, padded=False)
-    fb = mel_filterbank(sample_rate, n_fft, 24, 6000.0)
-    return fb @ (np.abs(z) ** 2)
-
-
-def find_modulation(target: np.ndarray, di: np.ndarray, sample_rate: int) -> dict | None:
-    """Rate/depth/kind of a periodic level modulation of the target against the DI."""
-    n_fft = 1 << int(np.ceil(np.log2(0.03 * sample_rate)))
-    pt, pd = _band_levels_db(target, sample_rate, n_fft), _band_levels_db(di, sample_rate, n_fft)
-    band_energy = pd.sum(axis=1)
-    use = band_energy > 1e-4 * band_energy.max()
-    pt, pd = pt[use], pd[use]
-    frame_energy = pd.sum(axis=0)
-    live = frame_energy > 1e-3 * frame_energy.max()
-    if live.mean() < 0.3:
-        return None
-    ratio_db = 10 * np.log10((pt + 1e-12) / (pd + 1e-12))
-    ratio_db = ratio_db - ratio_db[:, live].mean(axis=1, keepdims=True)
-    ratio_db[:, ~live] = 0.0
-    weights = np.sqrt(pd.mean(axis=1))
-    rate = 1.0 / MOD_FRAME_S
-    n = ratio_db.shape[1]
-    window = np.hanning(n) * live
-    weighted = ratio_db * window
-    n_pad = scipy.fft.next_fast_len(8 * n)                  # coarse search: zero-padded FFT
-    coarse = (weights[:, None] * np.abs(scipy.fft.rfft(weighted, n_pad, axis=1)) ** 2).sum(axis=0)
-    grid = np.fft.rfftfreq(n_pad, 1.0 / rate)
-    sel = (grid >= MOD_RANGE_HZ[0]) & (grid <= MOD_RANGE_HZ[1])
-    if not sel.any():
-        return None
-    peak_hz = float(grid[sel][np.argmax(coarse[sel])])
-    if not coarse[sel].max() > 8.0 * np.median(coarse[sel]):
-        return None
-    step = rate / n_pad                                     # fine search: DTFT around the peak
-    freqs = np.arange(max(MOD_RANGE_HZ[0], peak_hz - 2 * step), peak_hz + 2 * step, step / 50)
-    basis = np.exp(-2j * np.pi * np.outer(np.arange(n) / rate, freqs))
-    spectra = weighted @ basis                              # (bands, freqs)
-    power = (weights[:, None] * np.abs(spectra) ** 2).sum(axis=0)
-    i = int(np.argmax(power))
-    f0 = float(freqs[i])
-    magnitude = float((weights * np.abs(spectra[:, i])).sum())
-    if magnitude <= 0:
-        return None
-    coherent = np.abs((weights * spectra[:, i]).sum()) / magnitude
-    amp_db = float((weights * 2.0 * np.abs(spectra[:, i])).sum() / weights.sum()
-                   / max(window.sum(), 1.0))
-    swing_db = 2.0 * amp_db                                  # peak to peak
-    return {"rate_hz": f0, "depth": float(np.clip(1.0 - 10 ** (-swing_db / 20), 0.0, 1.0)),
-            "prominence": float(coarse[sel].max() / np.median(coarse[sel])),
-            "coherence": float(coherent), "swing_db": swing_db,
-            "kind": "tremolo" if coherent > 0.7 else "chorus"}
-
-
 def _reverb_from_tails(reverb, decay_s, delay):
     """Keep a reverb only when the tails decay, the decay is not just the echoes'
     feedback, and the diffuse energy is plausible (-25 to +10 dB against the direct)."""
@@ -288,25 +230,6 @@ def _reverb_from_tails(reverb, decay_s, delay):
         if abs(decay_s - echo_decay_s) <= 0.35 * echo_decay_s:
             return None
     return {**reverb, "decay_s": decay_s, "decay_from": "tails"}
-
-
-def _stable_modulation(target, di, sample_rate):
-    """A modulation found in the whole signal and, at the same rate (±5 %), in both
-    halves, with at least 3 cycles per half and a swing of at least 1 dB."""
-    level = np.abs(di)
-    live = np.nonzero(level > 10 ** (-50 / 20) * level.max())[0]
-    target, di = target[live[0]:live[-1] + 1], di[live[0]:live[-1] + 1]   # where the DI plays
-    whole = find_modulation(target, di, sample_rate)
-    if whole is None or whole["swing_db"] < 1.0:
-        return None
-    half = target.size // 2
-    if whole["rate_hz"] * half / sample_rate < 3.0:
-        return None
-    for part in (slice(0, half), slice(half, None)):
-        found = find_modulation(target[part], di[part], sample_rate)
-        if found is None or abs(found["rate_hz"] - whole["rate_hz"]) > 0.05 * whole["rate_hz"]:
-            return None
-    return whole
 
 
 def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> NeutralPatch:
@@ -340,7 +263,7 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
     delay = find_delay(h, sample_rate)
     reverb = _reverb_from_tails(find_reverb(h, sample_rate, delay),
                                 tail_decay_s(placed, dry, sample_rate), delay)
-    modulation = _stable_modulation(placed[:di.size], di, sample_rate)
+    modulation = stable_modulation(placed[:di.size], di, sample_rate)
     feats.update(delay=delay, reverb=reverb, modulation=modulation)
     t, d = feats["target"], feats["di"]
     crest_drop_db = d["crest_db"] - t["crest_db"]
