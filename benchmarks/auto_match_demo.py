@@ -79,7 +79,8 @@ def main() -> None:
         "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |",
         f"| {wall:.1f} | {result['median_search_s']:.1f} | {first['takes']} | "
         f"{first['initial_loss']:.4f} | {first['final_loss']:.4f} | {improvement:.1f} % | "
-        f"{first['effect_type']} | {first['optimizer']} | < {TARGET_S:.0f} s | {result['status']} |",
+        f"{first['effect_type']} | {first['optimizer']} | < {TARGET_S:.0f} s | "
+        f"{result['status']} |",
         "",
         ("The losses were identical on every run (virtual rig and search are deterministic "
          "for a given --seed)." if len({(r["initial_loss"], r["final_loss"]) for r in runs}) == 1

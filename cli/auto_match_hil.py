@@ -144,7 +144,8 @@ def _effect_ref(text):
 @verbose_option
 @handle_errors
 def main(**opts):
-    """Match a Magicstomp patch to TARGET, re-amping --di-signal through the unit or its emulation."""
+    """Match a Magicstomp patch to TARGET, re-amping --di-signal through the unit or its
+    emulation (the virtual Magicstomp)."""
     setup_logging(opts["verbose"])
     if opts["list_devices"]:
         _list_devices()

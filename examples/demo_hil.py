@@ -1,4 +1,4 @@
-"""The seed's demonstration, on the virtual Magicstomp: match examples/target.wav from examples/di.wav.
+"""The seed's demonstration on the virtual Magicstomp: match examples/target.wav from di.wav.
 
     .venv/bin/python examples/demo_hil.py [--budget TAKES] [--optimizer NAME]
 

@@ -30,7 +30,8 @@ from magicstomp.patch import Patch
 REPO = Path(__file__).resolve().parents[1]
 RATE_HZ = 44100
 TRUE_VALUES = {"delay_time_ms": 220.0, "feedback_gain_pct": 30, "mix_pct": 40}
-SESSION_SUFFIXES = ("_neutral.json", "_initial.json", "_optimized.json", "_initial.syx", "_optimized.syx",
+SESSION_SUFFIXES = ("_neutral.json", "_initial.json", "_optimized.json", "_initial.syx",
+                    "_optimized.syx",
                     "_target.wav", "_di.wav", "_take_initial.wav", "_take_optimized.wav",
                     "_report.txt", "_history.csv", "_loss.png", "_spectra.png", "_mel.png",
                     "_session.json")
