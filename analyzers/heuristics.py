@@ -221,8 +221,9 @@ def tail_decay_s(target: np.ndarray, di: np.ndarray, sample_rate: int) -> float 
 
 def _reverb_from_tails(reverb, decay_s, delay):
     """Keep a reverb only when the tails decay, the decay is not just the echoes'
-    feedback, and the diffuse energy is plausible (-25 to +10 dB against the direct)."""
-    if reverb is None or decay_s is None or not -25.0 <= reverb["tail_db"] <= 10.0:
+    feedback, and the diffuse energy is plausible (-25 to +40 dB against the direct:
+    a wet-only reverb has almost no direct sound)."""
+    if reverb is None or decay_s is None or not -25.0 <= reverb["tail_db"] <= 40.0:
         return None
     if delay is not None and delay.get("feedback"):
         fb_db_per_s = 20 * np.log10(max(delay["feedback"], 1e-3)) / (delay["time_ms"] * 1e-3)
