@@ -29,7 +29,7 @@ import math
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -298,7 +298,9 @@ def markdown(doc: dict) -> str:
     s, meta = doc["summary"], doc["meta"]
     budget = meta["budget_takes"]
     lines = [f"# Match quality ({meta['cases']} cases, {budget} takes, seed {meta['seed']})", "",
-             f"Run {meta['date']} in {meta['seconds']:.0f} s on {meta['workers']} worker(s). "
+             f"Run {meta['date']} in {meta['seconds']:.0f} s on {meta['workers']} worker(s) "
+             f"({meta.get('cpu_count', '?')} cores, load average at the end "
+             f"{meta.get('load_average', '?')}; the machine is shared). "
              "Final losses are means of two fresh takes of the best patch; floors are the "
              "loss of replicate takes of the hidden patch. Takes counts start at take 0 "
              f"(the starting patch); {budget + 1} = not reached.", "",
@@ -359,6 +361,10 @@ def main(argv=None) -> int:
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
             futures = [pool.submit(run_case, i, **jobs) for i in range(n_cases)]
+            for done in as_completed(futures):
+                c = done.result()
+                print(f"done case {c['index']} {c['type']} ({c['seconds']:.0f} s)", file=sys.stderr,
+                      flush=True)
             cases = [f.result() for f in futures]
     else:
         cases = [run_case(i, **jobs) for i in range(n_cases)]
@@ -369,6 +375,8 @@ def main(argv=None) -> int:
     doc = {"meta": {"cases": n_cases, "budget_takes": budget, "seed": args.seed,
                     "quick": args.quick, "workers": args.workers,
                     "seconds": time.perf_counter() - t0,
+                    "load_average": [round(v, 2) for v in os.getloadavg()],
+                    "cpu_count": os.cpu_count(),
                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                     "excerpt_s": EXCERPT_S, "methods": [list(m) for m in METHODS]},
            "summary": summarise(cases, budget), "cases": cases}

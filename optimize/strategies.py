@@ -93,10 +93,17 @@ def remeasure(recorder, patch, label: str = "remeasure") -> float:
 
 # ---------------------------------------------------------------------------
 @register_strategy("random")
-def random_search(space, start, recorder, *, rng, **_ignored) -> None:
-    """Uniform random candidates in the unit cube until the budget is spent."""
-    while True:
+def random_search(space, start, recorder, *, rng, max_repeats: int = 200, **_ignored) -> None:
+    """Uniform random candidates in the unit cube until the budget is spent.
+
+    Stops early (converged) when ``max_repeats`` draws in a row hit patches already
+    measured: a small space (one knob of 101 values) can be exhausted before the budget.
+    """
+    repeats, seen = 0, recorder.takes_used
+    while repeats < max_repeats:
         recorder.evaluate_unit(start, rng.uniform(0.0, 1.0, len(space.keys)), "random")
+        repeats = repeats + 1 if recorder.takes_used == seen else 0
+        seen = recorder.takes_used
 
 
 @register_strategy("seed_coordinate")

@@ -183,3 +183,12 @@ def test_screen_variants_converts_shared_fields():
     found = screen_variants(start, evaluate, start_loss=1.0)
     assert found.patch.effect_type.id == 0x39 and found.takes == 3
     assert found.patch.get("treble") == 8.0
+
+
+def test_random_search_stops_when_a_small_space_is_exhausted():
+    space = ParameterSpace(0x34, ["reverb_level"])          # one knob, 101 values
+    start = Patch.init(0x34)
+    bowl = Bowl(space, [0.3])
+    result = run_search("random", space=space, start=start, evaluate=bowl, budget_takes=500,
+                        seed=0)
+    assert result.stopped == "converged" and result.takes <= 101
