@@ -278,7 +278,12 @@ class _PatternSearch:
             trial = inc.unit.copy()               # the best time at the incumbent's levels
             trial[i] = best_u[i]
             p, f = self.measure(trial, f"{key} scan best")
-            if f <= inc.loss * 1.02:
+            # a silent effect hardly moves the loss: keep the scanned time for later, but
+            # never trade an audible echo for a coarse scan value that is not better
+            levels = [inc.unit[j] for j, other in enumerate(self.space.keys)
+                      if stage_of(other) == stage_of(key) and ("level" in other or "mix" in other)]
+            silent = bool(levels) and max(levels) < 0.2
+            if f < inc.loss or (silent and f <= inc.loss * 1.02):
                 self.accept(p, f)
         self.steps[i] = 0.5 / points
 
