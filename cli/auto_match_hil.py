@@ -28,7 +28,8 @@ import time  # noqa: E402
 
 import click  # noqa: E402
 
-from cli.common import handle_errors, setup_logging, verbose_option  # noqa: E402
+from cli.common import (EXIT_INTERRUPTED, handle_errors, run_one_line,  # noqa: E402
+                        setup_logging, verbose_option)
 from cli.pipeline import run_match  # noqa: E402
 
 log = logging.getLogger("magicstomp.auto_match")
@@ -36,7 +37,6 @@ log = logging.getLogger("magicstomp.auto_match")
 DEFAULT_BUDGET_TAKES = 40
 DEFAULT_OPTIMIZER = "ours"
 VIRTUAL_RATE_HZ = 44100
-EXIT_INTERRUPTED = 130
 
 
 class OneLineCommand(click.Command):
@@ -44,21 +44,10 @@ class OneLineCommand(click.Command):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = _join_nargs(list(sys.argv[1:] if args is None else args), "--optimize-params")
-        try:
-            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
-                              standalone_mode=False, **extra)
-        except click.UsageError as exc:
-            click.echo(f"Error: {exc.format_message()} (see --help)", err=True)
-            sys.exit(2)
-        except click.Abort:
-            click.echo("Error: interrupted; no session was written", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        except click.ClickException as exc:
-            click.echo(f"Error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
-        if not standalone_mode:
-            return rv
-        sys.exit(rv if isinstance(rv, int) else 0)
+        return run_one_line(super().main, usage_hint=lambda exc: " (see --help)",
+                            interrupted_message="interrupted; no session was written",
+                            standalone_mode=standalone_mode, args=args, prog_name=prog_name,
+                            complete_var=complete_var, **extra)
 
 
 def _join_nargs(args: list, option: str) -> list:

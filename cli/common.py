@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import traceback
+from typing import Callable
 
 import click
 
@@ -28,6 +29,45 @@ def fail(message: str, *, code: int = 1) -> None:
     """Print one line to stderr and exit with ``code``."""
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
+
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def run_one_line(super_main: Callable, *, usage_hint: Callable[[click.UsageError], str],
+                 interrupted_message: str, standalone_mode: bool = True, **main_kwargs):
+    """Run a click ``main`` so usage errors and interrupts are one line and a known exit code.
+
+    Parameters
+    ----------
+    super_main : callable
+        The parent class' ``main`` (bound), called with ``standalone_mode=False``.
+    usage_hint : callable
+        Maps the usage error to the text appended to its message, e.g. ``" (see --help)"``.
+    interrupted_message : str
+        What is printed after ``Error: `` on Ctrl-C (exit 130).
+    standalone_mode : bool
+        click's flag: when False the command's return value is returned, else the process exits.
+    **main_kwargs
+        Passed on to ``super_main`` (``args``, ``prog_name``, ``complete_var``, ...).
+
+    Returns
+    -------
+    object
+        The command's return value (only when ``standalone_mode`` is False).
+    """
+    try:
+        rv = super_main(standalone_mode=False, **main_kwargs)
+    except click.UsageError as exc:
+        fail(f"{exc.format_message()}{usage_hint(exc)}", code=EXIT_USAGE)
+    except click.Abort:
+        fail(interrupted_message, code=EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        fail(exc.format_message(), code=exc.exit_code)
+    if not standalone_mode:
+        return rv
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 def handle_errors(func):

@@ -26,10 +26,8 @@ if __package__ in (None, ""):   # python cli/magicstomp_cli.py
 
 import click  # noqa: E402
 
-from cli.common import handle_errors, setup_logging, verbose_option  # noqa: E402
+from cli.common import handle_errors, run_one_line, setup_logging, verbose_option  # noqa: E402
 
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 FILE = click.Path(dir_okay=False, path_type=Path)
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -38,22 +36,15 @@ class OneLineGroup(click.Group):
     """A click group whose usage errors are one line (``Error: ...``) and exit 2."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        try:
-            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
-                              standalone_mode=False, **extra)
-        except click.UsageError as exc:
-            hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
-            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
-            sys.exit(EXIT_USAGE)
-        except click.Abort:
-            click.echo("Error: interrupted; nothing more was sent or written", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        except click.ClickException as exc:
-            click.echo(f"Error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
-        if not standalone_mode:
-            return rv
-        sys.exit(rv if isinstance(rv, int) else 0)
+        return run_one_line(super().main, usage_hint=_usage_hint,
+                            interrupted_message="interrupted; nothing more was sent or written",
+                            standalone_mode=standalone_mode, args=args, prog_name=prog_name,
+                            complete_var=complete_var, **extra)
+
+
+def _usage_hint(exc: click.UsageError) -> str:
+    """`` (see magicstomp send --help)``: the help of the (sub)command that was misused."""
+    return f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
 
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
