@@ -205,6 +205,17 @@ class Recorder:
             self._cache.pop(patch.to_payload(), None)
         return self.evaluate(patch, label)
 
+    def adopt_best(self, patch, loss: float) -> None:
+        """Report ``patch`` as the best with ``loss`` (e.g. the mean of its re-measurements).
+
+        The best take index becomes that of the patch's latest take, if it has one.
+        """
+        self.best_patch, self.best_loss = patch.copy(), loss
+        for take in reversed(self.history):
+            if take.params == patch.values():
+                self.best_index = take.index
+                break
+
     def evaluate_unit(self, base_patch, u, label: str = "") -> float:
         """Loss of the patch at normalized coordinates ``u`` (snapped to hardware steps)."""
         return self.evaluate(self.space.from_unit(base_patch, u), label)
@@ -242,12 +253,7 @@ def get_strategy(name: str):
         for an unknown name, listing the valid ones.
     """
     if name not in STRATEGIES:
-        for module in _LAZY_STRATEGY_MODULES:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name != module:
-                    raise
+        _import_optional_strategies()
     if name not in STRATEGIES:
         raise ParameterError(
             f"optimizer {name!r} is unknown; valid optimizers: {', '.join(available_strategies())}",
@@ -257,13 +263,18 @@ def get_strategy(name: str):
 
 def available_strategies() -> list:
     """Names of every strategy, the optional modules included."""
+    _import_optional_strategies()
+    return sorted(STRATEGIES)
+
+
+def _import_optional_strategies() -> None:
+    """Import the modules that register more strategies (a missing one is skipped)."""
     for module in _LAZY_STRATEGY_MODULES:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
             if exc.name != module:
                 raise
-    return sorted(STRATEGIES)
 
 
 def run_search(name: str, *, space, start, evaluate: Callable, budget_takes: int, seed: int = 0,
@@ -319,6 +330,45 @@ def run_search(name: str, *, space, start, evaluate: Callable, budget_takes: int
 
 # -- the seed's strategies ---------------------------------------------------
 
+def step_coordinate(space, recorder, *, base, current, index: int, step_unit: float,
+                    threshold: float):
+    """Try ``+step`` then ``-step`` along one coordinate; the first loss below ``threshold`` wins.
+
+    Parameters
+    ----------
+    space : ParameterSpace
+        The space being searched.
+    recorder : Recorder
+        Measures each candidate (one take unless cached).
+    base : Patch
+        The patch the unit coordinates are applied to.
+    current : numpy.ndarray
+        ``base``'s unit coordinates.
+    index : int
+        Which coordinate to move (its key labels the takes ``key+`` / ``key-``).
+    step_unit : float
+        The step in unit coordinates (clipped to [0, 1]; a move clipped to nothing is skipped).
+    threshold : float
+        A candidate is kept when its loss is strictly below this.
+
+    Returns
+    -------
+    tuple or None
+        ``(loss, patch)`` of the kept candidate, or None when neither direction beat it.
+    """
+    key = space.keys[index]
+    for sign, tag in ((1.0, "+"), (-1.0, "-")):
+        trial = current.copy()
+        trial[index] = min(1.0, max(0.0, trial[index] + sign * step_unit))
+        if trial[index] == current[index]:
+            continue
+        patch = space.from_unit(base, trial)
+        loss = recorder.evaluate(patch, f"{key}{tag}")
+        if loss < threshold:
+            return loss, patch
+    return None
+
+
 @register_strategy("coordinate")
 def coordinate(space, start, recorder, *, rng=None, min_improvement: float = 0.0,
                shrink: float = 0.5, **_ignored) -> None:
@@ -339,20 +389,15 @@ def coordinate(space, start, recorder, *, rng=None, min_improvement: float = 0.0
     best = recorder.best_loss
     while np.any(steps >= 0.5 * resolution):
         improved = False
-        for i, key in enumerate(space.keys):
+        for i in range(len(space.keys)):
             if steps[i] < 0.5 * resolution[i]:
                 continue
-            for sign, tag in ((1.0, "+"), (-1.0, "-")):
-                trial = current.copy()
-                trial[i] = min(1.0, max(0.0, trial[i] + sign * steps[i]))
-                if trial[i] == current[i]:
-                    continue
-                patch = space.from_unit(base, trial)
-                loss = recorder.evaluate(patch, f"{key}{tag}")
-                if loss < best - min_improvement:
-                    best, base, current = loss, patch, space.to_unit(patch)
-                    improved = True
-                    break
+            found = step_coordinate(space, recorder, base=base, current=current, index=i,
+                                    step_unit=steps[i], threshold=best - min_improvement)
+            if found is not None:
+                best, base = found
+                current = space.to_unit(base)
+                improved = True
         if not improved:
             steps = steps * shrink
             log.debug("coordinate: no gain in a pass; steps halved to %s",

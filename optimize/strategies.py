@@ -27,7 +27,7 @@ import numpy as np
 from magicstomp.errors import ParameterError
 
 from .screening import discrete_keys, screen_discrete
-from .search import register_strategy
+from .search import register_strategy, step_coordinate
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +81,6 @@ def _check_positive(name: str, value, *, integer: bool = False, upper: float | N
                              field=name, value=value)
 
 
-def remeasure(recorder, patch, label: str = "remeasure") -> float:
-    """Measure ``patch`` again (a new take, never the cached loss) and return the loss."""
-    if hasattr(recorder, "remeasure"):
-        return recorder.remeasure(patch, label)
-    cache = getattr(recorder, "_cache", None)
-    if cache is not None:
-        cache.pop(patch.to_payload(), None)
-    return recorder.evaluate(patch, label)
-
-
 # ---------------------------------------------------------------------------
 @register_strategy("random")
 def random_search(space, start, recorder, *, rng, max_repeats: int = 200, **_ignored) -> None:
@@ -119,17 +109,12 @@ def seed_coordinate(space, start, recorder, *, rng=None, max_passes: int = 1000,
     base, current, best = start, space.to_unit(start), recorder.best_loss
     for _ in range(int(max_passes)):
         improved = False
-        for i, key in enumerate(space.keys):
-            for sign, tag in ((1.0, "+"), (-1.0, "-")):
-                trial = current.copy()
-                trial[i] = min(1.0, max(0.0, trial[i] + sign * steps[i]))
-                if trial[i] == current[i]:
-                    continue
-                patch = space.from_unit(base, trial)
-                loss = recorder.evaluate(patch, f"{key}{tag}")
-                if loss < best:
-                    best, base, current, improved = loss, patch, space.to_unit(patch), True
-                    break
+        for i in range(len(space.keys)):
+            found = step_coordinate(space, recorder, base=base, current=current, index=i,
+                                    step_unit=steps[i], threshold=best)
+            if found is not None:
+                best, base = found
+                current, improved = space.to_unit(base), True
         if not improved:
             return
 
@@ -336,11 +321,6 @@ def _parabola_vertex(f_minus: float, f_zero: float, f_plus: float):
 def _settle(recorder, inc: _Incumbent, reserve: int) -> None:
     """Re-measure the incumbent with the reserved takes and report it by its mean loss."""
     for _ in range(min(reserve, recorder.takes_left)):
-        inc.losses.append(remeasure(recorder, inc.patch))
+        inc.losses.append(recorder.remeasure(inc.patch))
     if len(inc.losses) > 1:
-        recorder.best_patch = inc.patch.copy()
-        recorder.best_loss = inc.loss
-        for take in reversed(recorder.history):
-            if take.params == inc.patch.values():
-                recorder.best_index = take.index
-                break
+        recorder.adopt_best(inc.patch, inc.loss)
