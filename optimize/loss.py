@@ -87,16 +87,31 @@ def get_loss(name: str):
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def _mono(signal, what: str) -> np.ndarray:
+def mono_samples(signal, what: str) -> np.ndarray:
+    """``signal`` as finite float64 mono samples (a stereo or multichannel signal is averaged).
+
+    Parameters
+    ----------
+    signal : array_like
+        Shape (n,), or (n, channels) / (channels, n) with at most 8 channels.
+    what : str
+        Names the signal in the error message (``"target"``, ``"take"``, ``"DI"``).
+
+    Raises
+    ------
+    AudioInputError
+        for an empty or wrongly shaped signal, or one with NaN or infinite samples.
+    """
     x = np.asarray(signal, dtype=np.float64)
     if x.ndim == 2:
         x = x.mean(axis=1) if x.shape[1] <= 8 else x.mean(axis=0)
     if x.ndim != 1 or x.size == 0:
-        raise AudioInputError(f"the {what} has shape {np.shape(signal)}; expected mono samples "
-                              "(n,) or stereo (n, 2)")
+        raise AudioInputError(f"the {what} has shape {np.shape(signal)}; expected mono (n,) or "
+                              "stereo (n, 2) audio with at least one sample")
     if not np.all(np.isfinite(x)):
-        raise AudioInputError(f"the {what} holds NaN or infinite samples; expected finite audio "
-                              "(check the rig's output)")
+        raise AudioInputError(f"the {what} contains NaN or infinite samples; expected finite "
+                              "audio (check the recording, the rig's output or the effect "
+                              "settings)")
     return x
 
 
@@ -140,7 +155,7 @@ class SeedLoss:
         if max_lag_ms < 0:
             raise ParameterError(f"max_lag_ms={max_lag_ms} must be >= 0", field="max_lag_ms",
                                  value=max_lag_ms)
-        self.target = _mono(target, "target")
+        self.target = mono_samples(target, "target")
         if not np.any(self.target):
             raise AudioInputError("the target is silent; expected a recording with signal")
         self.analyzer = get_analyzer(backend)
@@ -220,7 +235,7 @@ class SeedLoss:
 
     def __call__(self, take) -> LossValue:
         """Score one take (mono or stereo, same rate as the target)."""
-        x = _mono(take, "take")
+        x = mono_samples(take, "take")
         with _single_thread_blas():
             x, lag = self._aligned(x)
             mel = self._mel_power(x)
@@ -289,8 +304,8 @@ def metric_panel(take, target, sample_rate: int, *, backend: str = "librosa") ->
         mrstft, centroid_diff_hz, rolloff_diff_hz, zcr_diff, loudness_diff_lu,
         crest_diff_db, esr, esr_db, level_diff_db.
     """
-    a = _mono(take, "take")
-    b = _mono(target, "target")
+    a = mono_samples(take, "take")
+    b = mono_samples(target, "target")
     n = min(a.size, b.size)
     a, b = a[:n], b[:n]
     rms_a, rms_b = np.sqrt(np.mean(a ** 2)), np.sqrt(np.mean(b ** 2))

@@ -35,7 +35,7 @@ from scipy.signal import fftconvolve
 
 from magicstomp.errors import AudioInputError
 
-from .loss import LossValue
+from .loss import LossValue, mono_samples
 
 DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 0.5, "modulation": 1.0, "echo": 0.2}
 FFT_SIZES = (2048, 512)  # half-overlapping frames; the 512-point one also gives the envelopes
@@ -67,19 +67,6 @@ def stft_power(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
 
 def _db(power: np.ndarray, floor_power: float) -> np.ndarray:
     return np.float32(10.0) * np.log10(np.maximum(power, np.float32(floor_power)))
-
-
-def _mono(signal, what: str) -> np.ndarray:
-    x = np.asarray(signal, dtype=np.float64)
-    if x.ndim == 2:
-        x = x.mean(axis=1) if x.shape[1] <= 8 else x.mean(axis=0)
-    if x.ndim != 1 or x.size == 0:
-        raise AudioInputError(f"the {what} has shape {np.shape(signal)}; expected mono (n,) or "
-                              "stereo (n, 2) audio with at least one sample")
-    if not np.all(np.isfinite(x)):
-        raise AudioInputError(f"the {what} contains NaN or infinite samples; expected finite "
-                              "audio (check the recording or the effect settings)")
-    return x
 
 
 def _rms(x: np.ndarray) -> float:
@@ -154,7 +141,7 @@ class MatchLoss:
                                   f"{sorted(DEFAULT_WEIGHTS)}")
         self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}
         self.sample_rate = int(sample_rate)
-        self.target = _mono(target, "target")
+        self.target = mono_samples(target, "target")
         self.target_rms = _rms(self.target)
         if self.target_rms < 1e-6:
             raise AudioInputError("the target is silent (RMS below -120 dBFS); expected a "
@@ -162,7 +149,7 @@ class MatchLoss:
         self._prepare_grids()
         self.di_env_db = None
         if di is not None:      # envelopes relative to the DI's: the effect's own modulation
-            di = _fit_length(_mono(di, "DI"), len(self.target))
+            di = _fit_length(mono_samples(di, "DI"), len(self.target))
             if _rms(di) < 1e-6:
                 raise AudioInputError("the DI is silent (RMS below -120 dBFS); expected the dry "
                                       "recording the target was played from")
@@ -201,7 +188,7 @@ class MatchLoss:
     # ------------------------------------------------------------------
     def level_match(self, take) -> tuple[np.ndarray, float]:
         """The take scaled to the target's RMS, and the gain applied in dB."""
-        x = _mono(take, "take")
+        x = mono_samples(take, "take")
         x = _fit_length(x, len(self.target))
         rms = _rms(x)
         if rms < 1e-9:
