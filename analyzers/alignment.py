@@ -96,7 +96,9 @@ def _xcorr(a: np.ndarray, b: np.ndarray) -> tuple:
     return c, np.arange(-(b.size - 1), a.size)
 
 
-def _parabolic(y: np.ndarray, i: int) -> float:
+def parabolic_offset(y: np.ndarray, i: int) -> float:
+    """Sub-sample offset (within +-0.5) of the peak at ``y[i]``, from a parabola through
+    its two neighbours; 0 at an edge or where the three points are collinear."""
     if 0 < i < y.size - 1:
         den = y[i - 1] - 2 * y[i] + y[i + 1]
         if den != 0:
@@ -112,7 +114,7 @@ def _envelope_lag(target, di, sample_rate, kind="level") -> tuple:
     denom = np.linalg.norm(et) * np.linalg.norm(ed)
     confidence = float(np.clip(c[i] / denom, 0.0, 1.0)) if denom > 0 else 0.0
     hop = max(1, int(round(ENV_HOP_S * sample_rate)))
-    return int(round((lags[i] + _parabolic(c, i)) * hop)), confidence
+    return int(round((lags[i] + parabolic_offset(c, i)) * hop)), confidence
 
 
 def _waveform_peak(target, di, lo, hi, sample_rate) -> tuple:

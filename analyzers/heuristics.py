@@ -38,7 +38,7 @@ import scipy.signal
 
 from magicstomp.neutral import NeutralPatch
 
-from .alignment import align, apply_alignment
+from .alignment import align, apply_alignment, parabolic_offset
 from .factory import get_analyzer
 from .modulation import stable_modulation
 
@@ -115,7 +115,7 @@ def find_delay(h: np.ndarray, sample_rate: int) -> dict | None:
     k0 = lo + p
     seg = np.abs(h[max(0, k0 - guard):k0 + guard + 1])
     k = max(0, k0 - guard) + int(np.argmax(seg))
-    lag = k + _parabola(np.abs(h), k)
+    lag = k + parabolic_offset(np.abs(h), k)
     if a1 > 4.0 * a0:     # an "echo" 12 dB over the direct sound: the deconvolution failed
         return None           # (e.g. one sustained note, where the DI resembles itself)
     a1 = float(env[k])
@@ -125,14 +125,6 @@ def find_delay(h: np.ndarray, sample_rate: int) -> dict | None:
             "feedback": None if a2 is None else float(np.clip(a2 / a1, 0.0, 0.95)),
             "mix": float(a1 / (a0 + a1)) if a0 + a1 > 0 else 0.5,
             "echo_db": float(20 * np.log10(max(a1, 1e-12) / max(a0, 1e-12)))}
-
-
-def _parabola(y, i) -> float:
-    if 0 < i < y.size - 1:
-        den = y[i - 1] - 2 * y[i] + y[i + 1]
-        if den != 0:
-            return float(np.clip(0.5 * (y[i - 1] - y[i + 1]) / den, -0.5, 0.5))
-    return 0.0
 
 
 def find_reverb(h: np.ndarray, sample_rate: int, delay: dict | None) -> dict | None:

@@ -21,6 +21,8 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
+from .alignment import parabolic_offset
+
 MOD_RANGE_HZ = (0.2, 12.0)
 MOD_FRAME_S = 0.01
 PHASE_FMAX_HZ = 3000.0
@@ -122,17 +124,9 @@ def find_phase_modulation(target: np.ndarray, di: np.ndarray, sample_rate: int) 
     fraction = float(folded[max(0, k - 8):k + 9].sum() / folded[sel].sum())
     if fraction < PHASE_MIN_FRACTION:
         return None
-    rate_hz = float(grid[k] + _parabola(folded, k) / (n_pad * MOD_FRAME_S))
+    rate_hz = float(grid[k] + parabolic_offset(folded, k) / (n_pad * MOD_FRAME_S))
     return {"rate_hz": rate_hz, "depth": float(np.clip(variation, 0.0, 1.0)), "coherence": None,
             "swing_db": None, "prominence": fraction, "kind": "chorus", "from": "phase"}
-
-
-def _parabola(y, i) -> float:
-    if 0 < i < y.size - 1:
-        den = y[i - 1] - 2 * y[i] + y[i + 1]
-        if den != 0:
-            return float(np.clip(0.5 * (y[i - 1] - y[i + 1]) / den, -0.5, 0.5))
-    return 0.0
 
 
 def stable_modulation(target, di, sample_rate):

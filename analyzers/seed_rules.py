@@ -20,7 +20,8 @@ import scipy.signal
 
 from magicstomp.neutral import NeutralPatch
 
-from .heuristics import DELAY_RANGE_S, _parabola, fill_effects
+from .alignment import parabolic_offset
+from .heuristics import DELAY_RANGE_S, fill_effects
 
 
 def from_target_only(target, sample_rate, feats, analyzer) -> NeutralPatch:
@@ -38,7 +39,7 @@ def from_target_only(target, sample_rate, feats, analyzer) -> NeutralPatch:
         if ac[k] > 0.2:
             k2 = 2 * k
             fb = float(np.clip(ac[k2] / ac[k], 0, 0.9)) if k2 < ac.size else 0.0
-            delay = {"time_ms": 1000.0 * (k + _parabola(ac, k)) / env_rate, "feedback": fb,
+            delay = {"time_ms": 1000.0 * (k + parabolic_offset(ac, k)) / env_rate, "feedback": fb,
                      "mix": float(np.clip(ac[k], 0, 0.6))}
     hop = int(0.01 * sample_rate)
     n = target.size // hop * hop
