@@ -128,6 +128,8 @@ def _effect_ref(text):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("out"), show_default=True)
 @click.option("--force", is_flag=True, help="Replace an existing session of that name.")
+@click.option("--no-residual-eq", is_flag=True,
+              help="Skip fitting the residual spectrum onto the patch's EQ (still exported).")
 @click.option("--export-capture", is_flag=True,
               help="Also write input.wav/output.wav (44.1 kHz float mono) for capture trainers.")
 @verbose_option

@@ -10,12 +10,14 @@ written only after the session exists, with the bank backup inside it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
 
 from magicstomp.errors import CalibrationError
 
+from . import residual
 from .matching import choose_excerpt, load_pair, make_evaluator, starting_patch
 from .progress import Progress
 from .session import SessionWriter, sanitize_session_name
@@ -166,18 +168,29 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
         log.info("matching %s with %s: %s, budget %d takes", patch.effect_type.name,
                  plan["optimizer"] if opts["optimize"] else "no search", ", ".join(space.keys),
                  plan["budget"])
-        try:
-            result = run_search(plan["optimizer"], space=space, start=patch,
-                                evaluate=make_evaluator(rig, loss, pair.di, excerpt),
-                                budget_takes=plan["budget"], seed=opts["seed"],
+        evaluate = make_evaluator(rig, loss, pair.di, excerpt)
+        fit_eq = residual.planned(opts, patch) and plan["budget"] >= 3
+        try:      # with the residual EQ, its one take is reserved in the budget
+            result = run_search(plan["optimizer"], space=space, start=patch, evaluate=evaluate,
+                                budget_takes=plan["budget"] - int(fit_eq), seed=opts["seed"],
                                 on_take=[progress], **strategy_opts)
         finally:
             progress.close()
         interrupted = result.stopped == "interrupted"
+        eq_info = {"skipped": residual.skip_reason(opts, patch, plan["budget"])}
+        if fit_eq and not interrupted:
+            try:
+                result, eq_info = residual.residual_eq_step(
+                    result, pair=pair, excerpt=excerpt, evaluate=evaluate,
+                    budget_takes=plan["budget"], keys=residual.fit_keys(opts, patch))
+            except KeyboardInterrupt:
+                interrupted = True
+                result = dataclasses.replace(result, stopped="interrupted")
         write_session(writer, opts=opts, pair=pair, rig=rig, result=result, space=space,
                       start=patch, optimizer=plan["optimizer"], budget_takes=plan["budget"],
                       floor=floor, calibration=calibration, notes=notes,
-                      seconds=time.monotonic() - started, skip_takes=interrupted and hardware)
+                      seconds=time.monotonic() - started, skip_takes=interrupted and hardware,
+                      residual_eq=eq_info)
         session_dir = writer.commit()
         if opts["send_patch"] and not interrupted:
             _send(midi, result.best_patch, opts["patch_number"], session_dir,

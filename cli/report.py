@@ -39,7 +39,8 @@ def _floor_line(best_loss: float, floor) -> str:
 def format_report(*, session: str, result, space, rig: dict, optimizer: str,
                   budget_takes: int, seconds: float, metric_panel: dict | None = None,
                   alignment: dict | None = None, replicate_floor=None, notes=(),
-                  optimized: bool = True, timestamp: datetime | None = None) -> str:
+                  optimized: bool = True, timestamp: datetime | None = None,
+                  extra_lines=()) -> str:
     """The report text.
 
     Parameters
@@ -62,6 +63,8 @@ def format_report(*, session: str, result, space, rig: dict, optimizer: str,
         Loss between two takes of one patch.
     notes : iterable of str
         Warnings and remarks (unexpressed fields, excerpt, interruption...).
+    extra_lines : iterable of str
+        Sections placed before the notes (the residual EQ).
     """
     stamp = (timestamp or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S UTC")
     patch = result.best_patch
@@ -114,6 +117,7 @@ def format_report(*, session: str, result, space, rig: dict, optimizer: str,
     if alignment:
         lines += ["", "Alignment (target to DI):"]
         lines += [f"  {k}: {_fmt(v)}" for k, v in alignment.items()]
+    lines += list(extra_lines)
     if notes:
         lines += ["", "Notes:"] + [f"  - {n}" for n in notes]
     return "\n".join(lines) + "\n"

@@ -6,6 +6,8 @@
     <s>_target.wav, <s>_di.wav   the target aligned to the DI, and the DI (working rate, float)
     <s>_take_initial.wav         the starting patch re-amped over the whole DI
     <s>_take_optimized.wav       the best patch re-amped over the whole DI
+    <s>_residual_eq.csv          residual EQ curve (target - optimized take), frequency_hz,gain_db
+    <s>_correction_ir.wav        minimum-phase correction IR of that curve (for a DAW)
     <s>_history.csv              every take: index, label, seconds, loss, terms, parameters
     <s>_report.txt               the report (cli.report)
     <s>_loss.png, <s>_spectra.png, <s>_mel.png   plots (cli.plots)
@@ -24,6 +26,7 @@ import numpy as np
 from . import plots
 from .matching import render_full
 from .report import format_report
+from .residual import export_residual, report_lines
 
 log = logging.getLogger("magicstomp.auto_match")
 
@@ -42,8 +45,12 @@ def _panel(take_initial, take_optimized, target, sample_rate, backend) -> dict:
 
 
 def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, budget_takes,
-                  floor, calibration, notes, seconds, skip_takes=False) -> None:
-    """Write every file of the session into ``writer`` (not yet published)."""
+                  floor, calibration, notes, seconds, skip_takes=False,
+                  residual_eq=None) -> None:
+    """Write every file of the session into ``writer`` (not yet published).
+
+    ``residual_eq`` is the record of :func:`cli.residual.residual_eq_step` (None: not tried).
+    """
     sr = pair.sample_rate
     best = result.best_patch
     writer.write_patch("initial", start)
@@ -71,6 +78,9 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
         writer.write_wav("_take_initial.wav", take_initial, sr)
         writer.write_wav("_take_optimized.wav", take_optimized, sr)
         panel = _panel(take_initial, take_optimized, pair.target, sr, opts["analyzer"])
+        exported = export_residual(writer, pair.target, take_optimized, sr)
+        residual_eq = dict(residual_eq or {}, exported=" and ".join(exported["files"]),
+                           final_residual_rms_db=exported["rms_db"])
         signals = {"target": pair.target, "initial take": take_initial,
                    "optimized take": take_optimized}
         writer.write_png("_spectra.png", plots.spectra_figure(signals, sr))
@@ -84,7 +94,8 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
     report = format_report(session=writer.name, result=result, space=space, rig=rig_info,
                            optimizer=optimizer, budget_takes=budget_takes, seconds=seconds,
                            metric_panel=panel, alignment=pair.alignment, replicate_floor=floor,
-                           notes=notes, optimized=bool(opts["optimize"]))
+                           notes=notes, optimized=bool(opts["optimize"]),
+                           extra_lines=report_lines(residual_eq))
     writer.write_text("_report.txt", report)
     writer.write_json("_session.json", {
         "session": writer.name, "target": str(opts["target"]), "di": str(opts["di_path"]),
@@ -95,7 +106,7 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
         "best_take": result.best_index, "replicate_floor": floor, "seconds": round(seconds, 2),
         "parameters": list(space.keys), "sample_rate": pair.sample_rate,
         "alignment": pair.alignment, "rig": rig_info, "seed": opts["seed"], "notes": notes,
-        "metric_panel": panel, "files": sorted(writer.files),
+        "metric_panel": panel, "residual_eq": residual_eq, "files": sorted(writer.files),
     })
 
 
