@@ -95,6 +95,9 @@ def residual_eq_step(result, *, pair, excerpt, evaluate, budget_takes: int, keys
     best = result.best_patch
     sr = pair.sample_rate
     info = {"loss_before": result.best_loss, "changes": {}, "kept": False}
+    if best is None or not math.isfinite(result.best_loss):
+        info["skipped"] = "no finite loss was measured"
+        return result, info
     if len(result.history) >= budget_takes:
         info["skipped"] = "no take left in the budget"
         return result, info
@@ -174,11 +177,13 @@ def export_residual(writer, target, take, sample_rate: int) -> dict:
 
     Returns ``{"files": [...], "rms_db": residual rms in the fit range}``.
     """
-    from optimize.residual_eq import (_band_rms, correction_ir, residual_curve,
+    from optimize.residual_eq import (FIT_RANGE_HZ, correction_ir, residual_curve,
                                       write_correction_ir, write_curve_csv)
 
     freqs, diff = residual_curve(np.asarray(target), np.asarray(take), sample_rate)
     csv_path = writer._note(write_curve_csv(writer.path(CURVE_SUFFIX), freqs, diff))
     ir = correction_ir(freqs, diff, sample_rate, length=IR_LENGTH)
     ir_path = writer._note(write_correction_ir(writer.path(IR_SUFFIX), ir, sample_rate))
-    return {"files": [csv_path.name, ir_path.name], "rms_db": round(_band_rms(freqs, diff), 2)}
+    band = (freqs >= FIT_RANGE_HZ[0]) & (freqs <= FIT_RANGE_HZ[1])
+    rms_db = float(np.sqrt(np.mean(np.asarray(diff)[band] ** 2)))
+    return {"files": [csv_path.name, ir_path.name], "rms_db": round(rms_db, 2)}
