@@ -146,3 +146,50 @@ def test_curve_of_a_known_tilt(tmp_path, rng):
     ir, _ = sf.read(str(folder / "tilt_correction_ir.wav"))
     got = _ir_response_db(ir, np.array([250.0, 4000.0]))
     assert got[1] - got[0] == pytest.approx(1.5 * 4, abs=1.0)      # 4 octaves at 1.5 dB
+
+
+@pytest.fixture(scope="module")
+def eq_search(eq_pair):
+    """A Pair, its whole-DI Excerpt and a one-take search result at the flat post-EQ patch."""
+    from cli.matching import Excerpt, Pair
+    from optimize.search import SearchResult, Take
+
+    target, _ = sf.read(str(eq_pair[0]))
+    di, _ = sf.read(str(eq_pair[1]))
+    pair = Pair(target=target, di=di, sample_rate=RATE_HZ)
+    start = Patch.init(TYPE_NAME).with_values(preamp_gain=3.0, **QUIET)
+    result = SearchResult(best_patch=start, best_loss=1.0, initial_loss=1.0, best_index=0,
+                          history=[Take(0, start.values(), 1.0, {}, 0.1, "start")])
+    return pair, Excerpt(0, di.size, 0), result
+
+
+@pytest.mark.parametrize("take_loss,kept", [(0.4, True), (3.0, False)])
+def test_the_residual_eq_take_is_kept_only_if_lower(eq_search, take_loss, kept):
+    from cli.residual import residual_eq_step
+
+    pair, excerpt, result = eq_search
+    measured = []
+
+    def evaluate(patch):
+        measured.append(patch)
+        return take_loss
+
+    new, info = residual_eq_step(result, pair=pair, excerpt=excerpt, evaluate=evaluate,
+                                 budget_takes=2)
+    assert len(measured) == 1 and len(result.history) == 1       # one take; input untouched
+    assert [t.label for t in new.history] == ["start", "residual-eq"]
+    assert new.history[1].loss == take_loss and info["kept"] is kept
+    assert measured[0].get("post_gain_3_db") > 3.0 and measured[0].get("post_gain_1_db") < -1.0
+    assert new.best_loss == min(1.0, take_loss)
+    assert (new.best_patch == measured[0]) is kept and new.best_index == (1 if kept else 0)
+
+
+def test_no_take_is_made_past_the_budget(eq_search):
+    from cli.residual import report_lines, residual_eq_step
+
+    pair, excerpt, result = eq_search
+    new, info = residual_eq_step(result, pair=pair, excerpt=excerpt,
+                                 evaluate=lambda p: pytest.fail("a take past the budget"),
+                                 budget_takes=1)
+    assert new is result and "budget" in info["skipped"]
+    assert any("not fitted" in line for line in report_lines(info))
