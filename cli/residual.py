@@ -181,9 +181,9 @@ def export_residual(writer, target, take, sample_rate: int) -> dict:
                                       write_correction_ir, write_curve_csv)
 
     freqs, diff = residual_curve(np.asarray(target), np.asarray(take), sample_rate)
-    csv_path = writer._note(write_curve_csv(writer.path(CURVE_SUFFIX), freqs, diff))
+    csv_path = writer.register(write_curve_csv(writer.path(CURVE_SUFFIX), freqs, diff))
     ir = correction_ir(freqs, diff, sample_rate, length=IR_LENGTH)
-    ir_path = writer._note(write_correction_ir(writer.path(IR_SUFFIX), ir, sample_rate))
+    ir_path = writer.register(write_correction_ir(writer.path(IR_SUFFIX), ir, sample_rate))
     band = (freqs >= FIT_RANGE_HZ[0]) & (freqs <= FIT_RANGE_HZ[1])
     rms_db = float(np.sqrt(np.mean(np.asarray(diff)[band] ** 2)))
     return {"files": [csv_path.name, ir_path.name], "rms_db": round(rms_db, 2)}

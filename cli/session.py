@@ -101,14 +101,15 @@ class SessionWriter:
         """Where ``<name><suffix>`` goes inside the (partial) session folder."""
         return self.dir / f"{self.name}{suffix}"
 
-    def _note(self, path: Path) -> Path:
+    def register(self, path: Path) -> Path:
+        """Record a file written into the session folder by another module; returns ``path``."""
         self.files.append(path.name)
         log.debug("wrote %s", path.name)
         return path
 
     def write_text(self, suffix_or_name: str, text: str, *, bare: bool = False) -> Path:
         target = self.dir / suffix_or_name if bare else self.path(suffix_or_name)
-        return self._note(atomic_write_text(target, text))
+        return self.register(atomic_write_text(target, text))
 
     def write_json(self, suffix: str, doc, *, bare: bool = False) -> Path:
         return self.write_text(suffix, json.dumps(_plain(doc), indent=2) + "\n", bare=bare)
@@ -116,7 +117,7 @@ class SessionWriter:
     def write_patch(self, tag: str, patch) -> tuple:
         """``<s>_<tag>.json`` and ``<s>_<tag>.syx`` (edit-buffer dump)."""
         json_path = self.write_text(f"_{tag}.json", patch.to_json())
-        syx_path = self._note(write_syx(self.path(f"_{tag}.syx"), patch))
+        syx_path = self.register(write_syx(self.path(f"_{tag}.syx"), patch))
         return json_path, syx_path
 
     def write_wav(self, suffix_or_name: str, samples, sample_rate: int, *,
@@ -128,7 +129,7 @@ class SessionWriter:
         sf.write(buf, np.asarray(samples, dtype=np.float32), int(sample_rate), format="WAV",
                  subtype="FLOAT")
         target = self.dir / suffix_or_name if bare else self.path(suffix_or_name)
-        return self._note(atomic_write_bytes(target, buf.getvalue()))
+        return self.register(atomic_write_bytes(target, buf.getvalue()))
 
     def write_history(self, history, keys) -> Path:
         """``<s>_history.csv``: one row per take: index, label, seconds, loss, terms, parameters."""
@@ -146,7 +147,7 @@ class SessionWriter:
     def write_png(self, suffix: str, figure) -> Path:
         buf = io.BytesIO()
         figure.savefig(buf, format="png", dpi=90)
-        return self._note(atomic_write_bytes(self.path(suffix), buf.getvalue()))
+        return self.register(atomic_write_bytes(self.path(suffix), buf.getvalue()))
 
     # -- publishing -----------------------------------------------------------
     def commit(self) -> Path:
