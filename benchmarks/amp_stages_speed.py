@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,6 +36,7 @@ from magicstomp.emulator.amp import AMP_VOICINGS, AmpStage, SpeakerStage  # noqa
 from magicstomp.emulator.distortion import DISTORTION_VOICINGS, DistortionStage  # noqa: E402
 from magicstomp.emulator.dynamics import CompressorStage, NoiseGateStage  # noqa: E402
 from magicstomp.patch import Patch  # noqa: E402
+from benchmarks.timing import time_call  # noqa: E402
 
 RATE_HZ = 44100
 SECONDS = 10.0
@@ -59,16 +58,9 @@ def _stages():
 
 
 def _time(stage, x, repeats):
-    stage.process(x[:256])
-    walls, cpus = [], []
-    for _ in range(repeats):
-        stage.reset()
-        w, c = time.perf_counter(), time.process_time()
-        stage.process(x)
-        walls.append(time.perf_counter() - w)
-        cpus.append(time.process_time() - c)
-    return {"wall_ms_min": 1e3 * min(walls), "wall_ms_median": 1e3 * statistics.median(walls),
-            "cpu_ms_min": 1e3 * min(cpus)}
+    timing = time_call(lambda: stage.process(x), repeats, before=stage.reset)
+    return {"wall_ms_min": 1e3 * timing.min_wall_s, "wall_ms_median": 1e3 * timing.median_wall_s,
+            "cpu_ms_min": 1e3 * timing.min_cpu_s}
 
 
 def main(argv=None) -> int:

@@ -14,15 +14,16 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.timing import time_call  # noqa: E402
+
 SHARED = Path(os.environ.get("MAGICSTOMP_SHARED_DIR", ROOT.parent / "shared"))
 RESULTS = ROOT / "benchmarks" / "results"
 LOAD_AT_START = 0.0
@@ -30,14 +31,8 @@ LOAD_AT_START = 0.0
 
 def _median_ms(fn, repeats: int) -> tuple:
     """(median wall ms, min wall ms, max wall ms, median CPU ms of this process)."""
-    fn()                                   # warm-up (imports, caches, JIT)
-    times, cpu = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        cpu.append((time.process_time() - c0) * 1000.0)
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times), min(times), max(times), statistics.median(cpu)
+    t = time_call(fn, repeats)
+    return 1e3 * t.median_wall_s, 1e3 * t.min_wall_s, 1e3 * t.max_wall_s, 1e3 * t.median_cpu_s
 
 
 def main() -> None:

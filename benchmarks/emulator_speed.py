@@ -24,9 +24,7 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,6 +37,7 @@ sys.path.insert(0, str(REPO_DIR))
 from magicstomp.effects import effect_type  # noqa: E402
 from magicstomp.emulator import EMULATED_TYPES, processor_class, render  # noqa: E402
 from magicstomp.emulator.audible import audible_patch  # noqa: E402
+from benchmarks.timing import time_call  # noqa: E402
 
 RATE_HZ = 44100
 DURATION_S = 10.0
@@ -69,24 +68,6 @@ def load_di(shared_dir: Path) -> np.ndarray:
     return np.resize(mono, n)             # np.resize repeats the signal when it is shorter
 
 
-def time_call(fn, repeats: int) -> tuple[float, float, float]:
-    """(first call s, median wall-clock s, median CPU s of ``repeats`` later calls).
-
-    The CPU time (``time.process_time``) is reported beside the wall clock because
-    the 2 cores are shared: under load the wall clock also counts time spent waiting.
-    """
-    start = time.perf_counter()
-    fn()
-    first_s = time.perf_counter() - start
-    wall, cpu = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return first_s, statistics.median(wall), statistics.median(cpu)
-
-
 def bench_types(di: np.ndarray, repeats: int) -> list[dict]:
     rows = []
     for type_id in sorted(EMULATED_TYPES):
@@ -95,7 +76,8 @@ def bench_types(di: np.ndarray, repeats: int) -> list[dict]:
         try:
             processor_class(type_id)
             patch = audible_patch(type_id)
-            first_s, median_s, cpu_s = time_call(lambda: render(patch, di, RATE_HZ), repeats)
+            timing = time_call(lambda: render(patch, di, RATE_HZ), repeats)
+            first_s, median_s, cpu_s = timing.first_s, timing.median_wall_s, timing.median_cpu_s
         except ModuleNotFoundError as exc:
             row.update(status="not available", error=str(exc))
             rows.append(row)
@@ -122,11 +104,8 @@ def bench_reverb_stage(di: np.ndarray, repeats: int) -> dict:
     params = dict(audible_patch(0x37).values(), reverb_level=7.0)
     stage = ReverbStage(params, RATE_HZ)
 
-    def run():
-        stage.reset()
-        stage.process(di)
-
-    first_s, median_s, cpu_s = time_call(run, repeats)
+    timing = time_call(lambda: stage.process(di), repeats, before=stage.reset)
+    first_s, median_s, cpu_s = timing.first_s, timing.median_wall_s, timing.median_cpu_s
     ms = 1000 * median_s
     return {"name": "ReverbStage (multis' reverb)", "first_call_s": round(first_s, 4),
             "median_ms": round(ms, 2), "realtime_x": round(DURATION_S / median_s, 1),

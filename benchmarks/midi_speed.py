@@ -25,11 +25,9 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,20 +36,16 @@ sys.path.insert(0, str(REPO_DIR))
 
 from magicstomp.midi import MagicstompMidi  # noqa: E402
 from magicstomp.patch import Patch  # noqa: E402
+from benchmarks.timing import time_call  # noqa: E402
 
 BANK = "magicstomp/derived_patches/derived_bass_factory_bank_all99.syx"
 CLIENT = "MsBench"
 
 
 def _timed(func, repeats: int) -> dict:
-    func()                                     # warm-up
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        runs.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(runs), "min_s": min(runs), "max_s": max(runs),
-            "runs": len(runs)}
+    t = time_call(func, repeats)
+    return {"median_s": t.median_wall_s, "min_s": t.min_wall_s, "max_s": t.max_wall_s,
+            "runs": len(t.wall_s)}
 
 
 def _start(shared_dir: Path, folder: Path):
