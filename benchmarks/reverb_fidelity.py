@@ -20,25 +20,16 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_DIR))
 
 from magicstomp.emulator import render, to_mono  # noqa: E402
 from magicstomp.patch import Patch  # noqa: E402
+from tests.signals import band, rt60_s  # noqa: E402
 
 TIMES_S = (0.3, 0.5, 1.0, 2.0, 3.2, 5.0, 10.0, 20.0)
 RATES_HZ = (44100, 48000, 96000)
-
-
-def rt60_s(ir, sample_rate, *, start_db=-5.0, stop_db=-25.0) -> float:
-    """RT60 from the Schroeder energy-decay curve, line fit between two levels."""
-    edc = np.cumsum(ir[::-1] ** 2)[::-1]
-    edc_db = 10 * np.log10(np.maximum(edc / edc[0], 1e-300))
-    i0, i1 = int(np.argmax(edc_db <= start_db)), int(np.argmax(edc_db <= stop_db))
-    slope = np.polyfit(np.arange(i0, i1) / sample_rate, edc_db[i0:i1], 1)[0]
-    return float(-60.0 / slope)
 
 
 def impulse_response(sample_rate, duration_s, **values) -> np.ndarray:
@@ -49,11 +40,6 @@ def impulse_response(sample_rate, duration_s, **values) -> np.ndarray:
     x = np.zeros(int(duration_s * sample_rate))
     x[0] = 1.0
     return to_mono(render(Patch.init(0x09).with_values(**base), x, sample_rate))
-
-
-def band(x, lo_hz, hi_hz, sample_rate):
-    sos = signal.butter(4, [lo_hz, hi_hz], btype="band", fs=sample_rate, output="sos")
-    return signal.sosfilt(sos, x)
 
 
 def main() -> int:

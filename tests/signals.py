@@ -1,8 +1,9 @@
-"""Test signals and measurements shared by the emulator tests and benchmarks/time_mod_accuracy.py.
+"""Test signals and measurements shared by the emulator tests and the accuracy benchmarks.
 
 Synthesized inputs (sine, click) and the read-backs that measure a rendered
 output against a known answer: the dominant frequency of a track, the
-instantaneous frequency of a tone, an RMS envelope, a phaser's notch track.
+instantaneous frequency of a tone, an RMS envelope, a phaser's notch track,
+a band-limited copy and a reverb time (RT60).
 Everything is at :data:`SR` unless a function takes a rate.
 """
 
@@ -62,3 +63,28 @@ def notch_track(y: np.ndarray, x: np.ndarray, nperseg: int = 2048):
     kernel = np.ones(3) / 3
     smooth = np.apply_along_axis(lambda c: np.convolve(c, kernel, "same"), 0, ratio[band])
     return f[band][np.argmin(smooth, axis=0)][2:-2], SR / (nperseg // 2)
+
+
+def band(x: np.ndarray, lo_hz: float, hi_hz: float, sample_rate: int) -> np.ndarray:
+    """``x`` through a 4th-order Butterworth band-pass from ``lo_hz`` to ``hi_hz``."""
+    sos = signal.butter(4, [lo_hz, hi_hz], btype="band", fs=sample_rate, output="sos")
+    return signal.sosfilt(sos, x)
+
+
+def rt60_s(ir: np.ndarray, sample_rate: int, *, start_db: float = -5.0,
+           stop_db: float = -25.0) -> float:
+    """RT60 by Schroeder backward integration and a line fit between two levels
+    (the defaults give T20).
+
+    Raises
+    ------
+    ValueError
+        when the decay does not reach ``stop_db`` within ``ir``.
+    """
+    edc = np.cumsum(ir[::-1] ** 2)[::-1]
+    edc_db = 10 * np.log10(np.maximum(edc / edc[0], 1e-300))
+    i0, i1 = int(np.argmax(edc_db <= start_db)), int(np.argmax(edc_db <= stop_db))
+    if i1 <= i0 + 10:
+        raise ValueError("the decay did not reach the fit range")
+    slope_db_per_s = np.polyfit(np.arange(i0, i1) / sample_rate, edc_db[i0:i1], 1)[0]
+    return float(-60.0 / slope_db_per_s)

@@ -15,24 +15,11 @@ from magicstomp.emulator import render, to_mono
 from magicstomp.emulator.reverb import ReverbStage
 from magicstomp.errors import EmulationError
 from magicstomp.patch import Patch
+from tests.signals import band, rt60_s
 
 FS = 44100
 
 
-def rt60_s(ir, sample_rate=FS, *, start_db=-5.0, stop_db=-25.0):
-    """RT60 by Schroeder backward integration and a line fit between two levels."""
-    edc = np.cumsum(ir[::-1] ** 2)[::-1]
-    edc_db = 10 * np.log10(np.maximum(edc / edc[0], 1e-300))
-    i0, i1 = np.argmax(edc_db <= start_db), np.argmax(edc_db <= stop_db)
-    if i1 <= i0 + 10:
-        raise ValueError("the decay did not reach the fit range")
-    slope_db_per_s = np.polyfit(np.arange(i0, i1) / sample_rate, edc_db[i0:i1], 1)[0]
-    return -60.0 / slope_db_per_s
-
-
-def band(x, lo_hz, hi_hz, sample_rate=FS):
-    sos = signal.butter(4, [lo_hz, hi_hz], btype="band", fs=sample_rate, output="sos")
-    return signal.sosfilt(sos, x)
 
 
 def impulse(n):
@@ -57,7 +44,7 @@ def reverb_ir(duration_s, sample_rate=FS, **values):
 @pytest.mark.parametrize("time_s", [0.5, 1.0, 2.0, 3.2, 5.0, 10.0])
 def test_reverb_time_gives_the_measured_rt60(time_s):
     ir = to_mono(reverb_ir(max(1.0, 0.6 * time_s), reverb_time_s=time_s))
-    assert rt60_s(ir) == pytest.approx(time_s, rel=0.25)
+    assert rt60_s(ir, FS) == pytest.approx(time_s, rel=0.25)
 
 
 @pytest.mark.parametrize("sample_rate", [48000, 96000])
@@ -69,19 +56,19 @@ def test_reverb_time_holds_at_other_sample_rates(sample_rate):
 def test_hf_ratio_shortens_only_the_high_decay():
     flat = to_mono(reverb_ir(2.0, reverb_time_s=2.0, hi_freq_ratio=1.0))
     dark = to_mono(reverb_ir(2.0, reverb_time_s=2.0, hi_freq_ratio=0.3))
-    high_flat, high_dark = (rt60_s(band(ir, 5000, 10000)) for ir in (flat, dark))
+    high_flat, high_dark = (rt60_s(band(ir, 5000, 10000, FS), FS) for ir in (flat, dark))
     assert high_flat == pytest.approx(2.0, rel=0.1)
     assert high_dark == pytest.approx(0.3 * 2.0, rel=0.35)
-    assert rt60_s(band(dark, 300, 600)) == pytest.approx(2.0, rel=0.1)
+    assert rt60_s(band(dark, 300, 600, FS), FS) == pytest.approx(2.0, rel=0.1)
 
 
 def test_lf_ratio_sets_the_low_decay():
     long_low = to_mono(reverb_ir(3.0, reverb_time_s=2.0, lo_freq_ratio=2.0))
     short_low = to_mono(reverb_ir(2.0, reverb_time_s=2.0, lo_freq_ratio=0.3))
-    assert rt60_s(band(long_low, 60, 120)) == pytest.approx(4.0, rel=0.25)
-    assert rt60_s(band(short_low, 60, 120)) == pytest.approx(0.6, rel=0.35)
+    assert rt60_s(band(long_low, 60, 120, FS), FS) == pytest.approx(4.0, rel=0.25)
+    assert rt60_s(band(short_low, 60, 120, FS), FS) == pytest.approx(0.6, rel=0.35)
     for ir in (long_low, short_low):
-        assert rt60_s(band(ir, 2000, 4000)) == pytest.approx(2.0, rel=0.1)
+        assert rt60_s(band(ir, 2000, 4000, FS), FS) == pytest.approx(2.0, rel=0.1)
 
 
 def test_initial_delay_shifts_the_whole_response_exactly():
@@ -143,7 +130,7 @@ def test_reverb_filters_cut_their_band(kind, cut_hz, keep, drop, rng):
     x = rng.standard_normal(FS // 2)
     open_ = to_mono(render(reverb_patch(), x, FS))
     cut = to_mono(render(reverb_patch(**{kind: cut_hz}), x, FS))
-    energy = lambda y, b: float(np.mean(band(y, *b) ** 2))  # noqa: E731
+    energy = lambda y, b: float(np.mean(band(y, *b, FS) ** 2))  # noqa: E731
     assert 10 * np.log10(energy(cut, drop) / energy(open_, drop)) < -15
     assert 10 * np.log10(energy(cut, keep) / energy(open_, keep)) > -3
 
@@ -191,12 +178,13 @@ def test_spring_is_a_band_limited_chirping_tank():
     x = impulse(3 * FS)
     y = render(Patch.init(0x34).with_values(reverb_level=10), x, FS)
     wet = to_mono(y) - x
-    assert 1.5 < rt60_s(wet) < 3.5
+    assert 1.5 < rt60_s(wet, FS) < 3.5
     f, psd = signal.welch(wet, FS, nperseg=4096)
     level_db = lambda lo, hi: 10 * np.log10(psd[(f >= lo) & (f < hi)].mean())  # noqa: E731
     assert level_db(8000, 16000) < level_db(500, 3000) - 15
     first = wet[:int(0.06 * FS)]                  # the first echo, smeared by dispersion
-    centroid_ms = [1000 * np.average(np.arange(first.size) / FS, weights=band(first, lo, hi) ** 2)
+    centroid_ms = [1000 * np.average(np.arange(first.size) / FS,
+                                     weights=band(first, lo, hi, FS) ** 2)
                    for lo, hi in ((1000, 2000), (3000, 4000))]
     assert centroid_ms[1] - centroid_ms[0] > 4.0  # highs arrive later: the chirp
 
@@ -217,7 +205,7 @@ def test_reverb_stage_honours_time_level_and_initial_delay():
     x = impulse(FS)
     full = ReverbStage(STAGE, FS).process(x)
     assert full.shape == (FS, 2)
-    assert rt60_s(to_mono(full)) == pytest.approx(2.0, rel=0.25)
+    assert rt60_s(to_mono(full), FS) == pytest.approx(2.0, rel=0.25)
     quarter = ReverbStage(dict(STAGE, reverb_level=2.5), FS).process(x)
     np.testing.assert_allclose(quarter, 0.25 * full, atol=1e-12)
     assert np.all(ReverbStage(dict(STAGE, reverb_level=0.0), FS).process(x) == 0.0)
@@ -230,7 +218,7 @@ def test_reverb_stage_hf_ratio_and_prefix():
     x = impulse(2 * FS)
     params = {k.replace("reverb_", "rev_"): v for k, v in STAGE.items()}
     dark = to_mono(ReverbStage(dict(params, rev_hf_ratio=0.2), FS, prefix="rev_").process(x))
-    assert rt60_s(band(dark, 5000, 10000)) < 0.6 * rt60_s(band(dark, 300, 600))
+    assert rt60_s(band(dark, 5000, 10000, FS), FS) < 0.6 * rt60_s(band(dark, 300, 600, FS), FS)
     with pytest.raises(KeyError):
         ReverbStage(params, FS)
 
@@ -308,7 +296,7 @@ def test_tail_of_a_real_di_decays_at_the_set_time(shared_dir):
         wet = to_mono(render(reverb_patch(reverb_time_s=time_s, hi_freq_ratio=0.6,
                                           er_rev_balance_pct=30), x, FS))
         tail = wet[3 * FS:]
-        assert rt60_s(tail) == pytest.approx(time_s, rel=0.25)
+        assert rt60_s(tail, FS) == pytest.approx(time_s, rel=0.25)
 
 
 def test_density_keeps_the_reflection_span():
