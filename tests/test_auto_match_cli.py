@@ -37,17 +37,20 @@ SESSION_SUFFIXES = ("_neutral.json", "_initial.json", "_optimized.json", "_initi
                     "_session.json")
 
 
-@pytest.fixture(scope="module")
-def audio_pair(shared_dir, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("pair")
+def write_pair(folder: Path, shared_dir: Path, patch: Patch) -> tuple:
+    """A 3 s jazz DI excerpt and its render through ``patch`` as (target.wav, di.wav) in ``folder``."""
     di, sr = sf.read(str(shared_dir / "audio" / "di-cc0-jazz" / "jazz.wav"), dtype="float64")
     assert sr == RATE_HZ
     di = di[int(0.2 * sr):int(3.2 * sr)]
-    patch = Patch.init("Mono Delay").with_values(**TRUE_VALUES)
-    target = to_mono(render(patch, di, sr))
     sf.write(str(folder / "di.wav"), di, sr, subtype="FLOAT")
-    sf.write(str(folder / "target.wav"), target, sr, subtype="FLOAT")
+    sf.write(str(folder / "target.wav"), to_mono(render(patch, di, sr)), sr, subtype="FLOAT")
     return folder / "target.wav", folder / "di.wav"
+
+
+@pytest.fixture(scope="module")
+def audio_pair(shared_dir, tmp_path_factory):
+    patch = Patch.init("Mono Delay").with_values(**TRUE_VALUES)
+    return write_pair(tmp_path_factory.mktemp("pair"), shared_dir, patch)
 
 
 def _args(pair, out, name, *extra):

@@ -19,9 +19,8 @@ from cli.auto_match_hil import main
 from cli.report import parse_report
 from cli.residual import export_residual
 from cli.session import SessionWriter
-from magicstomp.emulator import render, to_mono
 from magicstomp.patch import Patch
-from tests.test_auto_match_cli import RATE_HZ, _read_history
+from tests.test_auto_match_cli import RATE_HZ, _read_history, write_pair
 
 TYPE_NAME = "Distortion Multi (Chorus)"
 POST_EQ = ("post_gain_1_db", "post_gain_2_db", "post_gain_3_db", "post_gain_4_db")
@@ -30,15 +29,9 @@ QUIET = {"chorus_level": 0.0, "delay_level": 0.0, "reverb_level": 0.0}
 
 @pytest.fixture(scope="module")
 def eq_pair(shared_dir, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("eqpair")
-    di, sr = sf.read(str(shared_dir / "audio" / "di-cc0-jazz" / "jazz.wav"), dtype="float64")
-    assert sr == RATE_HZ
-    di = di[int(0.2 * sr):int(3.2 * sr)]
     hidden = Patch.init(TYPE_NAME).with_values(preamp_gain=3.0, post_gain_1_db=-6.0,
                                                post_gain_3_db=8.0, **QUIET)
-    sf.write(str(folder / "di.wav"), di, sr, subtype="FLOAT")
-    sf.write(str(folder / "target.wav"), to_mono(render(hidden, di, sr)), sr, subtype="FLOAT")
-    return folder / "target.wav", folder / "di.wav"
+    return write_pair(tmp_path_factory.mktemp("eqpair"), shared_dir, hidden)
 
 
 def _run(pair, out, name, *extra, params=("preamp_gain", *POST_EQ)):
