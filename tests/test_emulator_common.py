@@ -33,17 +33,13 @@ CHANGED_ABOVE = 1e-7        # max |difference| that counts as "the output change
 
 
 def require_processor(type_id: int):
-    """The processor class; skip when its module (or one it uses) or class is not written yet."""
-    try:
-        cls = processor_class(type_id)
-        cls(Patch.init(type_id), FS)
-        return cls
-    except ModuleNotFoundError as exc:
-        if not str(exc.name).startswith("magicstomp.emulator"):
-            raise
-        pytest.skip(f"{EMULATED_TYPES[type_id]} is not written yet ({exc.name} missing)")
-    except AttributeError:
-        pytest.skip(f"{EMULATED_TYPES[type_id]}: class not written yet")
+    """The processor class of a registered type, built once on its init patch.
+
+    Every registered type must import and build: a missing module or class fails here.
+    """
+    cls = processor_class(type_id)
+    cls(Patch.init(type_id), FS)
+    return cls
 
 
 def guitar_like(sample_rate: int = FS, duration_s: float = 1.0, *, seed: int = 7) -> np.ndarray:
