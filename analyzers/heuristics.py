@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
+import scipy.ndimage
 import scipy.signal
 
 from magicstomp.neutral import NeutralPatch
@@ -48,6 +49,8 @@ DELAY_RANGE_S = (0.025, 2.0)
 NONLINEARITY_FULL = 0.5       # nonlinearity index that maps to amp_gain 1.0 (Heavy 1 at 10)
 NONLINEARITY_CLEAN = 0.05     # below this a tone counts as clean (chorus, estimation noise)
 ECHO_PROMINENCE = 10.0        # an echo stands 20 dB above its ±50 ms neighbourhood
+ECHO_CANDIDATES = 4           # echo-time guesses handed to the search
+CANDIDATE_PROMINENCE = 2.5    # a guess stands 8 dB above its ±50 ms neighbourhood
 GAP_DB = 20.0                 # target this far above the DI's prediction = a tail
 GAP_MIN_S = 0.25
 TAIL_BAND_HZ = (500.0, 4000.0)   # mid band: where a reverb time is quoted (lows ring longer)
@@ -125,6 +128,44 @@ def find_delay(h: np.ndarray, sample_rate: int) -> dict | None:
             "feedback": None if a2 is None else float(np.clip(a2 / a1, 0.0, 0.95)),
             "mix": float(a1 / (a0 + a1)) if a0 + a1 > 0 else 0.5,
             "echo_db": float(20 * np.log10(max(a1, 1e-12) / max(a0, 1e-12)))}
+
+
+def echo_candidates(h: np.ndarray, sample_rate: int, *, count: int = ECHO_CANDIDATES,
+                    min_prominence: float = CANDIDATE_PROMINENCE) -> list:
+    """Lags (ms) of the impulse response's most prominent peaks, the strongest first.
+
+    Prominence is a peak's envelope over the median of its ±50 ms neighbourhood,
+    a test that survives what the strict :func:`find_delay` rejects: an echo of a
+    driven amp (the nonlinear part spreads over all lags) or one inside a reverb
+    tail. Peaks closer than 20 ms to a stronger one are skipped. The list is a
+    set of guesses for the search to try, not a measurement: a multi-tap delay
+    yields one peak per tap, a room its early reflections.
+    """
+    env = _smooth_env(h, sample_rate)
+    lo, hi = (int(s * sample_rate) for s in DELAY_RANGE_S)
+    hi = min(hi, env.size)
+    if hi - lo < 3:
+        return []
+    region = env[lo:hi]
+    decim = max(1, int(0.0005 * sample_rate))            # median over 0.5 ms blocks: fast
+    blocks = region[:region.size // decim * decim].reshape(-1, decim).mean(axis=1)
+    size = 2 * int(0.05 * sample_rate / decim) + 1
+    base = np.repeat(scipy.ndimage.median_filter(blocks, size=size, mode="nearest"), decim)
+    base = np.pad(base, (0, region.size - base.size), mode="edge")
+    prominence = region / np.maximum(base, 1e-12 * max(float(region.max()), 1e-30))
+    found, guard = [], int(0.02 * sample_rate)
+    for k in np.argsort(prominence)[::-1]:
+        if len(found) >= count or prominence[k] < min_prominence:
+            break
+        if all(abs(k - j) > guard for j, _ in found):
+            found.append((int(k), float(prominence[k])))
+    out, near, mag = [], int(0.002 * sample_rate), np.abs(h)
+    for k, prom in found:          # the sharpest sample within ±2 ms of the envelope's peak
+        a = max(0, lo + k - near)
+        k = a + int(np.argmax(mag[a:lo + k + near + 1]))
+        lag = k + parabolic_offset(mag, k)
+        out.append({"time_ms": float(1000.0 * lag / sample_rate), "prominence": prom})
+    return out
 
 
 def find_reverb(h: np.ndarray, sample_rate: int, delay: dict | None) -> dict | None:
@@ -254,6 +295,7 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
     feats["alignment"] = alignment.to_dict()
     h = impulse_response(placed, dry, sample_rate)
     delay = find_delay(h, sample_rate)
+    feats["echo_candidates"] = echo_candidates(h, sample_rate)
     reverb = _reverb_from_tails(find_reverb(h, sample_rate, delay),
                                 tail_decay_s(placed, dry, sample_rate), delay)
     modulation = stable_modulation(placed[:di.size], di, sample_rate)

@@ -117,16 +117,18 @@ def make_case(index: int, *, types=CASE_TYPES, seed: int = 0) -> dict:
 
 
 def start_patch(case: dict, target: np.ndarray):
-    """The analysis-based starting patch when the analysis is available, else the init patch."""
+    """(patch, kind, hints): the analysis-based starting patch when the analysis is available
+    (else the init patch), and the analysis' hints for ours (echo-time candidates)."""
     try:
         from analyzers.heuristics import initial_patch
         from magicstomp.neutral import to_patch
     except ImportError:
-        return case["start"], "init patch (analysis not available)"
+        return case["start"], "init patch (analysis not available)", {}
+    from optimize.hints import analysis_hints
     neutral = initial_patch(target, SAMPLE_RATE_HZ, di=case["audio"])
     patch = to_patch(neutral, case["type_id"])
     patch = patch[0] if isinstance(patch, tuple) else patch
-    return case["space"].clip(patch), "analysis"
+    return case["space"].clip(patch), "analysis", analysis_hints(case["space"], neutral.features)
 
 
 def mrstft_distance(x: np.ndarray, y: np.ndarray) -> float:
@@ -177,7 +179,7 @@ def run_case(index: int, *, types=CASE_TYPES, seed: int = 0, budget: int = 150,
     floor_mrstft = float(np.mean([mrstft_distance(r, clean_target) for r in replicates]))
     identifiable, sens = (_identify(case, clean, clean_target, losses, floor_mrstft) if identify
                           else ([], {"match": {}, "seed": {}}))
-    start, start_kind = start_patch(case, target)
+    start, start_kind, hints = start_patch(case, target)
     u_hidden = space.to_unit(hidden)
     out = {"index": index, "type": case["type"], "type_id": f"0x{case['type_id']:02X}",
            "di": case["di"], "start": start_kind, "keys": list(space.keys),
@@ -187,8 +189,10 @@ def run_case(index: int, *, types=CASE_TYPES, seed: int = 0, budget: int = 150,
         rig = VirtualRig(SAMPLE_RATE_HZ, imperfections=imperfections(),
                          seed=case["seed"] * 10 + m_index + 1)
         loss = losses[loss_name]
+        opts = {"hints": hints} if strategy == "ours" else {}
         result = run_search(strategy, space=space, start=start, budget_takes=budget, seed=seed,
-                            evaluate=lambda patch, rig=rig, loss=loss: loss(rig.render(patch, di)))
+                            evaluate=lambda patch, rig=rig, loss=loss: loss(rig.render(patch, di)),
+                            **opts)
         best = result.best_patch
         finals = [rig.render(best, di) for _ in range(2)]
         final = {name: float(np.mean([_total(f(x)) for x in finals])) for name, f in losses.items()}

@@ -162,8 +162,11 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
         if calibration is not None:
             calibration = calibration.with_values(replicate_floor=floor)
         strategy_opts = {"min_improvement": floor} if plan["optimizer"] == "coordinate" else {}
-        if plan["optimizer"] == "ours" and opts["optimize_params"]:
-            strategy_opts["screen"] = False   # --optimize-params: exactly those fields move
+        if plan["optimizer"] == "ours":
+            from optimize.hints import analysis_hints
+            strategy_opts["hints"] = analysis_hints(space, neutral.features)
+            if opts["optimize_params"]:
+                strategy_opts["screen"] = False   # --optimize-params: exactly those fields move
         progress = Progress(plan["budget"])
         log.info("matching %s with %s: %s, budget %d takes", patch.effect_type.name,
                  plan["optimizer"] if opts["optimize"] else "no search", ", ".join(space.keys),

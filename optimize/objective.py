@@ -21,7 +21,14 @@ offset costs more than most timbre differences. ``MatchLoss`` fixes both:
 All terms are in "dB per cell / 10", so 1.0 means a typical 10 dB mismatch;
 the weights below were set so that a +0.1 move of any identifiable knob raises
 the total by a similar amount (see ``benchmarks/match_quality.py``, which prints
-the sensitivity spread of both losses).
+the sensitivity spread of both losses), and so that the loss along one knob is
+lowest at its true value even while the other knobs are still wrong: the
+``modulation`` and ``echo`` terms also react to echoes and drive (an echo at T
+puts envelope ripple at 1/T), so far from the answer they point the echo time
+and LFO rate the wrong way; ``envelope`` and ``mrstft`` do not, and carry most
+of the weight (on profiles of 14 hidden multi-effect patches, the true echo time
+or LFO rate was the 1-D minimum from the search's end point in 71 % of cases with
+these weights, 54 % with the first ones: modulation 1.0, echo 0.2, envelope 0.5).
 
 Target features are computed once in the constructor; a call costs a few STFTs.
 """
@@ -37,7 +44,7 @@ from magicstomp.errors import AudioInputError
 
 from .loss import LossValue, mono_samples
 
-DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 0.5, "modulation": 1.0, "echo": 0.2}
+DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 1.0, "modulation": 0.25, "echo": 0.1}
 FFT_SIZES = (2048, 512)  # half-overlapping frames; the 512-point one also gives the envelopes
 FLOOR_DB = 50.0          # cells quieter than (target peak - FLOOR_DB) are clipped: rig noise is below
 ECHO_LAGS_MS = (20.0, 1500.0)

@@ -32,6 +32,7 @@ from .search import register_strategy, step_coordinate
 log = logging.getLogger(__name__)
 
 STAGE_ORDER = ("amp", "modulation", "delay", "reverb")
+HINT_STEP = 0.02           # first local step after a hinted value won (2 % of the range)
 _MOD_WORDS = ("chorus", "flanger", "phaser", "tremolo", "speed", "depth", "mod_", "rate")
 
 
@@ -134,7 +135,7 @@ class _Incumbent:
 @register_strategy("ours")
 def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int = 0,
          initial_step: float = 0.2, max_step: float = 0.4, final_remeasures: int = 2,
-         scan_points: int = 16, **_ignored) -> None:
+         scan_points: int = 16, hints: dict | None = None, **_ignored) -> None:
     """Screening, warm starts, then a staged adaptive pattern search with step halving.
 
     Parameters
@@ -157,6 +158,11 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
         many evenly spaced values, with the levels of their effect raised to at
         least half way so the effect is audible (fewer points when less than 6
         takes per point are left); the local search then starts from the best.
+    hints : dict, optional
+        ``{key: [u, ...]}``: values (normalized) the analysis measured for scanned
+        knobs, e.g. echo times (:func:`optimize.hints.analysis_hints`). They are
+        tried first, the same way as scan points; when one beats the incumbent the
+        even scan of that knob is skipped and the local search refines it from there.
     final_remeasures : int
         Takes kept at the end to re-measure the incumbent; the result is the
         incumbent with its mean loss, not the luckiest single take.
@@ -171,7 +177,7 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
     inc = _Incumbent(start, space.to_unit(start), recorder.initial_loss)
     reserve = max(0, int(final_remeasures))
     search = _PatternSearch(space, recorder, inc, reserve=reserve, initial_step=initial_step,
-                            max_step=max_step, scan_points=int(scan_points))
+                            max_step=max_step, scan_points=int(scan_points), hints=hints)
     try:
         amp = [i for i in staged_order(space.keys) if stage_of(space.keys[i]) == "amp"]
         if screen:
@@ -201,8 +207,10 @@ class _PatternSearch:
     """Adaptive coordinate pattern search around a shared incumbent (see :func:`ours`)."""
 
     def __init__(self, space, recorder, inc: _Incumbent, *, reserve: int, initial_step: float,
-                 max_step: float, scan_points: int):
+                 max_step: float, scan_points: int, hints: dict | None = None):
         self.space, self.recorder, self.inc, self.reserve = space, recorder, inc, reserve
+        self.hints = {k: [float(np.clip(u, 0.0, 1.0)) for u in v if math.isfinite(u)]
+                      for k, v in (hints or {}).items() if k in space.keys}
         n = len(space.keys)
         self.initial_step, self.max_step, self.scan_points = initial_step, max_step, scan_points
         self.steps = np.full(n, float(initial_step))
@@ -241,20 +249,35 @@ class _PatternSearch:
             log.debug("ours: pass done, loss %.5f", self.inc.loss)
 
     def scan(self, i: int) -> None:
-        """Evenly spaced values of knob ``i`` with its stage made audible; keep the best."""
+        """Try knob ``i``'s hinted values, then (unless one won) evenly spaced values."""
         self.scanned.add(i)
-        key, inc = self.space.keys[i], self.inc
+        key = self.space.keys[i]
+        hinted = self.hints.get(key, [])[:max(0, (self.recorder.takes_left - self.reserve) // 4)]
+        if hinted and self._try_values(i, hinted, "hint"):
+            self.steps[i] = HINT_STEP          # refine around the measured value
+            return
         points = int(min(self.scan_points,
                          max(3, (self.recorder.takes_left - self.reserve) // 6)))
+        self._try_values(i, list((np.arange(points) + 0.5) / points), "scan")
+        self.steps[i] = 0.5 / points
+
+    def _try_values(self, i: int, values, label: str) -> bool:
+        """Measure knob ``i`` at ``values`` with its stage made audible; True if one won.
+
+        The other knobs of the stage are raised to at least half way (a silent
+        effect cannot be scanned); the best value is then measured once more at
+        the incumbent's own levels.
+        """
+        key, inc, start_loss = self.space.keys[i], self.inc, self.inc.loss
         base = inc.unit.copy()
-        for j, other in enumerate(self.space.keys):   # a silent effect cannot be scanned
+        for j, other in enumerate(self.space.keys):
             if j != i and stage_of(other) == stage_of(key) and not is_timing(other):
                 base[j] = max(base[j], 0.5)
         best_u, best_f = None, math.inf
-        for value in (np.arange(points) + 0.5) / points:
+        for value in values:
             trial = base.copy()
             trial[i] = value
-            p, f = self.measure(trial, f"{key} scan")
+            p, f = self.measure(trial, f"{key} {label}")
             if f < best_f:
                 best_u, best_f = trial, f
             if f < inc.loss:
@@ -262,7 +285,7 @@ class _PatternSearch:
         if best_u is not None and inc.unit[i] != best_u[i]:
             trial = inc.unit.copy()               # the best time at the incumbent's levels
             trial[i] = best_u[i]
-            p, f = self.measure(trial, f"{key} scan best")
+            p, f = self.measure(trial, f"{key} {label} best")
             # a silent effect hardly moves the loss: keep the scanned time for later, but
             # never trade an audible echo for a coarse scan value that is not better
             levels = [inc.unit[j] for j, other in enumerate(self.space.keys)
@@ -270,7 +293,7 @@ class _PatternSearch:
             silent = bool(levels) and max(levels) < 0.2
             if f < inc.loss or (silent and f <= inc.loss * 1.02):
                 self.accept(p, f)
-        self.steps[i] = 0.5 / points
+        return inc.loss < start_loss
 
     def step(self, i: int) -> None:
         """One adaptive move of knob ``i``: +/- step, extrapolation, parabola vertex."""
