@@ -44,6 +44,19 @@ class ScreenResult:
     loss: float
     takes: int
     tried: list = field(default_factory=list)   # (label, loss) of every take
+    options: list = field(default_factory=list)  # (key, raw, loss) of every take
+
+    def shortlist(self, top: int = 2) -> dict:
+        """``{key: [raw, ...]}``: each field's ``top`` best options as measured (best first).
+
+        Worth trying again once the continuous knobs have moved: an option measured
+        through a wrong gain or tone can lose to a worse one.
+        """
+        out = {}
+        for key in dict.fromkeys(k for k, _, _ in self.options):
+            ranked = sorted(((loss, raw) for k, raw, loss in self.options if k == key))
+            out[key] = list(dict.fromkeys(raw for _, raw in ranked))[:int(top)]
+        return out
 
 
 def discrete_keys(type_ref) -> tuple:
@@ -93,7 +106,7 @@ def screen_discrete(start: Patch, evaluate, *, start_loss: float, keys=None,
     _check_budget(max_takes)
     t = start.effect_type
     keys = discrete_keys(t) if keys is None else tuple(keys)
-    best, best_loss, takes, tried = start, float(start_loss), 0, []
+    best, best_loss, takes, tried, options = start, float(start_loss), 0, [], []
     if len(keys) > 1:
         keys = keys + keys[:1]        # the first choice again, in the light of the others
     for pass_index, key in enumerate(keys):
@@ -110,15 +123,17 @@ def screen_discrete(start: Patch, evaluate, *, start_loss: float, keys=None,
             if raw == current:
                 continue
             if max_takes is not None and takes >= max_takes:
-                return ScreenResult(best, best_loss, takes, tried)
+                return ScreenResult(best, best_loss, takes, tried, options)
             candidate = best.copy().set_raw(key, raw)
             loss = float(evaluate(candidate))
             takes += 1
             tried.append((f"{key}={param.to_physical(raw)}", loss))
+            options.append((key, raw, loss))
             if loss < best_loss:
                 best, best_loss = candidate, loss
+        options.append((key, best.get_raw(key), best_loss))
         log.debug("screening %s: kept %s (loss %.5f)", key, best.get(key), best_loss)
-    return ScreenResult(best, best_loss, takes, tried)
+    return ScreenResult(best, best_loss, takes, tried, options)
 
 
 def convert_type(patch: Patch, type_ref) -> Patch:

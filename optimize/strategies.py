@@ -135,7 +135,8 @@ class _Incumbent:
 @register_strategy("ours")
 def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int = 0,
          initial_step: float = 0.2, max_step: float = 0.4, final_remeasures: int = 2,
-         scan_points: int = 16, hints: dict | None = None, **_ignored) -> None:
+         scan_points: int = 16, hints: dict | None = None, rescreen_top: int = 2,
+         **_ignored) -> None:
     """Screening, warm starts, then a staged adaptive pattern search with step halving.
 
     Parameters
@@ -158,6 +159,10 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
         many evenly spaced values, with the levels of their effect raised to at
         least half way so the effect is audible (fewer points when less than 6
         takes per point are left); the local search then starts from the best.
+    rescreen_top : int
+        After two passes of the continuous search, the ``rescreen_top`` best
+        options of each screened field are measured again (0 disables): the first
+        screening judged them through the starting gain and tone.
     hints : dict, optional
         ``{key: [u, ...]}``: values (normalized) the analysis measured for scanned
         knobs, e.g. echo times (:func:`optimize.hints.analysis_hints`). They are
@@ -180,6 +185,7 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
                             max_step=max_step, scan_points=int(scan_points), hints=hints)
     try:
         amp = [i for i in staged_order(space.keys) if stage_of(space.keys[i]) == "amp"]
+        shortlist = {}
         if screen:
             keys = [k for k in discrete_keys(start.effect_type) if k not in space.keys]
             if keys and amp:
@@ -189,6 +195,7 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
                                     max_takes=max(0, recorder.takes_left - reserve - 1))
             if found.patch is not inc.patch:
                 search.accept(found.patch, found.loss)
+            shortlist = found.shortlist(int(rescreen_top)) if rescreen_top else {}
         for _ in range(int(warm_starts)):
             if recorder.takes_left <= reserve:
                 break
@@ -196,6 +203,9 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
             loss = recorder.evaluate(patch, "warm start")
             if loss < inc.loss:
                 search.accept(patch, loss)
+        if shortlist:
+            search.run(passes=2)
+            search.rescreen(shortlist)
         search.run()
     except _OutOfTakes:
         pass
@@ -247,6 +257,19 @@ class _PatternSearch:
                     self.step(i)
             done += 1
             log.debug("ours: pass done, loss %.5f", self.inc.loss)
+
+    def rescreen(self, shortlist: dict) -> None:
+        """Measure each field's shortlisted options again at the incumbent's knobs."""
+        for key, raws in shortlist.items():
+            for raw in raws:
+                if raw == self.inc.patch.get_raw(key):
+                    continue
+                if self.recorder.takes_left <= self.reserve:
+                    raise _OutOfTakes
+                patch = self.inc.patch.copy().set_raw(key, raw)
+                loss = self.recorder.evaluate(patch, "rescreen")
+                if loss < self.inc.loss:
+                    self.accept(patch, loss)
 
     def scan(self, i: int) -> None:
         """Try knob ``i``'s hinted values, then (unless one won) evenly spaced values."""
