@@ -10,6 +10,10 @@ unit's steps.
 
 Safety limits (the seed's): feedback within +/-95 %, delay time 30-1500 ms,
 modulation rate 0.1-10 Hz, each where the type has such a field in those units.
+Ours: reverb time at most 10 s, twice the longest of Yamaha's 47 factory reverbs
+(0.3-4.7 s); the unit's table goes on to 99 s, where a faint reverb is
+indistinguishable from none and the search used to drift (the table's 84 steps
+keep 58 below 10 s, so the limit also gives the room sizes more resolution).
 
 Default parameters per type: the seed's eleven knobs (amp gain, treble,
 presence; delay time, feedback, level; reverb time, level; modulation speed,
@@ -45,6 +49,7 @@ SEED_ROLES = (
 FEEDBACK_LIMIT_PCT = 95.0
 DELAY_TIME_LIMITS_MS = (30.0, 1500.0)
 RATE_LIMITS_HZ = (0.1, 10.0)
+REVERB_TIME_LIMITS_S = (0.0, 10.0)
 
 # The seed's steps: ("unit", x) is a fraction of the allowed range, ("physical", x) is in the
 # field's own unit and converted with the field's typical spacing.
@@ -102,6 +107,8 @@ def _safety_limits(p: Param):
         return DELAY_TIME_LIMITS_MS
     if _is_rate(p):
         return RATE_LIMITS_HZ
+    if p.key.startswith("reverb_time") and p.unit == "s" and p.is_numeric:
+        return REVERB_TIME_LIMITS_S
     return None
 
 
