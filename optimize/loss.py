@@ -62,10 +62,16 @@ LOSSES = {
 
 @dataclass(frozen=True)
 class LossValue:
-    """A loss total and its named terms (floats)."""
+    """A loss total and its named terms (floats).
+
+    ``spectrum``, when the loss provides it (MatchLoss does), is the long-term
+    target-minus-take spectrum ``{"hz": centres, "diff_db": values}`` (third
+    octaves, level-matched): what a linear filter would still have to change.
+    """
 
     total: float
     terms: dict = field(default_factory=dict)
+    spectrum: dict | None = field(default=None, repr=False, compare=False)
 
     def __float__(self) -> float:
         return float(self.total)

@@ -206,12 +206,15 @@ class MatchLoss:
     def __call__(self, take) -> LossValue:
         """Score one take against the target; lower is better (0 = identical)."""
         x, gain_db = self.level_match(take)
+        spectrum = None
         if _rms(x) < 1e-9:
             terms = {name: 10.0 for name in self.weights}
         else:
-            terms = self.terms(_Features(self, x, self._target.floors))
+            feats = _Features(self, x, self._target.floors)
+            terms = self.terms(feats)
+            spectrum = {"hz": self.third_octave_hz, "diff_db": self._target.ltas_db - feats.ltas_db}
         total = float(sum(self.weights[k] * v for k, v in terms.items()))
-        return LossValue(total=total, terms={**terms, "level_gain_db": gain_db})
+        return LossValue(total=total, terms={**terms, "level_gain_db": gain_db}, spectrum=spectrum)
 
     def terms(self, feats: _Features) -> dict:
         """Each term of the loss (unweighted), comparing ``feats`` with the target's."""

@@ -83,7 +83,7 @@ def _check_budget(max_takes):
 
 
 def screen_discrete(start: Patch, evaluate, *, start_loss: float, keys=None,
-                    max_takes: int | None = None) -> ScreenResult:
+                    max_takes: int | None = None, rank=None) -> ScreenResult:
     """Try every option of each discrete field in turn, keep the best (greedy).
 
     Parameters
@@ -98,6 +98,11 @@ def screen_discrete(start: Patch, evaluate, *, start_loss: float, keys=None,
         Fields to screen; default: :func:`discrete_keys` of the patch's type.
     max_takes : int, optional
         Stop trying options after this many takes.
+    rank : callable, optional
+        ``rank(key, patch) -> [raw, ...] or None``: the options of ``key`` worth
+        measuring from ``patch``, best guess first (e.g. cabinets predicted from
+        the take's spectrum, :func:`optimize.cabinets.rank_cabinets`); None
+        tries every option.
 
     Returns
     -------
@@ -119,7 +124,8 @@ def screen_discrete(start: Patch, evaluate, *, start_loss: float, keys=None,
                                  f"enum fields such as {', '.join(discrete_keys(t)) or 'none'}",
                                  field="keys", value=key)
         current = best.get_raw(key)
-        for raw in range(param.min_raw, param.max_raw + 1):
+        ranked = rank(key, best) if rank is not None else None
+        for raw in (range(param.min_raw, param.max_raw + 1) if ranked is None else ranked):
             if raw == current:
                 continue
             if max_takes is not None and takes >= max_takes:

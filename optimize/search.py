@@ -147,6 +147,7 @@ class Recorder:
         else:
             self.callbacks = list(on_take)
         self._cache = {} if cache else None
+        self._spectra = {}            # payload -> LossValue.spectrum of its last take
         self.history: list = []
         self.best_patch = None
         self.best_loss = math.inf
@@ -180,13 +181,16 @@ class Recorder:
             raise BudgetExhausted(f"all {self.budget_takes} takes are spent")
         t0 = time.perf_counter()
         try:
-            total, terms = _split_loss(self._evaluate(patch))
+            value = self._evaluate(patch)
+            total, terms = _split_loss(value)
         except KeyboardInterrupt:
             self.interrupted = True
             raise
         seconds = time.perf_counter() - t0
         if not math.isfinite(total):
             total = math.inf
+        if getattr(value, "spectrum", None) is not None:
+            self._spectra[key] = value.spectrum
         take = Take(index=len(self.history), params=patch.values(), loss=total, terms=terms,
                     seconds=seconds, label=label)
         self.history.append(take)
@@ -215,6 +219,10 @@ class Recorder:
             if take.params == patch.values():
                 self.best_index = take.index
                 break
+
+    def spectrum_of(self, patch):
+        """The loss' long-term spectrum difference from ``patch``'s last take, or None."""
+        return self._spectra.get(patch.to_payload())
 
     def evaluate_unit(self, base_patch, u, label: str = "") -> float:
         """Loss of the patch at normalized coordinates ``u`` (snapped to hardware steps)."""

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 STAGE_ORDER = ("amp", "modulation", "delay", "reverb")
 HINT_STEP = 0.02           # first local step after a hinted value won (2 % of the range)
+HINT_TOLERANCE = 1.02      # a measured hint is kept when at most 2 % worse than the incumbent
 _MOD_WORDS = ("chorus", "flanger", "phaser", "tremolo", "speed", "depth", "mod_", "rate")
 
 
@@ -136,7 +137,7 @@ class _Incumbent:
 def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int = 0,
          initial_step: float = 0.2, max_step: float = 0.4, final_remeasures: int = 2,
          scan_points: int = 16, hints: dict | None = None, rescreen_top: int = 2,
-         **_ignored) -> None:
+         predict_cabinet: bool = True, **_ignored) -> None:
     """Screening, warm starts, then a staged adaptive pattern search with step halving.
 
     Parameters
@@ -159,6 +160,10 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
         many evenly spaced values, with the levels of their effect raised to at
         least half way so the effect is audible (fewer points when less than 6
         takes per point are left); the local search then starts from the best.
+    predict_cabinet : bool
+        Screen only the cabinets that best explain the incumbent take's long-term
+        spectrum difference (:mod:`optimize.cabinets`; needs a loss that reports
+        it, as MatchLoss does), instead of all of them.
     rescreen_top : int
         After two passes of the continuous search, the ``rescreen_top`` best
         options of each screened field are measured again (0 disables): the first
@@ -166,7 +171,8 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
     hints : dict, optional
         ``{key: [u, ...]}``: values (normalized) the analysis measured for scanned
         knobs, e.g. echo times (:func:`optimize.hints.analysis_hints`). They are
-        tried first, the same way as scan points; when one beats the incumbent the
+        tried first, the same way as scan points; when one beats the incumbent, or
+        scores within 2 % of it (the hint is independent evidence), it is kept, the
         even scan of that knob is skipped and the local search refines it from there.
     final_remeasures : int
         Takes kept at the end to re-measure the incumbent; the result is the
@@ -192,7 +198,8 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
                 search.run(only=amp, passes=1)    # screen amps at a sensible gain and tone
             found = screen_discrete(inc.patch, lambda p: recorder.evaluate(p, "screen"),
                                     start_loss=inc.loss, keys=keys,
-                                    max_takes=max(0, recorder.takes_left - reserve - 1))
+                                    max_takes=max(0, recorder.takes_left - reserve - 1),
+                                    rank=_cabinet_ranker(recorder) if predict_cabinet else None)
             if found.patch is not inc.patch:
                 search.accept(found.patch, found.loss)
             shortlist = found.shortlist(int(rescreen_top)) if rescreen_top else {}
@@ -211,6 +218,18 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
         pass
     finally:
         _settle(recorder, inc, reserve)
+
+
+def _cabinet_ranker(recorder):
+    """``rank(key, patch)`` for the screening: predicted cabinets, or None (try all)."""
+    from .cabinets import CAB_CANDIDATES, rank_cabinets
+
+    def rank(key, patch):
+        spectrum = recorder.spectrum_of(patch)
+        if key != "speaker_type" or spectrum is None:
+            return None
+        return rank_cabinets(patch, spectrum, key=key)[:CAB_CANDIDATES]
+    return rank
 
 
 class _PatternSearch:
@@ -276,7 +295,7 @@ class _PatternSearch:
         self.scanned.add(i)
         key = self.space.keys[i]
         hinted = self.hints.get(key, [])[:max(0, (self.recorder.takes_left - self.reserve) // 4)]
-        if hinted and self._try_values(i, hinted, "hint"):
+        if hinted and self._try_values(i, hinted, "hint", tolerance=HINT_TOLERANCE):
             self.steps[i] = HINT_STEP          # refine around the measured value
             return
         points = int(min(self.scan_points,
@@ -284,12 +303,16 @@ class _PatternSearch:
         self._try_values(i, list((np.arange(points) + 0.5) / points), "scan")
         self.steps[i] = 0.5 / points
 
-    def _try_values(self, i: int, values, label: str) -> bool:
+    def _try_values(self, i: int, values, label: str, tolerance: float = 1.0) -> bool:
         """Measure knob ``i`` at ``values`` with its stage made audible; True if one won.
 
         The other knobs of the stage are raised to at least half way (a silent
         effect cannot be scanned); the best value is then measured once more at
-        the incumbent's own levels.
+        the incumbent's own levels and adopted when its loss is at most
+        ``tolerance`` times the incumbent's (above 1 for measured hints: with
+        the other knobs still wrong, the true echo time can score a hair worse
+        than a wrong one). A value wins when it improved the incumbent or, with
+        a tolerance, when the incumbent now holds it.
         """
         key, inc, start_loss = self.space.keys[i], self.inc, self.inc.loss
         base = inc.unit.copy()
@@ -314,9 +337,11 @@ class _PatternSearch:
             levels = [inc.unit[j] for j, other in enumerate(self.space.keys)
                       if stage_of(other) == stage_of(key) and ("level" in other or "mix" in other)]
             silent = bool(levels) and max(levels) < 0.2
-            if f < inc.loss or (silent and f <= inc.loss * 1.02):
+            if f <= inc.loss * max(tolerance, 1.02 if silent else 1.0):
                 self.accept(p, f)
-        return inc.loss < start_loss
+        held = best_u is not None and \
+            self.space.dimensions[i].raw_at(best_u[i]) == inc.patch.get_raw(key)
+        return inc.loss < start_loss or (tolerance > 1.0 and held)
 
     def step(self, i: int) -> None:
         """One adaptive move of knob ``i``: +/- step, extrapolation, parabola vertex."""

@@ -153,3 +153,72 @@ def test_ours_rescreens_the_shortlist_after_two_passes():
                      seed=0, rescreen_top=0)
     assert not any(t.label == "rescreen" for t in off.history)
     assert off.best_patch.get_raw("amplifier_type") == 2
+
+
+@pytest.mark.parametrize("penalty, kept", [(1.01, True), (1.05, False)])
+def test_a_hint_within_two_percent_of_the_incumbent_is_kept(penalty, kept):
+    space = ParameterSpace(AMP_MULTI)
+    key = "feedback_delay_time_ms"
+    i = space.keys.index(key)
+    start = space.from_unit(Patch.init(AMP_MULTI), np.full(len(space.keys), 0.5))
+
+    def evaluate(patch):                 # flat, except the hinted echo time scores a bit worse
+        return penalty if abs(space.to_unit(patch)[i] - 0.2533) < 0.002 else 1.0
+    result = run_search("ours", space=space, start=start, evaluate=evaluate, budget_takes=60,
+                        seed=0, screen=False, hints={key: [0.2533]})
+    labels = [t.label for t in result.history]
+    assert f"{key} hint" in labels
+    assert (f"{key} scan" not in labels) == kept
+
+
+# -- cabinet prediction ----------------------------------------------------------
+def test_rank_cabinets_puts_the_cabinet_that_explains_the_difference_first():
+    from optimize.cabinets import _response_db, rank_cabinets
+    patch = Patch.init(AMP_MULTI).with_values(speaker_type="Off")
+    hz = 1000.0 * 2.0 ** (np.arange(-15, 14) / 3.0)
+    for label in ("British 4x12", "YAMAHA 1x12", "2x10"):
+        diff = _response_db(label, tuple(hz)) + 3.0          # + a level offset, which must not count
+        ranked = rank_cabinets(patch, {"hz": hz, "diff_db": diff})
+        assert patch.effect_type.param("speaker_type").to_physical(ranked[0]) == label
+        assert patch.get_raw("speaker_type") not in ranked and len(ranked) == 16
+
+
+def test_the_cabinet_of_a_render_is_among_the_predicted_few():
+    from magicstomp.emulator import render, to_mono
+    from optimize.cabinets import CAB_CANDIDATES, rank_cabinets
+    from optimize.objective import MatchLoss
+    rng = np.random.default_rng(5)
+    di = _plucks(rng, seconds=3.0)
+    base = Patch.init(AMP_MULTI).with_values(preamp_gain=5.0, amplifier_type="Crunch 1",
+                                             chorus_level=0.0, delay_level=0.0, reverb_level=0.0)
+    param = base.effect_type.param("speaker_type")
+    hits = 0
+    labels = ("American 4x12", "British 2x12", "Modern 1x12", "4x10", "YAMAHA 4x12", "Hybrid 2x12")
+    for label in labels:
+        target = to_mono(render(base.with_values(speaker_type=label), di, SR))
+        take_patch = base.with_values(speaker_type="Off")
+        value = MatchLoss(target, SR, di=di)(to_mono(render(take_patch, di, SR)))
+        assert value.spectrum is not None and len(value.spectrum["hz"]) == len(value.spectrum["diff_db"])
+        ranked = rank_cabinets(take_patch, value.spectrum)[:CAB_CANDIDATES]
+        hits += param.to_raw(label) in ranked
+    assert hits == len(labels)
+
+
+def test_screening_measures_only_the_ranked_options_and_the_recorder_keeps_spectra():
+    from optimize.loss import LossValue
+    from optimize.search import Recorder
+    space = ParameterSpace(AMP_MULTI)
+    start = Patch.init(AMP_MULTI)
+    tried = []
+
+    def evaluate(patch):
+        tried.append(patch.get_raw("speaker_type"))
+        return LossValue(1.0 - 0.01 * patch.get_raw("speaker_type"), spectrum={"hz": [1.0],
+                                                                                 "diff_db": [0.0]})
+    recorder = Recorder(space, evaluate, budget_takes=50)
+    recorder.evaluate(start, "start")
+    assert recorder.spectrum_of(start) == {"hz": [1.0], "diff_db": [0.0]}
+    assert recorder.spectrum_of(start.with_values(treble=9.0)) is None
+    found = screen_discrete(start, lambda p: recorder.evaluate(p, "screen"), start_loss=1.0,
+                            keys=["speaker_type"], rank=lambda key, patch: [7, 3])
+    assert tried[1:] == [7, 3] and found.patch.get_raw("speaker_type") == 7
