@@ -32,6 +32,7 @@ from .search import register_strategy, step_coordinate
 log = logging.getLogger(__name__)
 
 STAGE_ORDER = ("amp", "modulation", "delay", "reverb")
+AMP_MODEL_KEYS = ("amplifier_type", "distortion_type")
 HINT_STEP = 0.02           # first local step after a hinted value won (2 % of the range)
 HINT_TOLERANCE = 1.02      # a measured hint is kept when at most 2 % worse than the incumbent
 _MOD_WORDS = ("chorus", "flanger", "phaser", "tremolo", "speed", "depth", "mod_", "rate")
@@ -167,7 +168,8 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
     rescreen_top : int
         After two passes of the continuous search, the ``rescreen_top`` best
         options of each screened field are measured again (0 disables): the first
-        screening judged them through the starting gain and tone.
+        screening judged them through the starting gain and tone. A shortlisted
+        amp model first gets one pass over the amp/EQ knobs of its own.
     hints : dict, optional
         ``{key: [u, ...]}``: values (normalized) the analysis measured for scanned
         knobs, e.g. echo times (:func:`optimize.hints.analysis_hints`). They are
@@ -278,7 +280,14 @@ class _PatternSearch:
             log.debug("ours: pass done, loss %.5f", self.inc.loss)
 
     def rescreen(self, shortlist: dict) -> None:
-        """Measure each field's shortlisted options again at the incumbent's knobs."""
+        """Measure each field's shortlisted options again at the incumbent's knobs.
+
+        An amp model is judged with its own gain and tone: each shortlisted amp gets
+        one pass over the amp/EQ knobs (from the incumbent's values, on a copy of the
+        search state) before it is compared, since amps differ in how much drive a
+        gain setting gives and the incumbent's knobs were fitted to the current amp.
+        """
+        amp = [i for i, k in enumerate(self.space.keys) if stage_of(k) == "amp"]
         for key, raws in shortlist.items():
             for raw in raws:
                 if raw == self.inc.patch.get_raw(key):
@@ -287,6 +296,13 @@ class _PatternSearch:
                     raise _OutOfTakes
                 patch = self.inc.patch.copy().set_raw(key, raw)
                 loss = self.recorder.evaluate(patch, "rescreen")
+                if key in AMP_MODEL_KEYS and amp:
+                    trial = _Incumbent(patch, self.space.to_unit(patch), loss)
+                    sub = _PatternSearch(self.space, self.recorder, trial, reserve=self.reserve,
+                                         initial_step=0.5 * self.initial_step,
+                                         max_step=self.max_step, scan_points=0)
+                    sub.run(only=amp, passes=1)
+                    patch, loss = trial.patch, trial.loss
                 if loss < self.inc.loss:
                     self.accept(patch, loss)
 

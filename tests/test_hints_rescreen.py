@@ -222,3 +222,21 @@ def test_screening_measures_only_the_ranked_options_and_the_recorder_keeps_spect
     found = screen_discrete(start, lambda p: recorder.evaluate(p, "screen"), start_loss=1.0,
                             keys=["speaker_type"], rank=lambda key, patch: [7, 3])
     assert tried[1:] == [7, 3] and found.patch.get_raw("speaker_type") == 7
+
+
+def test_a_rescreened_amp_is_judged_at_its_own_gain():
+    space = ParameterSpace(AMP_MULTI)
+    g = space.keys.index("preamp_gain")
+    start = space.from_unit(Patch.init(AMP_MULTI), np.full(len(space.keys), 0.5))
+    start = start.with_values(amplifier_type=start.effect_type.param("amplifier_type").to_physical(2))
+    start = space.from_unit(start, np.where(np.arange(len(space.keys)) == g, 0.8, 0.5))
+
+    def evaluate(patch):            # amp 4 is right, but at a lower gain than amp 2 wants
+        u, amp = space.to_unit(patch)[g], patch.get_raw("amplifier_type")
+        bias = 0.1 * abs(patch.get_raw("speaker_type") - start.get_raw("speaker_type"))
+        return bias + {4: (u - 0.6) ** 2, 2: (u - 0.8) ** 2 + 0.02}.get(amp, (u - 0.5) ** 2 + 0.5)
+    result = run_search("ours", space=space, start=start, evaluate=evaluate, budget_takes=150,
+                        seed=0, predict_cabinet=False)
+    assert any(t.label == "rescreen" for t in result.history)
+    assert result.best_patch.get_raw("amplifier_type") == 4
+    assert abs(space.to_unit(result.best_patch)[g] - 0.6) < 0.05
