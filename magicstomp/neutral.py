@@ -169,12 +169,15 @@ def to_patch(neutral: NeutralPatch, effect_type_ref) -> tuple:
         if "reverb_level" not in keys:
             put("reverb", "mix_pct", 100.0 * neutral.reverb_mix)
     if active["modulation"]:
-        prefix = _MULTI_PREFIX[neutral.mod_kind]
+        # the type's own modulation takes the measured LFO: the detector tells a level
+        # (tremolo) from a pitch or comb modulation, not a chorus from a flanger or phaser
+        own = [p for p in dict.fromkeys(_MULTI_PREFIX.values()) if f"{p}_speed" in keys]
+        prefix = _MULTI_PREFIX[neutral.mod_kind] if not own else own[0]
         if f"{prefix}_speed" in keys:
             put("modulation", f"{prefix}_speed", _knob(f"{prefix}_speed", neutral.mod_rate_hz))
             put("modulation", f"{prefix}_depth", _knob(f"{prefix}_depth", 100 * neutral.mod_depth))
             put("modulation", f"{prefix}_level", _knob(f"{prefix}_level", neutral.mod_mix))
-        elif t.id == SINGLE_MOD[neutral.mod_kind]:
+        elif t.id in SINGLE_MOD.values() and "mod_frequency_hz" in keys:
             put("modulation", "mod_frequency_hz", neutral.mod_rate_hz)
             depth_key = "pm_depth_pct" if "pm_depth_pct" in keys else "mod_depth_pct"
             put("modulation", depth_key, 100.0 * neutral.mod_depth)
