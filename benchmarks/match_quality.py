@@ -128,7 +128,8 @@ def start_patch(case: dict, target: np.ndarray):
     neutral = initial_patch(target, SAMPLE_RATE_HZ, di=case["audio"])
     patch = to_patch(neutral, case["type_id"])
     patch = patch[0] if isinstance(patch, tuple) else patch
-    return case["space"].clip(patch), "analysis", analysis_hints(case["space"], neutral.features)
+    patch = case["space"].clip(patch)
+    return patch, "analysis", analysis_hints(case["space"], neutral.features, start=patch)
 
 
 def mrstft_distance(x: np.ndarray, y: np.ndarray) -> float:

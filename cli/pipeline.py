@@ -164,7 +164,7 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
         strategy_opts = {"min_improvement": floor} if plan["optimizer"] == "coordinate" else {}
         if plan["optimizer"] == "ours":
             from optimize.hints import analysis_hints
-            strategy_opts["hints"] = analysis_hints(space, neutral.features)
+            strategy_opts["hints"] = analysis_hints(space, neutral.features, start=patch)
             if opts["optimize_params"]:
                 strategy_opts["screen"] = False   # --optimize-params: exactly those fields move
         progress = Progress(plan["budget"])

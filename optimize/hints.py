@@ -5,7 +5,8 @@ of step with the target), so a coarse scan can miss the right one, above all
 when drive and reverb blur the echoes. The analysis measures candidate echo
 times from the rig's impulse response (:func:`analyzers.heuristics.echo_candidates`);
 this module turns them into normalized coordinates of the space's delay-time
-knobs, which :func:`optimize.strategies.ours` tries before its even scan.
+knobs, which :func:`optimize.strategies.ours` tries before its even scan, together
+with the echo time and LFO rate the analysis measured for the starting patch.
 """
 
 from __future__ import annotations
@@ -36,6 +37,24 @@ def echo_time_hints(space, candidates_ms) -> dict:
     return hints
 
 
-def analysis_hints(space, features: dict | None) -> dict:
-    """All hints the analysis' ``features`` hold for ``space`` (empty when there are none)."""
-    return echo_time_hints(space, (features or {}).get("echo_candidates"))
+def analysis_hints(space, features: dict | None, start=None) -> dict:
+    """All hints the analysis' ``features`` hold for ``space`` (empty when there are none).
+
+    With the analysis-based ``start`` patch, the echo time and LFO rate it was
+    given from a measurement (a strict echo, a stable modulation) come first:
+    a scan would otherwise trade them for a value that only scores better while
+    the other knobs are still wrong.
+    """
+    features = features or {}
+    hints = echo_time_hints(space, features.get("echo_candidates"))
+    if start is None:
+        return hints
+    from .strategies import is_timing, stage_of
+    u = space.to_unit(start)
+    for i, key in enumerate(space.keys):
+        measured = features.get("delay") if stage_of(key) == "delay" else \
+            features.get("modulation") if stage_of(key) == "modulation" else None
+        if measured and is_timing(key):
+            rest = [v for v in hints.get(key, []) if v != u[i]]
+            hints[key] = [float(u[i])] + rest
+    return hints

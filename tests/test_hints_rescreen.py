@@ -240,3 +240,22 @@ def test_a_rescreened_amp_is_judged_at_its_own_gain():
     assert any(t.label == "rescreen" for t in result.history)
     assert result.best_patch.get_raw("amplifier_type") == 4
     assert abs(space.to_unit(result.best_patch)[g] - 0.6) < 0.05
+
+
+def test_the_measured_lfo_rate_and_echo_time_of_the_start_come_first():
+    space = ParameterSpace(0x13)                                   # Flange
+    start = Patch.init(0x13).with_values(mod_frequency_hz=4.4)
+    i = space.keys.index("mod_frequency_hz")
+    features = {"modulation": {"rate_hz": 4.4, "kind": "chorus"}, "delay": None,
+                "echo_candidates": [{"time_ms": 300.0}]}
+    hints = analysis_hints(space, features, start=start)
+    assert hints == {"mod_frequency_hz": [pytest.approx(space.to_unit(start)[i])]}
+    assert analysis_hints(space, {**features, "modulation": None}, start=start) == {}
+    multi = ParameterSpace(AMP_MULTI)
+    begin = Patch.init(AMP_MULTI).with_values(feedback_delay_time_ms=412.0)
+    found = analysis_hints(multi, {"delay": {"time_ms": 412.0}, "modulation": None,
+                                   "echo_candidates": [{"time_ms": 250.0}, {"time_ms": 412.0}]},
+                           start=begin)
+    j = multi.keys.index("feedback_delay_time_ms")
+    assert found["feedback_delay_time_ms"][0] == pytest.approx(multi.to_unit(begin)[j])
+    assert len(found["feedback_delay_time_ms"]) == 2               # 412 ms once, first
