@@ -308,7 +308,8 @@ def metric_panel(take, target, sample_rate: int, *, backend: str = "librosa") ->
     -------
     dict
         mrstft, centroid_diff_hz, rolloff_diff_hz, zcr_diff, loudness_diff_lu,
-        crest_diff_db, esr, esr_db, level_diff_db.
+        crest_diff_db, esr, esr_db, level_diff_db, and seed_loss (the seed's own
+        objective, shown in every report for comparison whichever loss was searched).
     """
     a = mono_samples(take, "take")
     b = mono_samples(target, "target")
@@ -338,4 +339,5 @@ def metric_panel(take, target, sample_rate: int, *, backend: str = "librosa") ->
         "esr": esr,
         "esr_db": float(10 * np.log10(max(esr, 1e-12))),
         "level_diff_db": float(level_diff_db),
+        "seed_loss": float(SeedLoss(b, sample_rate, backend=backend)(a).total),
     }

@@ -125,6 +125,8 @@ def test_metric_panel_known_answers(jazz):
     dark = metric_panel(ss.sosfilt(ss.butter(2, 500, fs=SR, output="sos"), jazz), jazz, SR)
     assert dark["centroid_diff_hz"] < -50 and dark["rolloff_diff_hz"] < 0
     assert dark["esr"] > 0.01 and dark["mrstft"] > 0.1
+    assert same["seed_loss"] == pytest.approx(0.0, abs=1e-6)     # the seed's loss, for reports
+    assert dark["seed_loss"] > 10 * max(quieter["seed_loss"], 1e-6)
     clipped = metric_panel(np.clip(jazz, -0.05, 0.05), jazz, SR)
     assert clipped["crest_diff_db"] < -3
 
