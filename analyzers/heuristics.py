@@ -115,10 +115,7 @@ def find_delay(h: np.ndarray, sample_rate: int) -> dict | None:
     if a1 < ECHO_PROMINENCE * float(np.median(near)):     # a reflection inside a diffuse tail
         return None
     guard = int(0.002 * sample_rate)
-    k0 = lo + p
-    seg = np.abs(h[max(0, k0 - guard):k0 + guard + 1])
-    k = max(0, k0 - guard) + int(np.argmax(seg))
-    lag = k + parabolic_offset(np.abs(h), k)
+    k, lag = _sharpest_near(h, lo + p, sample_rate)
     if a1 > 4.0 * a0:     # an "echo" 12 dB over the direct sound: the deconvolution failed
         return None           # (e.g. one sustained note, where the DI resembles itself)
     a1 = float(env[k])
@@ -159,13 +156,19 @@ def echo_candidates(h: np.ndarray, sample_rate: int, *, count: int = ECHO_CANDID
             break
         if all(abs(k - j) > guard for j, _ in found):
             found.append((int(k), float(prominence[k])))
-    out, near, mag = [], int(0.002 * sample_rate), np.abs(h)
-    for k, prom in found:          # the sharpest sample within ±2 ms of the envelope's peak
-        a = max(0, lo + k - near)
-        k = a + int(np.argmax(mag[a:lo + k + near + 1]))
-        lag = k + parabolic_offset(mag, k)
+    out = []
+    for k, prom in found:
+        _, lag = _sharpest_near(h, lo + k, sample_rate)
         out.append({"time_ms": float(1000.0 * lag / sample_rate), "prominence": prom})
     return out
+
+
+def _sharpest_near(h: np.ndarray, k0: int, sample_rate: int) -> tuple:
+    """(index, sub-sample lag) of the largest |h| within ±2 ms of ``k0`` (an envelope's peak)."""
+    mag, near = np.abs(h), int(0.002 * sample_rate)
+    a = max(0, k0 - near)
+    k = a + int(np.argmax(mag[a:k0 + near + 1]))
+    return k, k + parabolic_offset(mag, k)
 
 
 def find_reverb(h: np.ndarray, sample_rate: int, delay: dict | None) -> dict | None:

@@ -171,9 +171,8 @@ def to_patch(neutral: NeutralPatch, effect_type_ref) -> tuple:
     if active["modulation"]:
         # the type's own modulation takes the measured LFO: the detector tells a level
         # (tremolo) from a pitch or comb modulation, not a chorus from a flanger or phaser
-        own = [p for p in dict.fromkeys(_MULTI_PREFIX.values()) if f"{p}_speed" in keys]
-        prefix = _MULTI_PREFIX[neutral.mod_kind] if not own else own[0]
-        if f"{prefix}_speed" in keys:
+        prefix = next((p for p in _MULTI_PREFIX.values() if f"{p}_speed" in keys), None)
+        if prefix is not None:
             put("modulation", f"{prefix}_speed", _knob(f"{prefix}_speed", neutral.mod_rate_hz))
             put("modulation", f"{prefix}_depth", _knob(f"{prefix}_depth", 100 * neutral.mod_depth))
             put("modulation", f"{prefix}_level", _knob(f"{prefix}_level", neutral.mod_mix))

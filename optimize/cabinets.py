@@ -5,7 +5,7 @@ cabinet from ``a`` to ``b`` changes the take's long-term spectrum by about
 ``H_b - H_a`` (dB). Given the target-minus-take spectrum of one take
 (:attr:`optimize.loss.LossValue.spectrum`), the cabinet whose change best
 explains it is the best guess; the screening then measures only the few best
-guesses instead of every cabinet (16 takes -> 3 on the Amp Multis).
+guesses instead of every cabinet (16 takes -> 5 on the Amp Multis).
 
 The responses come from the emulator's cabinet IRs (``magicstomp/emulator/ir.py``),
 stand-ins for the unit's own speaker simulations: on the hardware they rank
@@ -28,15 +28,15 @@ def _response_db(label: str, centres: tuple) -> np.ndarray:
     if label == "Off":
         return np.zeros(len(centres))
     from magicstomp.emulator.ir import IR_RATE_HZ, cabinet_ir
+
+    from .objective import third_octave_masks
     h = cabinet_ir(label, IR_RATE_HZ)
     n = 1 << 14
     power = np.abs(np.fft.rfft(h, n)) ** 2
-    freqs = np.fft.rfftfreq(n, 1.0 / IR_RATE_HZ)
-    out = []
-    for c in centres:
-        sel = (freqs >= c * 2 ** (-1 / 6)) & (freqs < c * 2 ** (1 / 6))
-        out.append(10 * np.log10(max(float(power[sel].mean()) if sel.any() else 1e-12, 1e-12)))
-    return np.array(out)
+    masks = third_octave_masks(np.fft.rfftfreq(n, 1.0 / IR_RATE_HZ), centres)  # MatchLoss's bands
+    count = masks.sum(axis=1)
+    mean = np.where(count > 0, masks @ power / np.maximum(count, 1), 1e-12)
+    return 10 * np.log10(np.maximum(mean, 1e-12))
 
 
 def rank_cabinets(patch, spectrum: dict, *, key: str = "speaker_type") -> list:

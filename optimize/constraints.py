@@ -77,6 +77,10 @@ def _is_rate(p: Param) -> bool:
     return p.unit == "Hz" and any(w in p.key for w in ("mod_frequency", "speed", "rate"))
 
 
+def _is_reverb_time(p: Param) -> bool:
+    return p.key.startswith("reverb_time") and p.unit == "s" and p.is_numeric
+
+
 def _seed_step(p: Param, category: str = "") -> tuple:
     """The seed's step for a field, by what the field does (``category``: the type's)."""
     key = p.key
@@ -107,7 +111,7 @@ def _safety_limits(p: Param):
         return DELAY_TIME_LIMITS_MS
     if _is_rate(p):
         return RATE_LIMITS_HZ
-    if p.key.startswith("reverb_time") and p.unit == "s" and p.is_numeric:
+    if _is_reverb_time(p):
         return REVERB_TIME_LIMITS_S
     return None
 

@@ -51,10 +51,9 @@ def analysis_hints(space, features: dict | None, start=None) -> dict:
         return hints
     from .strategies import is_timing, stage_of
     u = space.to_unit(start)
+    measured = {"delay": features.get("delay"), "modulation": features.get("modulation")}
     for i, key in enumerate(space.keys):
-        measured = features.get("delay") if stage_of(key) == "delay" else \
-            features.get("modulation") if stage_of(key) == "modulation" else None
-        if measured and is_timing(key):
+        if measured.get(stage_of(key)) and is_timing(key):
             rest = [v for v in hints.get(key, []) if v != u[i]]
             hints[key] = [float(u[i])] + rest
     return hints

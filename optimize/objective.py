@@ -63,6 +63,12 @@ def a_weighting_db(freqs_hz: np.ndarray) -> np.ndarray:
     return 20.0 * np.log10(num / den) + 2.0
 
 
+def third_octave_masks(freqs_hz: np.ndarray, centres_hz) -> np.ndarray:
+    """(bands, bins) 0/1 masks of the third-octave bands around ``centres_hz`` (lower edge in)."""
+    centres = np.asarray(centres_hz, dtype=float)[:, None]
+    return ((freqs_hz >= centres * 2 ** (-1 / 6)) & (freqs_hz < centres * 2 ** (1 / 6))).astype(float)
+
+
 def stft_power(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """Power spectrogram (frames, bins) with a periodic Hann window, zero-padded ends (float32)."""
     pad = np.concatenate([np.zeros(n_fft // 2, np.float32), np.asarray(x, np.float32),
@@ -176,9 +182,7 @@ class MatchLoss:
         freqs = np.fft.rfftfreq(FFT_SIZES[0], 1 / sr)
         centres = 1000.0 * 2.0 ** (np.arange(-15, 14) / 3.0)            # 31 Hz .. 20 kHz
         centres = centres[centres < 0.45 * sr]
-        lo, hi = centres * 2 ** (-1 / 6), centres * 2 ** (1 / 6)
-        self._third_octave = np.array([((freqs >= a) & (freqs < b)).astype(float)
-                                       for a, b in zip(lo, hi)])
+        self._third_octave = third_octave_masks(freqs, centres)
         keep = self._third_octave.sum(axis=1) > 0
         self._third_octave = self._third_octave[keep]
         self.third_octave_hz = centres[keep]
@@ -213,7 +217,7 @@ class MatchLoss:
         else:
             feats = _Features(self, x, self._target.floors)
             terms = self.terms(feats)
-            spectrum = {"hz": self.third_octave_hz, "diff_db": self._target.ltas_db - feats.ltas_db}
+            spectrum = {"hz": self.third_octave_hz, "diff_db": self._spectrum_diff_db(feats)}
         total = float(sum(self.weights[k] * v for k, v in terms.items()))
         return LossValue(total=total, terms={**terms, "level_gain_db": gain_db}, spectrum=spectrum)
 
@@ -237,8 +241,11 @@ class MatchLoss:
         Used by the residual-EQ stage; the take is level-matched first.
         """
         x, _ = self.level_match(take)
-        feats = _Features(self, x, self._target.floors)
-        return self.third_octave_hz.copy(), self._target.ltas_db - feats.ltas_db
+        return self.third_octave_hz.copy(), self._spectrum_diff_db(_Features(self, x, self._target.floors))
+
+    def _spectrum_diff_db(self, feats: _Features) -> np.ndarray:
+        """Target-minus-take long-term third-octave spectrum (dB) of a level-matched take."""
+        return self._target.ltas_db - feats.ltas_db
 
 
 def _fit_length(x: np.ndarray, n: int) -> np.ndarray:

@@ -84,6 +84,13 @@ def _check_positive(name: str, value, *, integer: bool = False, upper: float | N
                              field=name, value=value)
 
 
+def _check_count(name: str, value) -> None:
+    """A whole number of at least 0, or a ParameterError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ParameterError(f"{name}={value!r} is not allowed; expected a whole number of at "
+                             "least 0", field=name, value=value)
+
+
 # ---------------------------------------------------------------------------
 @register_strategy("random")
 def random_search(space, start, recorder, *, rng, max_repeats: int = 200, **_ignored) -> None:
@@ -182,17 +189,15 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
     """
     _check_positive("initial_step", initial_step, upper=1.0)
     _check_positive("max_step", max_step, upper=1.0)
-    if isinstance(warm_starts, bool) or not isinstance(warm_starts, (int, np.integer)) \
-            or warm_starts < 0:
-        raise ParameterError(f"warm_starts={warm_starts!r} is not allowed; expected a whole "
-                             "number of at least 0", field="warm_starts", value=warm_starts)
+    _check_count("warm_starts", warm_starts)
+    _check_count("rescreen_top", rescreen_top)
     n = len(space.keys)
     inc = _Incumbent(start, space.to_unit(start), recorder.initial_loss)
     reserve = max(0, int(final_remeasures))
     search = _PatternSearch(space, recorder, inc, reserve=reserve, initial_step=initial_step,
                             max_step=max_step, scan_points=int(scan_points), hints=hints)
     try:
-        amp = [i for i in staged_order(space.keys) if stage_of(space.keys[i]) == "amp"]
+        amp = search.stage_indices("amp")
         shortlist = {}
         if screen:
             keys = [k for k in discrete_keys(start.effect_type) if k not in space.keys]
@@ -204,7 +209,7 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
                                     rank=_cabinet_ranker(recorder) if predict_cabinet else None)
             if found.patch is not inc.patch:
                 search.accept(found.patch, found.loss)
-            shortlist = found.shortlist(int(rescreen_top)) if rescreen_top else {}
+            shortlist = found.shortlist(rescreen_top) if rescreen_top else {}
         for _ in range(int(warm_starts)):
             if recorder.takes_left <= reserve:
                 break
@@ -279,6 +284,10 @@ class _PatternSearch:
             done += 1
             log.debug("ours: pass done, loss %.5f", self.inc.loss)
 
+    def stage_indices(self, stage: str) -> list:
+        """Indices of the space's knobs in search ``stage`` ("amp", "modulation"...)."""
+        return [i for i, key in enumerate(self.space.keys) if stage_of(key) == stage]
+
     def rescreen(self, shortlist: dict) -> None:
         """Measure each field's shortlisted options again at the incumbent's knobs.
 
@@ -287,7 +296,7 @@ class _PatternSearch:
         search state) before it is compared, since amps differ in how much drive a
         gain setting gives and the incumbent's knobs were fitted to the current amp.
         """
-        amp = [i for i, k in enumerate(self.space.keys) if stage_of(k) == "amp"]
+        amp = self.stage_indices("amp")
         for key, raws in shortlist.items():
             for raw in raws:
                 if raw == self.inc.patch.get_raw(key):

@@ -128,7 +128,7 @@ def test_ours_scans_echo_time_and_lfo_rate_once_with_audible_levels():
 def test_ours_rejects_bad_options():
     space, start, bowl = setup()
     for opts in ({"initial_step": 0.0}, {"initial_step": 2.0}, {"warm_starts": -1},
-                 {"max_step": "big"}):
+                 {"max_step": "big"}, {"rescreen_top": -1}, {"rescreen_top": 1.5}):
         with pytest.raises(ParameterError):
             run_search("ours", space=space, start=start, evaluate=bowl, budget_takes=5, **opts)
 
