@@ -9,11 +9,14 @@ random           equal-budget baseline: uniform random candidates in the unit cu
 seed_coordinate  the seed's coordinate search, faithfully: fixed steps that never
                  shrink, +step then -step per parameter, first improvement kept,
                  stop after a pass with no improvement.
-ours             the default: analysis start + a few random warm starts, then a
-                 staged adaptive pattern search (amp/EQ, modulation, delay,
-                 reverb) with per-parameter steps that grow on success, halve on
-                 failure, and a parabolic step to the bottom of each 1-D valley;
-                 the incumbent is re-measured before the end, so one lucky noisy
+ours             the default: analysis start, screening of amp and cabinet (the
+                 cabinets predicted from the take's spectrum), then a staged
+                 adaptive pattern search (amp/EQ, modulation, delay, reverb) with
+                 per-parameter steps that grow on success, halve on failure, and
+                 a parabolic step to the bottom of each 1-D valley; echo times
+                 and LFO rates try the analysis' hints before an even scan; the
+                 best amps and cabinets are re-screened after two passes; the
+                 incumbent is re-measured before the end, so one lucky noisy
                  take cannot win.
 """
 
