@@ -1,6 +1,6 @@
 """Cost of the reusable amp/dynamics stages the Amp and Distortion Multis are built from.
 
-Renders 10 s of a real mono DI at 44.1 kHz (``audio/di-cc0-jazz/jazz.wav``, looped)
+Renders 10 s of a real mono DI at 44.1 kHz (``audio/di-cc0-jazz/jazz.flac``, looped)
 through each stage on its own: the noise gate (on), the compressor (the factory
 HeavyHiGain setting and a harder one), every amp voicing, every distortion
 voicing, and a cabinet. One warm-up call (numba compile or cache load), then the
@@ -12,7 +12,7 @@ gate + compressor + amp should take <= ~35 ms.
 
 Usage::
 
-    .venv/bin/python benchmarks/amp_stages_speed.py [--shared-dir ../shared] [--repeats 5]
+    .venv/bin/python benchmarks/amp_stages_speed.py [--data-dir tests/data] [--repeats 5]
 
 Writes ``benchmarks/results/amp_stages_speed.json`` and ``.md``.
 """
@@ -65,10 +65,11 @@ def _time(stage, x, repeats):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared-dir", type=Path, default=REPO_DIR.parent / "shared")
+    parser.add_argument("--data-dir", type=Path, default=REPO_DIR / "tests" / "data",
+                        help="the vendored reference recordings (tests/data)")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    di, rate = sf.read(args.shared_dir / "audio/di-cc0-jazz/jazz.wav")
+    di, rate = sf.read(args.data_dir / "audio/di-cc0-jazz/jazz.flac")
     if rate != RATE_HZ:
         raise SystemExit(f"expected a {RATE_HZ} Hz DI, got {rate} Hz")
     n = int(SECONDS * RATE_HZ)
@@ -76,7 +77,7 @@ def main(argv=None) -> int:
     rows = {name: _time(stage, x, args.repeats) for name, stage in _stages()}
     meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "load_average": os.getloadavg(), "repeats": args.repeats,
-            "signal": f"{SECONDS:.0f} s of audio/di-cc0-jazz/jazz.wav at {RATE_HZ} Hz"}
+            "signal": f"{SECONDS:.0f} s of audio/di-cc0-jazz/jazz.flac at {RATE_HZ} Hz"}
     out_dir = REPO_DIR / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "amp_stages_speed.json").write_text(json.dumps({"meta": meta, "stages": rows},

@@ -5,7 +5,7 @@
 
 Writes benchmarks/results/analysis_speed.json and .md. Targets: a librosa loss
 call <= 10 ms; a 30 s analysis (features + initial patch, no DI) < 1 s.
-The input is the shared jazz DI (CC0) at 44.1 kHz, tiled to length.
+The input is the vendored jazz DI (CC0) at 44.1 kHz, tiled to length.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.timing import time_call  # noqa: E402
 
-SHARED = Path(os.environ.get("MAGICSTOMP_SHARED_DIR", ROOT.parent / "shared"))
+DATA = ROOT / "tests" / "data"   # vendored reference recordings (tests/data/SOURCES.md)
 RESULTS = ROOT / "benchmarks" / "results"
 LOAD_AT_START = 0.0
 
@@ -46,7 +46,7 @@ def main() -> None:
     from optimize.loss import SeedLoss
     import scipy.signal as ss
 
-    audio = load_audio(SHARED / "audio/di-cc0-jazz/jazz.wav")
+    audio = load_audio(DATA / "audio/di-cc0-jazz/jazz.flac")
     sr = audio.sample_rate
     target = audio.samples[:5 * sr]
     take = ss.sosfilt(ss.butter(2, 2000, fs=sr, output="sos"), np.tanh(5 * target))

@@ -2,7 +2,7 @@
 
 For each type in ``EMULATED_TYPES`` (its init patch with the silent sections made
 audible, :func:`magicstomp.emulator.audible.audible_patch`) this renders 10 s of
-a real mono DI at 44.1 kHz (``audio/di-cc0-jazz/jazz.wav``, cut or looped to
+a real mono DI at 44.1 kHz (``audio/di-cc0-jazz/jazz.flac``, cut or looped to
 10 s): one warm-up render (numba compile or cache load, reported separately),
 then the median of 5 timed renders. real-time factor = 10 s / median.
 
@@ -13,7 +13,7 @@ reported.
 
 Usage::
 
-    .venv/bin/python benchmarks/emulator_speed.py [--shared-dir ../shared] [--repeats 5]
+    .venv/bin/python benchmarks/emulator_speed.py [--data-dir tests/data] [--repeats 5]
 
 Writes ``benchmarks/results/emulator_speed.json`` and ``.md``.
 """
@@ -41,7 +41,7 @@ from benchmarks.timing import time_call  # noqa: E402
 
 RATE_HZ = 44100
 DURATION_S = 10.0
-DI_PATH = Path("audio/di-cc0-jazz/jazz.wav")
+DI_PATH = Path("audio/di-cc0-jazz/jazz.flac")
 MULTI_TARGET_X = 100.0
 SINGLE_TARGET_X = 300.0
 STAGE_TARGET_MS = 30.0
@@ -58,9 +58,9 @@ def target_x(type_id: int) -> float | None:
     return None
 
 
-def load_di(shared_dir: Path) -> np.ndarray:
+def load_di(data_dir: Path) -> np.ndarray:
     """The jazz DI at 44.1 kHz, mono, looped or cut to 10 s."""
-    audio, rate = sf.read(shared_dir / DI_PATH, dtype="float64", always_2d=True)
+    audio, rate = sf.read(data_dir / DI_PATH, dtype="float64", always_2d=True)
     if rate != RATE_HZ:
         raise SystemExit(f"{DI_PATH} is {rate} Hz; expected {RATE_HZ} Hz")
     mono = audio.mean(axis=1)
@@ -147,13 +147,12 @@ def markdown(report: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared-dir", type=Path,
-                        default=Path(os.environ.get("MAGICSTOMP_SHARED_DIR",
-                                                    REPO_DIR.parent / "shared")))
+    parser.add_argument("--data-dir", type=Path, default=REPO_DIR / "tests" / "data",
+                        help="the vendored reference recordings (tests/data)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out-dir", type=Path, default=REPO_DIR / "benchmarks" / "results")
     args = parser.parse_args(argv)
-    di = load_di(args.shared_dir)
+    di = load_di(args.data_dir)
     import numba
     report = {
         "benchmark": "emulator_speed", "date_utc": datetime.now(timezone.utc).isoformat(

@@ -2,7 +2,7 @@
 
 Each case is a hidden random patch of one effect type (Amp Multi and
 Distortion Multi variants, delays, reverbs, modulations) rendered by the virtual
-Magicstomp on a 4 s excerpt of a real DI from ``../shared/audio/``, through the
+Magicstomp on a 4 s excerpt of a real DI from ``tests/data/audio/``, through the
 re-amp imperfections of ``VirtualRig`` (noise at -70 dBFS, +/-0.3 dB gain wobble
 per take, residual latency jitter). Every method starts from the same starting
 patch and gets the same budget of takes:
@@ -40,15 +40,15 @@ sys.path.insert(0, str(REPO))
 from magicstomp.patch import Patch  # noqa: E402
 from optimize.objective import MatchLoss, stft_power  # noqa: E402
 
-SHARED = Path(os.environ.get("MAGICSTOMP_SHARED_DIR", REPO.parent / "shared"))
+DATA = REPO / "tests" / "data"   # vendored reference recordings (tests/data/SOURCES.md)
 RESULTS = REPO / "benchmarks" / "results"
 SAMPLE_RATE_HZ = 44100
 EXCERPT_S = 4.0
-#: (file under shared/audio, excerpt start in s); all 44.1 kHz mono DIs.
-DI_FILES = (("di-cc0-jazz/jazz.wav", 2.0),
-            ("pair-gulmini-neuralfx/audio/input/001.wav", 1.0),
-            ("pair-gulmini-neuralfx/loop.wav", 0.5),
-            ("pair-gulmini-neuralfx/harmonics/clean.wav", 6.0))
+#: (file under tests/data/audio, excerpt start in s); all 44.1 kHz mono DIs.
+DI_FILES = (("di-cc0-jazz/jazz.flac", 2.0),
+            ("pair-gulmini-neuralfx/audio/input/001.flac", 1.0),
+            ("pair-gulmini-neuralfx/loop.flac", 0.5),
+            ("pair-gulmini-neuralfx/harmonics/clean.flac", 6.0))
 #: 24 cases: 8 multi variants, 4 delays, 2 reverbs, 4 modulations, 6 more multis.
 CASE_TYPES = (0x37, 0x38, 0x39, 0x3A, 0x3B, 0x3C, 0x3D, 0x3E, 0x0D, 0x0E, 0x11, 0x35,
               0x09, 0x34, 0x12, 0x13, 0x15, 0x17, 0x37, 0x3B, 0x39, 0x3D, 0x3A, 0x3C)
@@ -67,7 +67,7 @@ def imperfections():
 def load_di(index: int) -> tuple[str, np.ndarray]:
     import soundfile as sf
     name, start_s = DI_FILES[index % len(DI_FILES)]
-    x, sr = sf.read(str(SHARED / "audio" / name), dtype="float64", always_2d=True)
+    x, sr = sf.read(str(DATA / "audio" / name), dtype="float64", always_2d=True)
     if sr != SAMPLE_RATE_HZ:
         raise SystemExit(f"{name} is {sr} Hz; the benchmark expects {SAMPLE_RATE_HZ} Hz DIs")
     x = x.mean(axis=1)

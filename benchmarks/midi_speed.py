@@ -14,7 +14,7 @@ few periods whatever the CPU; the machine is shared, so expect some spread.
 
 Usage::
 
-    .venv/bin/python benchmarks/midi_speed.py [--shared-dir ../shared] [--repeats 5]
+    .venv/bin/python benchmarks/midi_speed.py [--data-dir tests/data] [--repeats 5]
 
 Writes ``benchmarks/results/midi_speed.json`` and ``.md``. Needs ``jackd``.
 """
@@ -38,7 +38,7 @@ from magicstomp.midi import MagicstompMidi  # noqa: E402
 from magicstomp.patch import Patch  # noqa: E402
 from benchmarks.timing import time_call  # noqa: E402
 
-BANK = "magicstomp/derived_patches/derived_bass_factory_bank_all99.syx"
+BANK = "derived_patches/derived_bass_factory_bank_all99.syx"
 CLIENT = "MsBench"
 
 
@@ -48,7 +48,7 @@ def _timed(func, repeats: int) -> dict:
             "runs": len(t.wall_s)}
 
 
-def _start(shared_dir: Path, folder: Path):
+def _start(data_dir: Path, folder: Path):
     name = f"msbench{os.getpid()}"
     os.environ.update(JACK_NO_START_SERVER="1", JACK_DEFAULT_SERVER=name,
                       MIDO_BACKEND="mido.backends.rtmidi/UNIX_JACK")
@@ -57,7 +57,7 @@ def _start(shared_dir: Path, folder: Path):
                               stdout=(folder / "jackd.log").open("w"), stderr=subprocess.STDOUT)
     subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True)
     unit = subprocess.Popen([sys.executable, "-m", "tests.midi_responder", "--bank",
-                             str(shared_dir / BANK), "--record", str(folder / "rec.hex"),
+                             str(data_dir / BANK), "--record", str(folder / "rec.hex"),
                              "--client", CLIENT], cwd=REPO_DIR, stdout=subprocess.PIPE, text=True)
     if unit.stdout.readline().strip() != "ready":
         raise RuntimeError("the MIDI responder did not start")
@@ -72,7 +72,8 @@ def _stop(*procs) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared-dir", type=Path, default=REPO_DIR.parent / "shared")
+    parser.add_argument("--data-dir", type=Path, default=REPO_DIR / "tests" / "data",
+                        help="the vendored reference recordings (tests/data)")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     if shutil.which("jackd") is None:
@@ -80,7 +81,7 @@ def main() -> int:
         return 1
     patch = Patch.init("Mono Delay")
     with tempfile.TemporaryDirectory() as tmp:
-        server, unit = _start(args.shared_dir, Path(tmp))
+        server, unit = _start(args.data_dir, Path(tmp))
         try:
             with MagicstompMidi(CLIENT) as midi:
                 results = {

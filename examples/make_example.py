@@ -2,7 +2,7 @@
 
     .venv/bin/python examples/make_example.py [--preset NAME]
 
-di.wav      6 s of the CC0 jazz-guitar DI (../shared/audio/di-cc0-jazz/jazz.wav,
+di.wav      6 s of the CC0 jazz-guitar DI (tests/data/audio/di-cc0-jazz/jazz.flac,
             0.2-6.2 s), 44.1 kHz mono 16-bit.
 target.wav  that DI rendered by the virtual Magicstomp through a factory preset
             (default "AllPurpose", guitar bank 7, Amp Multi (Chorus)), mono fold,
@@ -14,7 +14,6 @@ Sources and licences: examples/README.md.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -25,24 +24,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from magicstomp.emulator import render, to_mono  # noqa: E402
+from magicstomp.errors import PatchFormatError  # noqa: E402
 from magicstomp.patch import Patch  # noqa: E402
+from magicstomp.presets import find_preset  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
-DI_SOURCE = SHARED / "audio" / "di-cc0-jazz" / "jazz.wav"
-PRESETS = SHARED / "magicstomp" / "reference_data" / "factory_presets.json"
+DI_SOURCE = ROOT / "tests" / "data" / "audio" / "di-cc0-jazz" / "jazz.flac"
 EXCERPT_S = (0.2, 6.2)
 DEFAULT_PRESET = "AllPurpose"
 PEAK_LIMIT = 10 ** (-1.0 / 20)
 
 
 def factory_patch(name: str) -> Patch:
-    """The guitar-bank factory preset called ``name`` (payload from factory_presets.json)."""
-    doc = json.loads(PRESETS.read_text(encoding="utf-8"))
-    for bank in doc["banks"].values():
-        for item in bank:
-            if item["name"].strip().lower() == name.strip().lower():
-                return Patch.from_payload(bytes.fromhex(item["payload_hex"]))
-    raise SystemExit(f"no factory preset named {name!r} in {PRESETS}")
+    """The guitar-bank factory preset called ``name`` (magicstomp/data/factory_presets.json)."""
+    try:
+        return find_preset(f"guitar:{name}").patch()
+    except PatchFormatError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def main() -> None:

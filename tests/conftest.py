@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to the shared reference data, a seeded RNG, signal
+"""Shared fixtures: the vendored reference data (tests/data), a seeded RNG, signal
 helpers, and a session-wide JACK dummy server for the real MIDI/audio paths.
 
 JACK tests skip with a reason only when ``jackd`` is absent; ``make test``
@@ -16,19 +16,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reference import DATA_DIR
+
 pytest_plugins = ["hil_fixtures"]   # JACK virtual-unit fixtures (tests/hil_fixtures.py)
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-SHARED_DIR = Path(os.environ.get("MAGICSTOMP_SHARED_DIR", REPO_DIR.parent / "shared"))
 JACK_RATE_HZ = 48000
 JACK_PERIOD = 256
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED_DIR.is_dir():
-        pytest.skip(f"the shared reference folder {SHARED_DIR} is not beside the repository")
-    return SHARED_DIR
+def data_dir() -> Path:
+    """The vendored reference recordings and patch files (tests/data, see its SOURCES.md)."""
+    return DATA_DIR
 
 
 @pytest.fixture

@@ -111,10 +111,10 @@ def test_bad_input_messages(di):
         align(np.zeros((SR, 2)), di, SR)
 
 
-def test_steinmetz_pair_gives_documented_lag(shared_dir):
+def test_steinmetz_pair_gives_documented_lag(data_dir):
     """SOURCES.md: best local lag +794 samples (18 ms), inverted; the target is wet-only."""
-    folder = shared_dir / "audio/pair-steinmetz-reverb"
-    target, dry = load_audio(folder / "target.wav"), load_audio(folder / "input.wav")
+    folder = data_dir / "audio/pair-steinmetz-reverb"
+    target, dry = load_audio(folder / "target.flac"), load_audio(folder / "input.flac")
     a = align(target.samples, dry.samples, dry.sample_rate)
     assert abs(a.offset_samples - 794) <= 0.001 * dry.sample_rate
     assert a.polarity == -1
@@ -122,10 +122,10 @@ def test_steinmetz_pair_gives_documented_lag(shared_dir):
 
 
 @pytest.mark.parametrize("name", ["001", "002", "008", "009"])
-def test_gulmini_pairs_line_up_on_envelopes(shared_dir, name):
-    folder = shared_dir / "audio/pair-gulmini-neuralfx/audio"
-    target = load_audio(folder / f"target/{name}.wav")
-    dry = load_audio(folder / f"input/{name}.wav")
+def test_gulmini_pairs_line_up_on_envelopes(data_dir, name):
+    folder = data_dir / "audio/pair-gulmini-neuralfx/audio"
+    target = load_audio(folder / f"target/{name}.flac")
+    dry = load_audio(folder / f"input/{name}.flac")
     a = align(target.samples, dry.samples, dry.sample_rate)
     assert abs(a.envelope_offset_samples) <= 0.005 * dry.sample_rate
     assert abs(a.offset_samples) <= 0.005 * dry.sample_rate

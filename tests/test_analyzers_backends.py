@@ -16,8 +16,8 @@ SR = 44100
 
 
 @pytest.fixture(scope="module")
-def jazz(shared_dir):
-    return load_audio(shared_dir / "audio/di-cc0-jazz/jazz.wav").samples[:3 * SR]
+def jazz(data_dir):
+    return load_audio(data_dir / "audio/di-cc0-jazz/jazz.flac").samples[:3 * SR]
 
 
 def test_factory_default_env_and_errors(monkeypatch):

@@ -20,18 +20,18 @@ from magicstomp.patch import Patch
 
 SR = 48000
 DI_FILES = {
-    "jazz": "di-cc0-jazz/jazz.wav",
-    "gulmini001": "pair-gulmini-neuralfx/audio/input/001.wav",
+    "jazz": "di-cc0-jazz/jazz.flac",
+    "gulmini001": "pair-gulmini-neuralfx/audio/input/001.flac",
     "B4": "di-toobamp-notes/Guitar-B4.flac",
     "E2-2": "di-toobamp-notes/Guitar-E2-2.flac",
-    "egfx": "egfxset-notes/Clean/Middle/6-22.wav",
-    "loop": "pair-gulmini-neuralfx/loop.wav",
+    "egfx": "egfxset-notes/Clean/Middle/6-22.flac",
+    "loop": "pair-gulmini-neuralfx/loop.flac",
 }
 
 
 @pytest.fixture(scope="module")
-def dis(shared_dir):
-    return {name: np.pad(load_audio(shared_dir / "audio" / path, sample_rate=SR).samples[:6 * SR],
+def dis(data_dir):
+    return {name: np.pad(load_audio(data_dir / "audio" / path, sample_rate=SR).samples[:6 * SR],
                          (0, int(2.5 * SR)))
             for name, path in DI_FILES.items()}
 

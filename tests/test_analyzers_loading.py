@@ -108,9 +108,9 @@ def test_match_lengths_trims_and_pads():
         match_lengths(a, b, mode="stretch")
 
 
-def test_real_files_load(shared_dir):
-    flac = load_audio(shared_dir / "audio/di-toobamp-notes/Guitar-E2.flac", sample_rate=44100)
+def test_real_files_load(data_dir):
+    flac = load_audio(data_dir / "audio/di-toobamp-notes/Guitar-E2.flac", sample_rate=44100)
     assert flac.source_rate == 48000 and flac.sample_rate == 44100
     assert flac.duration_s == pytest.approx(5.31, abs=0.01)
-    stereo = load_audio(shared_dir / "audio/pair-gulmini-neuralfx/audio/target/001.wav")
+    stereo = load_audio(data_dir / "audio/pair-gulmini-neuralfx/audio/target/001.flac")
     assert stereo.channels == 2 and stereo.duration_s == pytest.approx(7.45, abs=0.01)

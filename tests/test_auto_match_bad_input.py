@@ -20,9 +20,9 @@ RATE_HZ = 44100
 
 
 @pytest.fixture(scope="module")
-def files(shared_dir, tmp_path_factory):
+def files(data_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad")
-    di, sr = sf.read(str(shared_dir / "audio" / "di-cc0-jazz" / "jazz.wav"), dtype="float64")
+    di, sr = sf.read(str(data_dir / "audio" / "di-cc0-jazz" / "jazz.flac"), dtype="float64")
     di = di[int(0.2 * sr):int(2.7 * sr)]
     target = to_mono(render(Patch.init("Mono Delay"), di, sr))
     sf.write(str(folder / "di.wav"), di, sr)
@@ -36,7 +36,7 @@ def files(shared_dir, tmp_path_factory):
     (folder / "text.wav").write_text("this is not audio\n")
     (folder / "a_file").write_text("a file where a folder is expected\n")
     return {"dir": folder, "di": folder / "di.wav", "target": folder / "target.wav",
-            "unrelated": shared_dir / "audio" / "di-toobamp-notes" / "Guitar-E2.flac"}
+            "unrelated": data_dir / "audio" / "di-toobamp-notes" / "Guitar-E2.flac"}
 
 
 def _base(files, out, **swap):

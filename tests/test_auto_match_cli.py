@@ -37,9 +37,9 @@ SESSION_SUFFIXES = ("_neutral.json", "_initial.json", "_optimized.json", "_initi
                     "_session.json")
 
 
-def write_pair(folder: Path, shared_dir: Path, patch: Patch) -> tuple:
+def write_pair(folder: Path, data_dir: Path, patch: Patch) -> tuple:
     """A 3 s jazz DI excerpt and its render through ``patch`` as (target.wav, di.wav) in ``folder``."""
-    di, sr = sf.read(str(shared_dir / "audio" / "di-cc0-jazz" / "jazz.wav"), dtype="float64")
+    di, sr = sf.read(str(data_dir / "audio" / "di-cc0-jazz" / "jazz.flac"), dtype="float64")
     assert sr == RATE_HZ
     di = di[int(0.2 * sr):int(3.2 * sr)]
     sf.write(str(folder / "di.wav"), di, sr, subtype="FLOAT")
@@ -48,9 +48,9 @@ def write_pair(folder: Path, shared_dir: Path, patch: Patch) -> tuple:
 
 
 @pytest.fixture(scope="module")
-def audio_pair(shared_dir, tmp_path_factory):
+def audio_pair(data_dir, tmp_path_factory):
     patch = Patch.init("Mono Delay").with_values(**TRUE_VALUES)
-    return write_pair(tmp_path_factory.mktemp("pair"), shared_dir, patch)
+    return write_pair(tmp_path_factory.mktemp("pair"), data_dir, patch)
 
 
 def _args(pair, out, name, *extra):
@@ -229,17 +229,17 @@ def test_excerpt_is_the_busiest_window_with_a_preroll(rng):
     assert choose_excerpt(di, sr, seconds=None).samples == di.size
 
 
-def test_follow_score_separates_same_and_different_performances(shared_dir):
+def test_follow_score_separates_same_and_different_performances(data_dir):
     from analyzers.loading import load_audio
     from cli.matching import follow_score
 
     def load(path):
         return load_audio(path, sample_rate=RATE_HZ).samples
 
-    pairs = shared_dir / "audio" / "pair-gulmini-neuralfx" / "audio"
-    same_target, same_di = load(pairs / "target" / "002.wav"), load(pairs / "input" / "002.wav")
+    pairs = data_dir / "audio" / "pair-gulmini-neuralfx" / "audio"
+    same_target, same_di = load(pairs / "target" / "002.flac"), load(pairs / "input" / "002.flac")
     n = min(same_target.size, same_di.size)
-    other_di = load(pairs / "input" / "001.wav")
+    other_di = load(pairs / "input" / "001.flac")
     assert follow_score(same_target[:n], same_di[:n], RATE_HZ) > 0.4
     m = min(same_target.size, other_di.size)
     assert follow_score(same_target[:m], other_di[:m], RATE_HZ) < 0.15

@@ -26,9 +26,9 @@ pytestmark = pytest.mark.jack
 
 
 @pytest.fixture(scope="module")
-def pair(shared_dir, tmp_path_factory):
+def pair(data_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("hw")
-    di, sr = sf.read(str(shared_dir / "audio" / "di-cc0-jazz" / "jazz.wav"), dtype="float64")
+    di, sr = sf.read(str(data_dir / "audio" / "di-cc0-jazz" / "jazz.flac"), dtype="float64")
     di = di[int(0.2 * sr):int(2.2 * sr)]
     patch = Patch.init("Mono Delay").with_values(delay_time_ms=180.0, feedback_gain_pct=25,
                                                  mix_pct=45)

@@ -28,10 +28,10 @@ QUIET = {"chorus_level": 0.0, "delay_level": 0.0, "reverb_level": 0.0}
 
 
 @pytest.fixture(scope="module")
-def eq_pair(shared_dir, tmp_path_factory):
+def eq_pair(data_dir, tmp_path_factory):
     hidden = Patch.init(TYPE_NAME).with_values(preamp_gain=3.0, post_gain_1_db=-6.0,
                                                post_gain_3_db=8.0, **QUIET)
-    return write_pair(tmp_path_factory.mktemp("eqpair"), shared_dir, hidden)
+    return write_pair(tmp_path_factory.mktemp("eqpair"), data_dir, hidden)
 
 
 def _run(pair, out, name, *extra, params=("preamp_gain", *POST_EQ)):

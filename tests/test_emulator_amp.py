@@ -126,8 +126,8 @@ def _distinct_pairs(outputs, min_db):
     return close
 
 
-def test_amp_types_are_distinct(shared_dir):
-    di, rate = sf.read(shared_dir / "audio/di-cc0-jazz/jazz.wav")
+def test_amp_types_are_distinct(data_dir):
+    di, rate = sf.read(data_dir / "audio/di-cc0-jazz/jazz.flac")
     x = di[:3 * rate]
     outputs = {t: AmpStage({**AMP, "amplifier_type": t, "preamp_gain": 5.0}, rate).process(x)
                for t in AMP_VOICINGS}
@@ -198,8 +198,8 @@ def test_distortion_eq_bands_hit_their_gain_at_the_centre(stage, band, freq_hz, 
     assert measured == pytest.approx(patch.get(f"{stage}_gain_{band}_db"), abs=1.0)
 
 
-def test_real_di_through_high_gain_amp_and_cabinet(shared_dir):
-    di, rate = sf.read(shared_dir / "audio/di-cc0-jazz/jazz.wav")
+def test_real_di_through_high_gain_amp_and_cabinet(data_dir):
+    di, rate = sf.read(data_dir / "audio/di-cc0-jazz/jazz.flac")
     x = di[:4 * rate]
     patch = Patch.init(0x08).with_values(amplifier_type="Heavy 1", speaker_type="British 4x12",
                                          preamp_gain=5.0, master_volume=10.0)

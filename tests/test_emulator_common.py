@@ -24,6 +24,7 @@ from magicstomp.emulator.audible import audible_patch
 from magicstomp.emulator.noops import no_op_reason
 from magicstomp.errors import EmulationError
 from magicstomp.patch import Patch
+from reference import FACTORY_PRESETS
 
 FS = 44100
 TYPE_IDS = sorted(EMULATED_TYPES)
@@ -232,14 +233,14 @@ def test_unsupported_sample_rate_is_refused():
         render(Patch.init(0x09), np.zeros(64), 22050)
 
 
-def test_every_factory_preset_of_an_emulated_type_renders_sensibly(shared_dir):
+def test_every_factory_preset_of_an_emulated_type_renders_sensibly(data_dir):
     """Yamaha's factory presets (reference_data/factory_presets.json) through a real DI
     (jazz.wav, CC0, freesound user Sub-d): finite, not silent, not exploding."""
     import json
 
     import soundfile as sf
-    doc = json.loads((shared_dir / "magicstomp/reference_data/factory_presets.json").read_text())
-    di, rate = sf.read(shared_dir / "audio/di-cc0-jazz/jazz.wav", dtype="float64")
+    doc = json.loads(FACTORY_PRESETS.read_text())
+    di, rate = sf.read(data_dir / "audio/di-cc0-jazz/jazz.flac", dtype="float64")
     di = di[:rate]
     di_rms = np.sqrt(np.mean(di ** 2))
     rendered, odd = 0, []

@@ -183,9 +183,9 @@ def test_multi_delay_stage_taps_are_percent_of_time():
     assert y[100 + int(0.6 * SR), 0] / y[100 + int(0.2 * SR), 0] == pytest.approx(0.5, rel=0.1)
 
 
-def test_real_di_echo_found_by_cross_correlation(shared_dir):
+def test_real_di_echo_found_by_cross_correlation(data_dir):
     import soundfile as sf
-    audio, rate = sf.read(shared_dir / "audio/di-cc0-jazz/jazz.wav", always_2d=True)
+    audio, rate = sf.read(data_dir / "audio/di-cc0-jazz/jazz.flac", always_2d=True)
     x = audio[: 3 * rate, 0].astype(np.float64)
     p = patch(0x0D, delay_time_ms=180.0, feedback_gain_pct=0, **CLEAN)
     wet = render(p, x, int(rate))[:, 0]

@@ -196,12 +196,12 @@ def test_unknown_knee_label_is_refused():
         CompressorStage(comp_params(compressor_knee="7"), FS)
 
 
-def test_gate_on_a_real_decaying_note(shared_dir):
+def test_gate_on_a_real_decaying_note(data_dir):
     """EGFxSet clean DI note (Hegel Pedroza, Gerardo Meza, Iran R. Roman; CC-BY-4.0; read from
     audio/egfxset-notes, see audio/SOURCES.md): it decays from -1 to about -68 dBFS in 5 s; a -55 dBFS gate passes it untouched, then shuts for good after the last
     peak above the close level plus hold and decay."""
     import soundfile as sf
-    x, rate = sf.read(shared_dir / "audio/egfxset-notes/Clean/Middle/6-22.wav")
+    x, rate = sf.read(data_dir / "audio/egfxset-notes/Clean/Middle/6-22.flac")
     params = gate_params(gate_threshold=5.0, gate_attack_ms=5, gate_hold_time_ms=104.0,
                          gate_decay_time_ms=99.0)
     gate = NoiseGateStage(params, rate)

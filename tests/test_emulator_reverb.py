@@ -287,9 +287,9 @@ def test_gate_hold_and_decay_delay_the_close_by_their_difference(key, short_ms, 
     assert (closed_at[1] - closed_at[0]) / FS * 1000 == pytest.approx(long_ms - short_ms, abs=0.1)
 
 
-def test_tail_of_a_real_di_decays_at_the_set_time(shared_dir):
+def test_tail_of_a_real_di_decays_at_the_set_time(data_dir):
     import soundfile as sf
-    di, rate = sf.read(shared_dir / "audio/di-cc0-jazz/jazz.wav", dtype="float64")
+    di, rate = sf.read(data_dir / "audio/di-cc0-jazz/jazz.flac", dtype="float64")
     assert rate == FS
     x = np.concatenate([di[:3 * FS], np.zeros(3 * FS)])     # (CC0, freesound user Sub-d)
     for time_s in (1.0, 2.0):

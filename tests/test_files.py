@@ -13,25 +13,26 @@ from magicstomp.files import (UB9_BYTES, atomic_write_bytes, atomic_write_text, 
                               read_syx, read_ub9, ub9_bytes, write_bank_syx, write_syx, write_ub9)
 from magicstomp.patch import Patch
 from magicstomp.sysex import bank_messages, patch_messages
+from reference import FACTORY_PRESETS
 
-DERIVED = "magicstomp/derived_patches"
-
-
-@pytest.fixture(scope="module")
-def manifest(shared_dir):
-    return json.loads((shared_dir / DERIVED / "manifest.json").read_text())
+DERIVED = "derived_patches"
 
 
 @pytest.fixture(scope="module")
-def bass_bank(shared_dir):
-    doc = json.loads((shared_dir / "magicstomp/reference_data/factory_presets.json").read_text())
+def manifest(data_dir):
+    return json.loads((data_dir / DERIVED / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def bass_bank(data_dir):
+    doc = json.loads(FACTORY_PRESETS.read_text())
     return [bytes.fromhex(item["payload_hex"]) for item in doc["banks"]["bass"]]
 
 
-def test_every_derived_single_patch_file_matches_its_manifest(shared_dir, manifest, tmp_path):
+def test_every_derived_single_patch_file_matches_its_manifest(data_dir, manifest, tmp_path):
     assert len(manifest["files"]) == 28
     for entry in manifest["files"]:
-        path = shared_dir / DERIVED / entry["file"]
+        path = data_dir / DERIVED / entry["file"]
         [item] = read_syx(path)
         assert item.payload.hex() == entry["payload_hex"], entry["file"]
         patch = item.patch()
@@ -47,8 +48,8 @@ def test_every_derived_single_patch_file_matches_its_manifest(shared_dir, manife
         assert out.read_bytes() == path.read_bytes(), entry["file"]
 
 
-def test_the_99_patch_bank_decodes_and_re_encodes(shared_dir, manifest, bass_bank, tmp_path):
-    path = shared_dir / DERIVED / manifest["bank_file"]["file"]
+def test_the_99_patch_bank_decodes_and_re_encodes(data_dir, manifest, bass_bank, tmp_path):
+    path = data_dir / DERIVED / manifest["bank_file"]["file"]
     items = read_syx(path)
     assert [i.slot for i in items] == list(range(1, 100))
     assert [i.payload for i in items] == bass_bank
@@ -87,8 +88,8 @@ def test_read_patches_json_single_and_list(tmp_path):
     assert Patch.load(tmp_path / "one.json") == one
 
 
-def test_content_sniffing_for_unknown_suffix(shared_dir, tmp_path):
-    src = shared_dir / DERIVED / "derived_guitar_53_ShadowDly_editbuf.syx"
+def test_content_sniffing_for_unknown_suffix(data_dir, tmp_path):
+    src = data_dir / DERIVED / "derived_guitar_53_ShadowDly_editbuf.syx"
     other = tmp_path / "patch.bin"
     other.write_bytes(src.read_bytes())
     assert read_patches(other)[0].name == "ShadowDly"

@@ -13,8 +13,8 @@ SR = 44100
 
 
 @pytest.fixture(scope="module")
-def jazz(shared_dir):
-    return load_audio(shared_dir / "audio/di-cc0-jazz/jazz.wav").samples[:5 * SR]
+def jazz(data_dir):
+    return load_audio(data_dir / "audio/di-cc0-jazz/jazz.flac").samples[:5 * SR]
 
 
 def _echo(x, delay_ms, gain=0.5):

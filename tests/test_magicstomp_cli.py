@@ -66,13 +66,13 @@ def test_types_lists_64_and_one_type_in_detail():
     one_line_error(run("types", "Fuzz Factory"), 1, r"unknown effect type 'Fuzz Factory'")
 
 
-def test_decode_example_and_bank(shared_dir):
+def test_decode_example_and_bank(data_dir):
     result = run("decode", EXAMPLE)
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     assert doc["name"] == "HeavyHiGain" and doc["effect_type"]["id"] == 0x37
     assert Patch.from_dict(doc).to_payload() == read_syx(EXAMPLE)[0].payload
-    bank = run("decode", shared_dir / "magicstomp/derived_patches/derived_bass_factory_bank_all99.syx")
+    bank = run("decode", data_dir / "derived_patches/derived_bass_factory_bank_all99.syx")
     docs = json.loads(bank.stdout)
     assert isinstance(docs, list) and len(docs) == 99 and docs[0]["name"] == "Studio"
 
@@ -150,8 +150,8 @@ def test_render_rejects_a_rate_the_emulator_does_not_run(tmp_path):
                    r"sample rate 22050 Hz is not supported")
 
 
-def test_bank_json_to_ub9_and_back(shared_dir, tmp_path):
-    bank = shared_dir / "magicstomp/derived_patches/derived_bass_factory_bank_all99.syx"
+def test_bank_json_to_ub9_and_back(data_dir, tmp_path):
+    bank = data_dir / "derived_patches/derived_bass_factory_bank_all99.syx"
     (tmp_path / "bank.json").write_text(run("decode", bank).stdout)
     assert run("encode", tmp_path / "bank.json", "--out", tmp_path / "lib.ub9").exit_code == 0
     assert (tmp_path / "lib.ub9").stat().st_size == 17408

@@ -18,11 +18,11 @@ TYPES = (0x0D, 0x17, 0x34)
 
 
 @pytest.fixture(scope="module")
-def bench(shared_dir):
+def bench(data_dir):
     spec = importlib.util.spec_from_file_location("match_quality", BENCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.SHARED = shared_dir
+    module.DATA = data_dir
     return module
 
 

@@ -22,7 +22,7 @@ from magicstomp.patch import Patch
 from magicstomp.sysex import bank_messages, dump_request, parameter_change, patch_messages
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-BANK = "magicstomp/derived_patches/derived_bass_factory_bank_all99.syx"
+BANK = "derived_patches/derived_bass_factory_bank_all99.syx"
 PACING_MS = 2
 RESET_CONTROL = 127          # the control change that resets tests/midi_responder.py
 _names = itertools.count(1)
@@ -111,8 +111,8 @@ def _stop(unit: RunningResponder) -> None:
 
 
 @pytest.fixture(scope="module")
-def _unit(jack_server, shared_dir, tmp_path_factory):
-    unit = _start(jack_server, shared_dir / BANK, tmp_path_factory.mktemp("midi"), silent=False)
+def _unit(jack_server, data_dir, tmp_path_factory):
+    unit = _start(jack_server, data_dir / BANK, tmp_path_factory.mktemp("midi"), silent=False)
     yield unit
     _stop(unit)
 
@@ -124,15 +124,15 @@ def unit(_unit):
 
 
 @pytest.fixture
-def silent_unit(jack_server, shared_dir, tmp_path):
-    unit = _start(jack_server, shared_dir / BANK, tmp_path, silent=True)
+def silent_unit(jack_server, data_dir, tmp_path):
+    unit = _start(jack_server, data_dir / BANK, tmp_path, silent=True)
     yield unit
     _stop(unit)
 
 
 @pytest.fixture
-def bank_payloads(shared_dir):
-    return [item.payload for item in read_syx(shared_dir / BANK)]
+def bank_payloads(data_dir):
+    return [item.payload for item in read_syx(data_dir / BANK)]
 
 
 @pytest.mark.jack
@@ -213,8 +213,8 @@ def test_silent_unit_times_out_instead_of_hanging(silent_unit):
 
 
 @pytest.fixture
-def flaky_unit(jack_server, shared_dir, tmp_path):
-    unit = _start(jack_server, shared_dir / BANK, tmp_path, corrupt_first=2)
+def flaky_unit(jack_server, data_dir, tmp_path):
+    unit = _start(jack_server, data_dir / BANK, tmp_path, corrupt_first=2)
     yield unit
     _stop(unit)
 

@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 from magicstomp.effects import EFFECT_TYPES, KNOB_NONE, effect_type
 from magicstomp.errors import ParameterError, PatchFormatError
 from magicstomp.patch import PAYLOAD_BYTES, Patch
+from reference import FACTORY_PRESETS
 
 
 @pytest.fixture(scope="module")
-def factory_payloads(shared_dir):
-    doc = json.loads((shared_dir / "magicstomp/reference_data/factory_presets.json").read_text())
+def factory_payloads(data_dir):
+    doc = json.loads(FACTORY_PRESETS.read_text())
     return [(f"{bank} {item['index']} {item['name'].strip()}", item["effect_type"],
              bytes.fromhex(item["payload_hex"]))
             for bank, items in doc["banks"].items() for item in items]
@@ -38,7 +39,7 @@ def test_all_292_factory_payloads_round_trip_byte_for_byte(factory_payloads):
         _assert_in_range(patch)
 
 
-def test_every_init_patch_round_trips(shared_dir):
+def test_every_init_patch_round_trips(data_dir):
     for t in EFFECT_TYPES:
         patch = Patch.init(t.id)
         payload = patch.to_payload()

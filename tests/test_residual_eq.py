@@ -19,8 +19,8 @@ DIST_MULTI = 0x3B
 
 
 @pytest.fixture(scope="module")
-def di(shared_dir):
-    x, sr = sf.read(str(shared_dir / "audio" / "di-cc0-jazz" / "jazz.wav"), dtype="float64")
+def di(data_dir):
+    x, sr = sf.read(str(data_dir / "audio" / "di-cc0-jazz" / "jazz.flac"), dtype="float64")
     assert sr == SR
     x = x[2 * SR:4 * SR]
     return 0.5 * x / np.max(np.abs(x))

@@ -15,6 +15,7 @@ from magicstomp.sysex import (AssembledPatch, PatchAssembler, bank_messages, bul
                               parameter_change, parameter_change_for, parse_bulk,
                               parse_dump_request, parse_parameter_change, patch_messages,
                               split_messages)
+from reference import FACTORY_PRESETS
 
 
 def h(text: str) -> bytes:
@@ -25,8 +26,8 @@ HEAD = "F0 43 7D 30 55 42 39 39 "
 
 
 @pytest.fixture(scope="module")
-def heavy_payload(shared_dir) -> bytes:
-    doc = json.loads((shared_dir / "magicstomp/reference_data/factory_presets.json").read_text())
+def heavy_payload(data_dir) -> bytes:
+    doc = json.loads(FACTORY_PRESETS.read_text())
     return bytes.fromhex(doc["banks"]["guitar"][0]["payload_hex"])
 
 
