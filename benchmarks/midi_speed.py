@@ -48,7 +48,7 @@ def _timed(func, repeats: int) -> dict:
             "runs": len(t.wall_s)}
 
 
-def _start(data_dir: Path, folder: Path):
+def _start_server(folder: Path) -> subprocess.Popen:
     name = f"msbench{os.getpid()}"
     os.environ.update(JACK_NO_START_SERVER="1", JACK_DEFAULT_SERVER=name,
                       MIDO_BACKEND="mido.backends.rtmidi/UNIX_JACK")
@@ -56,18 +56,29 @@ def _start(data_dir: Path, folder: Path):
                                "dummy", "-r", "48000", "-p", "256"],
                               stdout=(folder / "jackd.log").open("w"), stderr=subprocess.STDOUT)
     subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True)
+    return server
+
+
+def _start_unit(data_dir: Path, folder: Path) -> subprocess.Popen:
     unit = subprocess.Popen([sys.executable, "-m", "tests.midi_responder", "--bank",
                              str(data_dir / BANK), "--record", str(folder / "rec.hex"),
                              "--client", CLIENT], cwd=REPO_DIR, stdout=subprocess.PIPE, text=True)
     if unit.stdout.readline().strip() != "ready":
+        _stop(unit)
         raise RuntimeError("the MIDI responder did not start")
-    return server, unit
+    return unit
 
 
 def _stop(*procs) -> None:
-    for proc in procs:                          # the responder first, then the server
-        proc.terminate()
-        proc.wait(20)
+    """Stop each process (the responder before the server), killing one that hangs."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def main() -> int:
@@ -81,8 +92,9 @@ def main() -> int:
         return 1
     patch = Patch.init("Mono Delay")
     with tempfile.TemporaryDirectory() as tmp:
-        server, unit = _start(args.data_dir, Path(tmp))
+        server, unit = _start_server(Path(tmp)), None
         try:
+            unit = _start_unit(args.data_dir, Path(tmp))
             with MagicstompMidi(CLIENT) as midi:
                 results = {
                     "request_slot": _timed(lambda: midi.request_slot(50), args.repeats),
@@ -92,7 +104,7 @@ def main() -> int:
                                                    args.repeats),
                 }
         finally:
-            _stop(unit, server)
+            _stop(*[p for p in (unit, server) if p is not None])
     doc = {"benchmark": "midi_speed", "date_utc": datetime.now(timezone.utc).isoformat(),
            "transport": "mido + python-rtmidi, JACK dummy server 48 kHz / 256 frames, -S",
            "results": results}
