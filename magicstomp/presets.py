@@ -61,7 +61,8 @@ def find_preset(name: str) -> FactoryPreset:
     for preset in pool:
         if preset.name.lower() == wanted or (wanted.isdigit() and bank and preset.index == int(wanted)):
             return preset
-    close = get_close_matches(wanted, sorted({p.name.lower() for p in pool}), n=3, cutoff=0.6)
+    by_lower = {p.name.lower(): p.name for p in pool}
+    close = [by_lower[c] for c in get_close_matches(wanted, sorted(by_lower), n=3, cutoff=0.6)]
     hint = f"; did you mean {', '.join(close)}?" if close else \
         "; `magicstomp presets` lists them"
     raise PatchFormatError(f"no factory preset named {name!r}{hint}")
