@@ -6,7 +6,8 @@ reverb decay/mix, modulation rate/depth/mix/kind, tempo and tags, plus the
 ``features`` behind them.
 
 ``to_patch(neutral, effect_type)`` writes those values into the fields the type
-has (keys from the effect table; 0-10 knobs whose physical meaning is assumed
+has, as listed by ``field_targets(effect_type)`` (the one mapping from neutral fields to
+keys; ``--optimize-params`` aliases use it too) (keys from the effect table; 0-10 knobs whose physical meaning is assumed
 by the emulator are inverted through ``emulator/mappings.py``). A field the
 type cannot express is listed in ``unexpressed``, never silently dropped. A
 field counts as *active* (and is reported when it cannot be expressed) when:
