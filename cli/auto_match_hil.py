@@ -115,9 +115,11 @@ def _effect_ref(text):
 @click.option("--midi-port", help="The unit's MIDI port (name part).")
 @click.option("--effect-type", help="Effect type id or name (default: suggested by the analysis).")
 @click.option("--optimizer", default=DEFAULT_OPTIMIZER, show_default=True,
-              help="Search strategy: ours, coordinate, grid, random, seed_coordinate.")
+              help="Search strategy: ours, coordinate, grid, random, or seed_coordinate (the "
+              "original project's search).")
 @click.option("--loss", "loss_name", default="match", show_default=True,
-              help="Objective: match (level-matched multi-term) or seed (0.6 mel + 0.4 MFCC).")
+              help="Objective: match (level-matched multi-term) or seed (the original "
+              "project's 0.6 log-mel + 0.4 MFCC).")
 @click.option("--budget", type=click.IntRange(min=1), help=f"Takes in total "
               f"(default {DEFAULT_BUDGET_TAKES}, take 0 = the starting patch included).")
 @click.option("--analyzer", type=click.Choice(["librosa", "essentia"]), default="librosa",
