@@ -90,10 +90,13 @@ def _effect_ref(text):
 @click.option("--patch-number", type=click.IntRange(1, 99),
               help="With --send-patch: store to this user slot (after a bank backup).")
 @click.option("--max-iterations", type=click.IntRange(min=1),
-              help="Seed option: search passes; budget = 1 + 2 x parameters x passes.")
+              help="Budget in search passes (the original project's option): 1 + 2 x "
+              "parameters x N takes; --budget wins when both are given.")
 @click.option("--session-name", help="Session folder name (sanitised); default: a timestamp.")
 @click.option("--optimize-params", multiple=True,
-              help="Parameters to search (keys; repeat or comma-separate). Default: per type.")
+              help="Only these parameters move: the type's keys (magicstomp types TYPE) or the "
+              "original project's names (delay_mix, reverb_mix, treble, ...); space- or "
+              "comma-separated. Default: the type's main knobs.")
 @click.option("--in-device", help="Sound-card input (index or name part).")
 @click.option("--out-device", help="Sound-card output (index or name part).")
 @click.option("--in-ch", default="1", show_default=True,
@@ -107,17 +110,21 @@ def _effect_ref(text):
               "with a warning (JACK dummy servers).")
 @click.option("--list-devices", is_flag=True, help="List audio devices and MIDI ports, then exit.")
 @click.option("--rig", type=click.Choice(["virtual", "hardware"]),
-              help="Default: hardware when devices are given, else virtual.")
+              help="Where the takes are played: the virtual Magicstomp or the unit through "
+              "the sound card (default: hardware when devices are given, else virtual).")
 @click.option("--midi-port", help="The unit's MIDI port (name part).")
 @click.option("--effect-type", help="Effect type id or name (default: suggested by the analysis).")
 @click.option("--optimizer", default=DEFAULT_OPTIMIZER, show_default=True,
-              help="Search strategy: ours, coordinate, grid, random, seed_coordinate.")
+              help="Search strategy: ours, coordinate, grid, random, or seed_coordinate (the "
+              "original project's search).")
 @click.option("--loss", "loss_name", default="match", show_default=True,
-              help="Objective: match (level-matched multi-term) or seed (0.6 mel + 0.4 MFCC).")
+              help="Objective: match (level-matched multi-term) or seed (the original "
+              "project's 0.6 log-mel + 0.4 MFCC).")
 @click.option("--budget", type=click.IntRange(min=1), help=f"Takes in total "
               f"(default {DEFAULT_BUDGET_TAKES}, take 0 = the starting patch included).")
 @click.option("--analyzer", type=click.Choice(["librosa", "essentia"]), default="librosa",
-              show_default=True)
+              show_default=True, help="Feature library that analyses the target (and computes "
+              "--loss seed).")
 @click.option("--excerpt", type=click.FloatRange(min=1.0),
               help="Match on the busiest SECONDS of the DI (shorter takes).")
 @click.option("--sample-rate", type=click.Choice(["44100", "48000", "96000"]),
@@ -126,7 +133,8 @@ def _effect_ref(text):
               show_default=True, help="Refuse a target whose notes follow the DI less than this.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the search.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("out"), show_default=True)
+              default=Path("out"), show_default=True,
+              help="Folder that receives the session folder (and calibration.json).")
 @click.option("--force", is_flag=True, help="Replace an existing session of that name.")
 @click.option("--no-residual-eq", is_flag=True,
               help="Skip fitting the residual spectrum onto the patch's EQ (still exported).")

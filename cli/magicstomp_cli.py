@@ -1,6 +1,7 @@
 """The ``magicstomp`` command: effect types, patch files, MIDI and the virtual unit.
 
     magicstomp types [TYPE]                              the 64 effect types / one type's parameters
+    magicstomp presets [NAME] [--bank B] [--type T]      the 292 factory presets / one as JSON
     magicstomp decode FILE                               .syx/.ub9 -> patch JSON on stdout
     magicstomp encode PATCH.json --out FILE.syx [--slot N | --edit-buffer]
     magicstomp ports                                     MIDI ports
@@ -56,28 +57,89 @@ def main(ctx, verbose):
     setup_logging(verbose)
 
 
-# -- types ----------------------------------------------------------------------
+# -- types / presets ---------------------------------------------------------------
+EMULATED_LEGEND = ("virtual: yes = the virtual Magicstomp emulates the type ({n} of {total} "
+                   "types; magicstomp render and auto_match_hil's default rig play them), "
+                   "- = on the unit only")
+
+
+def _virtual(type_id: int) -> str:
+    from magicstomp.emulator import EMULATED_TYPES
+
+    return "yes" if type_id in EMULATED_TYPES else "-"
+
+
 @main.command("types")
 @click.argument("type_ref", metavar="[TYPE]", required=False)
 @handle_errors
 def types_cmd(type_ref):
-    """List the 64 effect types, or one TYPE's parameters (TYPE: id such as 0x0D, or name).
+    """List the 64 effect types (and which the virtual Magicstomp emulates), or one TYPE's
+    parameters (TYPE: id such as 0x0D, or name).
 
     Example: magicstomp types "Mono Delay"
     """
     from magicstomp.effects import EFFECT_TYPES, effect_type
+    from magicstomp.emulator import EMULATED_TYPES
 
     if type_ref is None:
+        click.echo(f"{'id':<5} {'type':<36} {'parameters':>10}  virtual")
         for t in EFFECT_TYPES:
-            click.echo(f"0x{t.id:02X}  {t.name:<36} {len(t.params):3d} parameters")
+            click.echo(f"0x{t.id:02X}  {t.name:<36} {len(t.params):>10}  {_virtual(t.id)}")
+        click.echo(EMULATED_LEGEND.format(n=len(EMULATED_TYPES), total=len(EFFECT_TYPES)))
         return
     t = effect_type(type_ref)
-    click.echo(f"{t}  ({t.category}, {len(t.params)} parameters; offset = byte in the "
-               "127-byte effect block)")
+    emulated = "emulated by the virtual Magicstomp" if _virtual(t.id) == "yes" else \
+        "not emulated: on the unit only"
+    click.echo(f"{t}  ({t.category}, {len(t.params)} parameters, {emulated}; offset = byte "
+               "in the 127-byte effect block)")
     click.echo(f"{'key':<28} {'name':<24} {'offset':>6} {'size':>4}  range")
     for p in t.params:
         click.echo(f"{p.key:<28} {p.name[:24]:<24} {f'0x{p.offset:02X}':>6} {p.size:>4}  "
                    f"{p.describe_range()}")
+
+
+@main.command("presets")
+@click.argument("name", required=False)
+@click.option("--bank", type=click.Choice(["guitar", "bass", "acoustic"]),
+              help="Only this bank of factory presets.")
+@click.option("--type", "type_ref", metavar="TYPE",
+              help="Only presets of this effect type (id such as 0x37, or name).")
+@click.option("--emulated", is_flag=True,
+              help="Only presets the virtual Magicstomp can play.")
+@handle_errors
+def presets_cmd(name, bank, type_ref, emulated):
+    """List Yamaha's 292 factory presets (bank, number, name, effect type, emulated or not), or
+    print preset NAME ("bank:name" picks a bank) as patch JSON.
+
+    Examples: magicstomp presets --bank guitar --type "Amp Multi (Chorus)";
+    magicstomp presets guitar:HeavyHiGain > heavy.json
+    """
+    from magicstomp.effects import effect_type
+    from magicstomp.emulator import EMULATED_TYPES
+    from magicstomp.presets import factory_presets, find_preset
+
+    if name is not None:
+        if bank or type_ref or emulated:
+            raise click.UsageError("NAME prints one preset; --bank, --type and --emulated "
+                                   "filter the list: give one or the other")
+        click.echo(json.dumps(find_preset(name).patch().to_dict(), indent=2))
+        return
+    wanted = effect_type(type_ref).id if type_ref is not None else None
+    rows = [p for p in factory_presets() if bank in (None, p.bank)
+            and wanted in (None, p.effect_type_id)
+            and (not emulated or p.effect_type_id in EMULATED_TYPES)]
+    if not rows:
+        click.echo("no factory preset matches those filters; `magicstomp presets` lists all "
+                   "292", err=True)
+        return
+    click.echo(f"{'bank':<9} {'#':>2}  {'name':<13} {'type':<36} virtual")
+    for p in rows:
+        t = effect_type(p.effect_type_id)
+        click.echo(f"{p.bank:<9} {p.index:>2}  {p.name:<13} 0x{t.id:02X} {t.name:<31} "
+                   f"{_virtual(t.id)}")
+    click.echo(f"{len(rows)} preset(s), {sum(_virtual(p.effect_type_id) == 'yes' for p in rows)}"
+               " the virtual Magicstomp can play (virtual: yes); print one as patch JSON with "
+               "magicstomp presets BANK:NAME")
 
 
 # -- decode / encode ---------------------------------------------------------------

@@ -15,7 +15,9 @@ import logging
 import time
 from dataclasses import dataclass
 
-from magicstomp.errors import CalibrationError
+import click
+
+from magicstomp.errors import CalibrationError, ParameterError
 
 from . import residual
 from .matching import choose_excerpt, load_pair, make_evaluator, starting_patch
@@ -42,7 +44,7 @@ class Summary:
 def _plan(opts: dict, default_budget: int) -> dict:
     """Check every name before any work: optimizer, loss, effect type, parameters."""
     from magicstomp.effects import effect_type
-    from optimize.constraints import ParameterSpace
+    from optimize.constraints import ParameterSpace, check_names
     from optimize.loss import get_loss
     from optimize.search import get_strategy
 
@@ -54,9 +56,32 @@ def _plan(opts: dict, default_budget: int) -> dict:
         if opts["rig"] == "virtual":
             from magicstomp.emulator import processor_class
             processor_class(plan["type"])
-        ParameterSpace(plan["type"], opts["optimize_params"])
+        _as_usage_error(ParameterSpace, plan["type"], opts["optimize_params"])
+    elif opts["optimize_params"]:      # the type comes from the analysis: known names only
+        _as_usage_error(check_names, opts["optimize_params"])
     plan["budget"] = opts["budget"] or default_budget
     return plan
+
+
+def _as_usage_error(func, *args):
+    """``func(*args)``; a bad ``--optimize-params`` name is a usage error (exit 2)."""
+    try:
+        return func(*args)
+    except ParameterError as exc:
+        if exc.field != "optimize_params":
+            raise
+        raise click.UsageError(str(exc)) from None
+
+
+def _space(effect_type_ref, names):
+    """The ParameterSpace; names are resolved to keys (aliases logged), bad ones exit 2."""
+    from optimize.constraints import ParameterSpace
+
+    space = _as_usage_error(ParameterSpace, effect_type_ref, names)
+    renamed = [f"{n} -> {k}" for n, k in zip(names or (), space.keys) if n != k]
+    if renamed and len(names) == space.size:
+        log.info("--optimize-params on %s: %s", space.effect_type.name, ", ".join(renamed))
+    return space
 
 
 def _budget(opts: dict, plan: dict, space) -> int:
@@ -121,7 +146,6 @@ def _open_midi(opts: dict, stack: contextlib.ExitStack):
 def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started: float) -> Summary:
     """Run the whole match; returns the printed summary (raises toolkit errors)."""
     from hil.rig import VirtualRig
-    from optimize.constraints import ParameterSpace
     from optimize.search import run_search
 
     plan = _plan(opts, default_budget)
@@ -147,7 +171,9 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
         if not hardware:
             from magicstomp.emulator import processor_class
             processor_class(patch.effect_type)
-        space = ParameterSpace(patch.effect_type, opts["optimize_params"])
+        space = _space(patch.effect_type, opts["optimize_params"])
+        if opts["optimize_params"]:       # aliases resolved: the residual EQ reads keys
+            opts["optimize_params"] = list(space.keys)
         log.debug("parameter space:\n%s", space.describe())
         plan["budget"] = _budget(opts, plan, space)
         excerpt = choose_excerpt(pair.di, sample_rate, seconds=opts["excerpt"])

@@ -14,8 +14,11 @@ server runs. The client has one audio input (``in``), two audio outputs
 SysEx is read and answered inside the JACK process callback (sample-accurate,
 one thread); the behaviour is :class:`hil.unit_state.UnitState`. The client
 prints ``ready NAME RATE PERIOD`` once active and stops on SIGTERM/SIGINT or
-when the server goes away. :class:`VirtualUnitProcess` starts it as a
-subprocess and waits for its ports (used by the test fixtures and benchmarks).
+when the server goes away. ``python -m hil.virtual_unit --wait [--name NAME]``
+(:func:`wait_until_ready`) returns once a unit started elsewhere is ready, so a
+shell recipe can start it in the background and go on safely.
+:class:`VirtualUnitProcess` starts it as a subprocess and waits for its ports
+(used by the test fixtures and benchmarks).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from .unit_state import UnitState
 log = logging.getLogger("hil.virtual_unit")
 
 PORTS = ("in", "out_1", "out_2", "midi_in", "midi_out")
+DEFAULT_WAIT_S = 120.0      # a first run compiles the emulator (numba) during the warm-up
 
 
 def run_unit(name: str = "magicstomp", *, latency_samples: int = 0, gain_db: float = 0.0,
@@ -115,6 +119,24 @@ def _warm_up(sample_rate: int) -> None:
             StreamProcessor(Patch.init(type_id), sample_rate).process(np.full(64, 1e-3))
         except (MagicstompError, ImportError):
             log.debug("warm-up: type 0x%02X is not emulated", type_id)
+
+
+def wait_until_ready(name: str = "magicstomp", *, timeout_s: float = DEFAULT_WAIT_S) -> None:
+    """Return once the virtual unit ``name`` is ready (all its JACK ports exist).
+
+    Raises
+    ------
+    DeviceError
+        after ``timeout_s``, saying what to check (the unit, the server).
+    """
+    from .jack_tools import wait_for_ports
+    try:
+        wait_for_ports([f"{name}:{p}" for p in PORTS], timeout_s=timeout_s)
+    except DeviceError:
+        raise DeviceError(
+            f"the virtual unit {name!r} was not ready within {timeout_s:g} s; start it first "
+            f"(python -m hil.virtual_unit --name {name} &) while a JACK server runs "
+            "(jack_wait --check tells), or wait longer with --timeout-s") from None
 
 
 class VirtualUnitProcess:
@@ -199,12 +221,31 @@ class VirtualUnitProcess:
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
 @click.option("--warm-up/--no-warm-up", default=True, show_default=True,
               help="Load every emulated type before the ports appear.")
+@click.option("--wait", "wait_only", is_flag=True,
+              help="Start nothing: wait until the unit called --name is ready (its audio and "
+              "MIDI ports exist), print 'ready NAME' and exit; exit 1 after --timeout-s.")
+@click.option("--timeout-s", type=click.FloatRange(min=0.1), default=DEFAULT_WAIT_S,
+              show_default=True, help="With --wait: how long to wait for the unit.")
 @click.option("--verbose", "-v", is_flag=True, help="Log every message.")
-def main(name, latency_samples, gain_db, invert, noise_dbfs, bank_path, seed, warm_up, verbose):
-    """Run the JACK virtual Magicstomp until SIGTERM or Ctrl-C."""
+def main(name, latency_samples, gain_db, invert, noise_dbfs, bank_path, seed, warm_up, wait_only,
+         timeout_s, verbose):
+    """Run the JACK virtual Magicstomp until SIGTERM or Ctrl-C; it prints
+    'ready NAME RATE PERIOD' once its ports exist. With --wait, wait for a unit started
+    elsewhere (e.g. in the background) to be ready.
+
+    Example: python -m hil.virtual_unit --name magicstomp &
+    python -m hil.virtual_unit --wait --name magicstomp
+    """
     from cli.common import fail, setup_logging
     from magicstomp.errors import MagicstompError
     setup_logging(verbose)
+    if wait_only:
+        try:
+            wait_until_ready(name, timeout_s=timeout_s)
+        except MagicstompError as exc:
+            fail(str(exc))
+        print(f"ready {name}", flush=True)
+        return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())

@@ -6,7 +6,8 @@ reverb decay/mix, modulation rate/depth/mix/kind, tempo and tags, plus the
 ``features`` behind them.
 
 ``to_patch(neutral, effect_type)`` writes those values into the fields the type
-has (keys from the effect table; 0-10 knobs whose physical meaning is assumed
+has, as listed by ``field_targets(effect_type)`` (the one mapping from neutral fields to
+keys; ``--optimize-params`` aliases use it too) (keys from the effect table; 0-10 knobs whose physical meaning is assumed
 by the emulator are inverted through ``emulator/mappings.py``). A field the
 type cannot express is listed in ``unexpressed``, never silently dropped. A
 field counts as *active* (and is reported when it cannot be expressed) when:
@@ -138,49 +139,90 @@ def _set(patch: Patch, key: str, value) -> None:
     patch.set(key, value)
 
 
+@dataclass(frozen=True)
+class FieldTarget:
+    """Where one NeutralPatch field goes in an effect type, and how its value is written.
+
+    ``scale``: "x10" (0..1 -> a 0-10 knob), "pct" (0..1 -> %), "same" (already in the
+    field's unit), "knob" (the emulator's 0-10 knob for the value), "knob_pct" (same, for
+    100 x the value). ``group``: the :meth:`NeutralPatch.active` flag that gates it.
+    """
+
+    field: str
+    group: str
+    key: str
+    scale: str
+
+
+def field_targets(effect_type_ref) -> tuple:
+    """The type's keys for the NeutralPatch fields it can express, in writing order (a field
+    the type cannot express is absent). The one mapping from neutral fields to effect keys."""
+    t = effect_type(effect_type_ref)
+    keys = set(t.keys())
+    out: list = []
+
+    def add(name, group, key, scale):
+        if key in keys:
+            out.append(FieldTarget(name, group, key, scale))
+
+    add("amp_gain", "amp_gain", "preamp_gain", "x10")
+    add("amp_treble", "amp_treble", "treble", "x10")
+    add("amp_presence", "amp_presence", "presence", "x10")
+    if "delay_time_ms" in keys:              # Mono Delay and friends
+        add("delay_time_ms", "delay", "delay_time_ms", "same")
+        add("delay_feedback", "delay", "feedback_gain_pct", "pct")
+        add("delay_mix", "delay", "mix_pct", "pct")
+    elif "feedback_delay_time_ms" in keys:   # the multis
+        add("delay_time_ms", "delay", "feedback_delay_time_ms", "same")
+        add("delay_feedback", "delay", "delay_feedback_pct", "pct")
+        add("delay_mix", "delay", "delay_level", "knob")
+    if "reverb_time_s" in keys:
+        add("reverb_decay_s", "reverb", "reverb_time_s", "same")
+        add("reverb_mix", "reverb", "reverb_level", "knob")
+        if "reverb_level" not in keys:
+            add("reverb_mix", "reverb", "mix_pct", "pct")
+    # the type's own modulation takes the measured LFO: the detector tells a level
+    # (tremolo) from a pitch or comb modulation, not a chorus from a flanger or phaser
+    prefix = next((p for p in _MULTI_PREFIX.values() if f"{p}_speed" in keys), None)
+    if prefix is not None:
+        add("mod_rate_hz", "modulation", f"{prefix}_speed", "knob")
+        add("mod_depth", "modulation", f"{prefix}_depth", "knob_pct")
+        add("mod_mix", "modulation", f"{prefix}_level", "knob")
+    elif t.id in SINGLE_MOD.values() and "mod_frequency_hz" in keys:
+        add("mod_rate_hz", "modulation", "mod_frequency_hz", "same")
+        add("mod_depth", "modulation", "pm_depth_pct" if "pm_depth_pct" in keys
+            else "mod_depth_pct", "pct")
+        add("mod_mix", "modulation", "mix_pct", "pct")
+    return tuple(out)
+
+
+def _written(target: FieldTarget, value: float) -> float:
+    """The value ``target.key`` gets for a neutral ``value`` (see :class:`FieldTarget`)."""
+    if target.scale == "x10":
+        return 10.0 * value
+    if target.scale == "pct":
+        return 100.0 * value
+    if target.scale == "knob":
+        return _knob(target.key, value)
+    if target.scale == "knob_pct":
+        return _knob(target.key, 100.0 * value)
+    return value
+
+
+_GATED = ("delay", "reverb", "modulation")
+
+
 def to_patch(neutral: NeutralPatch, effect_type_ref) -> tuple:
     """Map ``neutral`` onto ``effect_type_ref``; returns (Patch, unexpressed field names)."""
     t = effect_type(effect_type_ref)
     patch = Patch.init(t)
-    keys = set(t.keys())
     active = neutral.active()
     done: set = set()
-
-    def put(group, key, value):
-        if key in keys:
-            _set(patch, key, value)
-            done.add(group)
-
-    put("amp_gain", "preamp_gain", 10.0 * neutral.amp_gain)
-    put("amp_treble", "treble", 10.0 * neutral.amp_treble)
-    put("amp_presence", "presence", 10.0 * neutral.amp_presence)
-    if active["delay"]:
-        if "delay_time_ms" in keys:          # Mono Delay and friends
-            put("delay", "delay_time_ms", neutral.delay_time_ms)
-            put("delay", "feedback_gain_pct", 100.0 * neutral.delay_feedback)
-            put("delay", "mix_pct", 100.0 * neutral.delay_mix)
-        elif "feedback_delay_time_ms" in keys:   # the multis
-            put("delay", "feedback_delay_time_ms", neutral.delay_time_ms)
-            put("delay", "delay_feedback_pct", 100.0 * neutral.delay_feedback)
-            put("delay", "delay_level", _knob("delay_level", neutral.delay_mix))
-    if active["reverb"] and "reverb_time_s" in keys:
-        put("reverb", "reverb_time_s", neutral.reverb_decay_s)
-        put("reverb", "reverb_level", _knob("reverb_level", neutral.reverb_mix))
-        if "reverb_level" not in keys:
-            put("reverb", "mix_pct", 100.0 * neutral.reverb_mix)
-    if active["modulation"]:
-        # the type's own modulation takes the measured LFO: the detector tells a level
-        # (tremolo) from a pitch or comb modulation, not a chorus from a flanger or phaser
-        prefix = next((p for p in _MULTI_PREFIX.values() if f"{p}_speed" in keys), None)
-        if prefix is not None:
-            put("modulation", f"{prefix}_speed", _knob(f"{prefix}_speed", neutral.mod_rate_hz))
-            put("modulation", f"{prefix}_depth", _knob(f"{prefix}_depth", 100 * neutral.mod_depth))
-            put("modulation", f"{prefix}_level", _knob(f"{prefix}_level", neutral.mod_mix))
-        elif t.id in SINGLE_MOD.values() and "mod_frequency_hz" in keys:
-            put("modulation", "mod_frequency_hz", neutral.mod_rate_hz)
-            depth_key = "pm_depth_pct" if "pm_depth_pct" in keys else "mod_depth_pct"
-            put("modulation", depth_key, 100.0 * neutral.mod_depth)
-            put("modulation", "mix_pct", 100.0 * neutral.mod_mix)
+    for target in field_targets(t):
+        if target.group in _GATED and not active[target.group]:
+            continue
+        _set(patch, target.key, _written(target, getattr(neutral, target.field)))
+        done.add(target.group)
     unexpressed = [name for name, on in active.items() if on and name not in done]
     return patch, unexpressed
 

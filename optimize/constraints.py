@@ -19,17 +19,29 @@ Default parameters per type: the seed's eleven knobs (amp gain, treble,
 presence; delay time, feedback, level; reverb time, level; modulation speed,
 depth, level), each mapped to the first field of the type that plays that role.
 A type with none of those roles (compressor, EQ) gets all its numeric fields.
+
+Names: ``--optimize-params`` takes the type's keys, the unit's short labels, or
+the original project's names (``gain``, ``treble``, ``presence``,
+``delay_time_ms``, ``delay_feedback``, ``delay_mix``, ``reverb_decay(_s)``,
+``reverb_mix``, ``mod_rate_hz``, ``mod_depth``, ``mod_mix``, and the
+NeutralPatch's ``amp_gain``, ``amp_treble``, ``amp_presence``) as aliases: each
+goes to the key the analysis' starting patch writes that value to in the chosen
+type (``magicstomp.neutral.field_targets``, the one mapping).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from difflib import get_close_matches
+from functools import lru_cache
 
 import numpy as np
 
-from magicstomp.effects import EffectType, Param, effect_type
+from magicstomp.effects import EFFECT_TYPES, EffectType, Param, effect_type
+from magicstomp.emulator import EMULATED_TYPES
 from magicstomp.errors import ParameterError
+from magicstomp.neutral import field_targets
 
 #: The seed's knobs, in order: role -> key patterns tried in turn (first match wins).
 SEED_ROLES = (
@@ -182,6 +194,105 @@ def _dimension(p: Param, category: str = "") -> Dimension:
                      limited=(lo_raw, hi_raw) != (p.min_raw, p.max_raw))
 
 
+#: The original project's names that differ from the NeutralPatch field they mean; every
+#: NeutralPatch field that some type expresses (``field_targets``) is accepted as itself.
+ORIGINAL_NAMES = {"gain": "amp_gain", "treble": "amp_treble", "presence": "amp_presence",
+                  "reverb_decay": "reverb_decay_s"}
+_MAX_HOSTS = 3
+
+
+@lru_cache(maxsize=1)
+def _alias_fields() -> dict:
+    """alias -> NeutralPatch field, for every alias accepted by at least one type."""
+    mapped = sorted({ft.field for t in EFFECT_TYPES for ft in field_targets(t)})
+    return {**{name: name for name in mapped}, **ORIGINAL_NAMES}
+
+
+def alias_names() -> tuple:
+    """Every alias ``--optimize-params`` accepts (in some type)."""
+    return tuple(_alias_fields())
+
+
+def aliases(type_ref) -> dict:
+    """alias -> key of this type, for the aliases the type can express."""
+    keys: dict = {}
+    for target in field_targets(type_ref):
+        keys.setdefault(target.field, target.key)
+    return {alias: keys[name] for alias, name in _alias_fields().items() if name in keys}
+
+
+def _join(words, last: str = "or") -> str:
+    words = list(words)
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
+
+
+def _unknown(name: str, candidates, own_aliases=None) -> str:
+    """``'name' (did you mean a, b (= key) or c?)``: close matches, an alias with its key."""
+    close = get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
+    own_aliases = own_aliases or {}
+    close = [c + (f" (= {own_aliases[c]})" if own_aliases.get(c, c) != c else "") for c in close]
+    return f"{name!r}" + (f" (did you mean {_join(close)}?)" if close else "")
+
+
+def _hosts(names) -> str:
+    """Emulated types that have a counterpart for every alias in ``names`` (a few)."""
+    hosts = [t for t in EFFECT_TYPES if t.id in EMULATED_TYPES and set(names) <= set(aliases(t))]
+    return _join([f"0x{t.id:02X} {t.name}" for t in hosts[:_MAX_HOSTS]]) if hosts else ""
+
+
+def resolve_keys(type_ref, names) -> tuple:
+    """The type's keys for ``names`` (keys, the unit's short labels or aliases), in order.
+
+    Raises
+    ------
+    ParameterError
+        naming every bad name at once, in one sentence: unknown names with their close
+        matches, and aliases the type has no counterpart for with types that have one.
+    """
+    t = effect_type(type_ref)
+    shorts = {p.short_key: p.key for p in t.params}
+    own = aliases(t)
+    keys, unknown, absent = [], [], []
+    for name in names:
+        key = name if name in t.keys() else shorts.get(name, own.get(name))
+        if key is not None:
+            keys.append(key)
+        elif name in _alias_fields():
+            absent.append(name)
+        else:
+            unknown.append(_unknown(name, [*t.keys(), *own], own))
+    if unknown or absent:
+        where = f"{t.name} (0x{t.id:02X})"
+        clauses = [f"no parameter {_join(unknown)}"] if unknown else []
+        if absent:
+            clauses.append("no counterpart for the original project's "
+                           f"{_join([repr(a) for a in absent], 'and')}")
+        hints = [f"`magicstomp types 0x{t.id:02X}` lists its parameters"] if unknown else []
+        if absent:
+            hosts = _hosts(absent)
+            hints.append("choose a type that has " + ("it" if len(absent) == 1 else "them")
+                         + " with --effect-type" + (f" (e.g. {hosts})" if hosts else ""))
+        raise ParameterError(f"--optimize-params: {where} has {' and '.join(clauses)}; "
+                             f"{', or '.join(hints)}", field="optimize_params",
+                             value=[n for n in names if n not in t.keys()],
+                             allowed=list(t.keys()) + list(own))
+    return tuple(keys)
+
+
+def check_names(names) -> None:
+    """Before the effect type is known: every name must be a key, short label or alias of
+    some type (ParameterError naming every unknown one, with close matches)."""
+    known = set(_alias_fields())
+    for t in EFFECT_TYPES:
+        known.update(t.keys())
+        known.update(p.short_key for p in t.params)
+    unknown = [_unknown(n, known) for n in names if n not in known]
+    if unknown:
+        raise ParameterError(f"--optimize-params: no effect type has a parameter {_join(unknown)}; "
+                             "`magicstomp types TYPE` lists a type's parameters",
+                             field="optimize_params", value=names)
+
+
 def default_keys(type_ref) -> tuple:
     """The default parameters of a type: the seed's knobs it has, else its numeric fields."""
     t = effect_type(type_ref)
@@ -206,13 +317,13 @@ class ParameterSpace:
     effect_type_ref : int, str or EffectType
         The effect type (id, name or alias).
     keys : iterable of str, optional
-        Fields to optimize (keys or the unit's short labels), in order;
-        default: :func:`default_keys`.
+        Fields to optimize (keys, the unit's short labels or aliases: see
+        :func:`resolve_keys`), in order; default: :func:`default_keys`.
 
     Raises
     ------
     ParameterError
-        for an unknown key (the message lists the valid ones), an empty
+        for bad names (all of them, with close matches), an empty
         selection, or a field with a single allowed value.
     """
 
@@ -226,14 +337,11 @@ class ParameterSpace:
             raise ParameterError(
                 f"no parameters selected to optimize; choose from: {', '.join(t.keys())}",
                 field="optimize_params", value=keys, allowed=list(t.keys()))
+        if not all(isinstance(k, str) for k in keys):
+            raise ParameterError(f"--optimize-params takes names; got {keys!r}",
+                                 field="optimize_params", value=keys)
         params = []
-        for key in keys:
-            if not isinstance(key, str) or (key not in t.keys()
-                                            and key not in {p.short_key for p in t.params}):
-                raise ParameterError(
-                    f"--optimize-params {key!r} is not a parameter of {t.name} (0x{t.id:02X}); "
-                    f"valid: {', '.join(t.keys())} (or choose another type with --effect-type)",
-                    field="optimize_params", value=key, allowed=list(t.keys()))
+        for key in resolve_keys(t, keys):
             p = t.param(key)
             if p not in params:
                 params.append(p)

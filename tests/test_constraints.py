@@ -108,11 +108,14 @@ def test_explicit_keys_are_honoured_in_order_and_short_labels_work():
     assert ParameterSpace(0x0D, [short]).keys == ("mix_pct",)
 
 
-def test_unknown_key_lists_the_valid_ones():
+def test_unknown_key_is_named_with_where_to_find_the_valid_ones():
     with pytest.raises(ParameterError) as err:
-        ParameterSpace(0x0D, ["delay_time_ms", "warp_factor"])
+        ParameterSpace(0x0D, ["delay_time_ms", "warp_factor", "mix_pc"])
     message = str(err.value)
-    assert "warp_factor" in message and "delay_time_ms" in message and "mix_pct" in message
+    assert "Mono Delay (0x0D) has no parameter 'warp_factor' or 'mix_pc' (did you mean " \
+           "mix_pct" in message
+    assert "`magicstomp types 0x0D` lists its parameters" in message
+    assert err.value.allowed[:3] == list(effect_type(0x0D).keys())[:3]
 
 
 def test_empty_selection_is_an_error():

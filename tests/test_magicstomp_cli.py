@@ -58,8 +58,9 @@ def test_patch_format_section_documents_the_json_fields():
 
 def test_types_lists_64_and_one_type_in_detail():
     result = run("types")
-    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 64
-    assert result.stdout.splitlines()[0x0D].startswith("0x0D  Mono Delay")
+    lines = result.stdout.splitlines()      # a header, the 64 types, a legend
+    assert result.exit_code == 0 and len(lines) == 66 and lines[0].startswith("id ")
+    assert lines[1 + 0x0D].startswith("0x0D  Mono Delay")
     detail = run("types", "0x0D").stdout
     row = next(line for line in detail.splitlines() if line.startswith("delay_time_ms"))
     assert "0x10" in row and "0.0 to 2730.0 ms" in row
