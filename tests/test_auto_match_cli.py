@@ -192,8 +192,8 @@ def test_full_virtual_run_as_a_script(audio_pair, tmp_path):
 
 def test_ctrl_c_leaves_a_valid_session_with_the_best_patch_so_far(audio_pair, tmp_path):
     cmd = [sys.executable, "-m", "cli.auto_match_hil",
-           *_args(audio_pair, tmp_path, "cut", "--optimize", "--optimizer", "coordinate",
-                  "--budget", "500", "--verbose")]
+           *_args(audio_pair, tmp_path, "cut", "--optimize", "--optimizer", "random",
+                  "--budget", "500", "--verbose")]   # random runs to its budget: no early stop
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=_subprocess_env())
     takes_seen = 0
