@@ -202,7 +202,7 @@ class VirtualUnitProcess:
 @click.option("--verbose", "-v", is_flag=True, help="Log every message.")
 def main(name, latency_samples, gain_db, invert, noise_dbfs, bank_path, seed, warm_up, verbose):
     """Run the JACK virtual Magicstomp until SIGTERM or Ctrl-C."""
-    from cli.common import fail, setup_logging
+    from magicstomp.console import fail, setup_logging
     from magicstomp.errors import MagicstompError
     setup_logging(verbose)
     stop = threading.Event()
