@@ -104,11 +104,14 @@ def test_ours_remeasures_the_incumbent_so_a_lucky_take_does_not_win():
     result = run_search("ours", space=space, start=start, evaluate=bowl, budget_takes=60, seed=0,
                         final_remeasures=3)
     assert [t.label for t in result.history[-3:]] == ["remeasure"] * 3
-    best_takes = [t.loss for t in result.history
-                  if all(t.params[k] == result.best_patch.get(k) for k in space.keys)]
+    incumbent = result.history[-1].params
+    best_takes = [t.loss for t in result.history if t.params == incumbent]
     assert len(best_takes) >= 4
-    assert result.best_loss == pytest.approx(np.mean(best_takes[-4:]))
-    assert result.best_loss >= min(t.loss for t in result.history)
+    # The incumbent's loss is the mean of its takes. Here (30 % noise) that mean, 0.736, is
+    # above the start's one take, 0.662, so the start is published (never worse than the
+    # start) and the incumbent's mean is kept in ended_worse_loss.
+    assert result.ended_worse_loss == pytest.approx(np.mean(best_takes[-4:]))
+    assert result.best_patch == start and result.best_loss == result.initial_loss
 
 
 def test_ours_scans_echo_time_and_lfo_rate_once_with_audible_levels():
