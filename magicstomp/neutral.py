@@ -6,7 +6,7 @@ reverb decay/mix, modulation rate/depth/mix/kind, tempo and tags, plus the
 ``features`` behind them.
 
 ``to_patch(neutral, effect_type)`` writes those values into the fields the type
-has (keys from the effect table; 0-10 knobs whose physical meaning is assumed
+has (found by their role and section, ``magicstomp/data/param_roles.json``; 0-10 knobs whose physical meaning is assumed
 by the emulator are inverted through ``emulator/mappings.py``). A field the
 type cannot express is listed in ``unexpressed``, never silently dropped. A
 field counts as *active* (and is reported when it cannot be expressed) when:
@@ -36,7 +36,6 @@ from .errors import ParameterError, PatchFormatError
 from .patch import Patch
 
 MOD_KINDS = ("chorus", "flange", "tremolo", "phaser")
-_MULTI_PREFIX = {"chorus": "chorus", "flange": "flanger", "tremolo": "tremolo", "phaser": "phaser"}
 AMP_MULTI = {"chorus": 0x37, "flange": 0x38, "tremolo": 0x39, "phaser": 0x3A}
 DIST_MULTI = {"chorus": 0x3B, "flange": 0x3C}
 SINGLE_MOD = {"chorus": 0x12, "flange": 0x13, "phaser": 0x15, "tremolo": 0x17}
@@ -155,34 +154,82 @@ def to_patch(neutral: NeutralPatch, effect_type_ref) -> tuple:
     put("amp_treble", "treble", 10.0 * neutral.amp_treble)
     put("amp_presence", "presence", 10.0 * neutral.amp_presence)
     if active["delay"]:
-        if "delay_time_ms" in keys:          # Mono Delay and friends
-            put("delay", "delay_time_ms", neutral.delay_time_ms)
-            put("delay", "feedback_gain_pct", 100.0 * neutral.delay_feedback)
-            put("delay", "mix_pct", 100.0 * neutral.delay_mix)
-        elif "feedback_delay_time_ms" in keys:   # the multis
-            put("delay", "feedback_delay_time_ms", neutral.delay_time_ms)
-            put("delay", "delay_feedback_pct", 100.0 * neutral.delay_feedback)
-            put("delay", "delay_level", _knob("delay_level", neutral.delay_mix))
-    if active["reverb"] and "reverb_time_s" in keys:
-        put("reverb", "reverb_time_s", neutral.reverb_decay_s)
-        put("reverb", "reverb_level", _knob("reverb_level", neutral.reverb_mix))
-        if "reverb_level" not in keys:
-            put("reverb", "mix_pct", 100.0 * neutral.reverb_mix)
+        _put_delay(neutral, t, put)
+    if active["reverb"]:
+        _put_reverb(neutral, t, put)
     if active["modulation"]:
-        # the type's own modulation takes the measured LFO: the detector tells a level
-        # (tremolo) from a pitch or comb modulation, not a chorus from a flanger or phaser
-        prefix = next((p for p in _MULTI_PREFIX.values() if f"{p}_speed" in keys), None)
-        if prefix is not None:
-            put("modulation", f"{prefix}_speed", _knob(f"{prefix}_speed", neutral.mod_rate_hz))
-            put("modulation", f"{prefix}_depth", _knob(f"{prefix}_depth", 100 * neutral.mod_depth))
-            put("modulation", f"{prefix}_level", _knob(f"{prefix}_level", neutral.mod_mix))
-        elif t.id in SINGLE_MOD.values() and "mod_frequency_hz" in keys:
-            put("modulation", "mod_frequency_hz", neutral.mod_rate_hz)
-            depth_key = "pm_depth_pct" if "pm_depth_pct" in keys else "mod_depth_pct"
-            put("modulation", depth_key, 100.0 * neutral.mod_depth)
-            put("modulation", "mix_pct", 100.0 * neutral.mod_mix)
+        _put_modulation(neutral, t, put)
     unexpressed = [name for name, on in active.items() if on and name not in done]
     return patch, unexpressed
+
+
+def _role_param(t, roles, section: str, units):
+    """The first parameter of ``t`` (table order) with one of ``roles`` in ``section``
+    (magicstomp/data/param_roles.json) and one of ``units``, or None."""
+    return next((p for p in t.params if p.role in roles and p.section == section
+                 and p.unit in units), None)
+
+
+def _has_mapping(key: str) -> bool:
+    """True when the emulator knows what a 0-10 knob means in physical units."""
+    from .emulator.mappings import MAPPINGS_BY_KEY
+    return key in MAPPINGS_BY_KEY
+
+
+def _amount(p, fraction: float) -> float:
+    """A 0..1 amount as the knob's value: percent, or a 0-10 knob through the emulator."""
+    return 100.0 * fraction if p.unit == "%" else _knob(p.key, fraction)
+
+
+def _put_delay(neutral, t, put) -> None:
+    """Every echo time (ms) of the type's delay, its first feedback (%) and its mix (else
+    its first level): what the type can express of the measured echo."""
+    times = [p for p in t.params if p.role == "time" and p.section == "delay" and p.unit == "ms"]
+    if not times:                  # an echo at the wrong time is not the measured one
+        return
+    for p in times:
+        put("delay", p.key, neutral.delay_time_ms)
+    feedback = _role_param(t, ("feedback",), "delay", ("%",))
+    if feedback is not None:
+        put("delay", feedback.key, 100.0 * neutral.delay_feedback)
+    level = _role_param(t, ("mix",), "delay", ("%", "0-10")) or \
+        _role_param(t, ("level",), "delay", ("%", "0-10"))
+    if level is not None:
+        put("delay", level.key, _amount(level, neutral.delay_mix))
+
+
+def _put_reverb(neutral, t, put) -> None:
+    """Reverb time (s) and level (the reverb's own, else the whole effect's mix)."""
+    time = _role_param(t, ("decay",), "reverb", ("s",))
+    level = _role_param(t, ("level", "mix"), "reverb", ("%", "0-10")) or \
+        _role_param(t, ("mix",), "output", ("%",))
+    if time and level:
+        put("reverb", time.key, neutral.reverb_decay_s)
+        put("reverb", level.key, _amount(level, neutral.reverb_mix))
+
+
+def _put_modulation(neutral, t, put) -> None:
+    """The measured LFO on the type's own modulation: the 0-10 speed, depth and level of a
+    multi's chorus/flanger/phaser/tremolo or a vintage flanger/phaser (the detector tells
+    a level modulation from a pitch or comb one, not a chorus from a flanger or phaser),
+    or a single Chorus/Flange/Phaser/Tremolo in Hz and % (a chorus' pitch depth)."""
+    rate = _role_param(t, ("rate",), "modulation", ("0-10", "Hz"))
+    level = _role_param(t, ("level", "mix"), "modulation", ("%", "0-10"))
+    depth = _role_param(t, ("depth",), "modulation", ("0-10", "%"))
+    if rate is not None and rate.unit == "0-10" and _has_mapping(rate.key) and \
+            (t.category.startswith("multi") or t.category == "modulation"):
+        put("modulation", rate.key, _knob(rate.key, neutral.mod_rate_hz))
+        if depth is not None:
+            put("modulation", depth.key, _knob(depth.key, 100 * neutral.mod_depth))
+        if level is not None:
+            put("modulation", level.key, _amount(level, neutral.mod_mix))
+    elif t.id in SINGLE_MOD.values() and rate is not None and rate.unit == "Hz":
+        if "pm_depth_pct" in t.keys():         # a chorus: the pitch modulation, not the AM
+            depth = t.param("pm_depth_pct")
+        put("modulation", rate.key, neutral.mod_rate_hz)
+        put("modulation", depth.key, 100.0 * neutral.mod_depth)
+        if level is not None:
+            put("modulation", level.key, 100.0 * neutral.mod_mix)
 
 
 def suggest_effect_type(neutral: NeutralPatch) -> int:
