@@ -79,7 +79,7 @@ class Param:
     geo_min: float = 0.0
     geo_max: float = 0.0
     geo_steps: int = 0
-    role: str = ""         # what the knob does ("level", "time", "rate", ...): data/param_roles.json
+    role: str = ""         # what the knob does ("level", "time", ...): data/param_roles.json
     section: str = ""      # the block it acts on ("amp", "delay", "reverb", ...)
 
     @property

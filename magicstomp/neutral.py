@@ -6,9 +6,10 @@ reverb decay/mix, modulation rate/depth/mix/kind, tempo and tags, plus the
 ``features`` behind them.
 
 ``to_patch(neutral, effect_type)`` writes those values into the fields the type
-has (found by their role and section, ``magicstomp/data/param_roles.json``; 0-10 knobs whose physical meaning is assumed
-by the emulator are inverted through ``emulator/mappings.py``). A field the
-type cannot express is listed in ``unexpressed``, never silently dropped. A
+has (found by their role and section, ``magicstomp/data/param_roles.json``; 0-10
+knobs whose physical meaning is assumed by the emulator are inverted through
+``emulator/mappings.py``). A field the type cannot express is listed in
+``unexpressed``, never silently dropped. A
 field counts as *active* (and is reported when it cannot be expressed) when:
 amp gain > 0.05, treble/presence away from 0.5 by more than 0.1, booster on,
 delay mix > 0, reverb mix > 0, or a modulation kind is set.

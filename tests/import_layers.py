@@ -18,7 +18,8 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-LAYERS: tuple[tuple[str, ...], ...] = (("magicstomp",), ("analyzers", "hil"), ("optimize",), ("cli",))
+LAYERS: tuple[tuple[str, ...], ...] = (("magicstomp",), ("analyzers", "hil"), ("optimize",),
+                                       ("cli",))
 
 
 @dataclass(frozen=True)

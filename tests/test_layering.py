@@ -59,7 +59,8 @@ def project(tmp_path):
                       "low/sub/__init__.py": "", "low/sub/deep.py": "from .. import base\n",
                       "mid_a/__init__.py": "", "mid_a/a.py": "from low.base import X\n",
                       "mid_b/__init__.py": "", "mid_b/b.py": "import low.sub.deep\n",
-                      "top/__init__.py": "", "top/cmd.py": "from mid_a import a\nfrom low import base\n"})
+                      "top/__init__.py": "",
+                      "top/cmd.py": "from mid_a import a\nfrom low import base\n"})
     return tmp_path
 
 

@@ -143,8 +143,9 @@ def test_stages_and_order():
     assert stage_of(p("compressor_gain_db")) == "amp" and stage_of(p("gate_threshold")) == "amp"
     assert stage_of(p("chorus_speed")) == "modulation"
     assert stage_of(p("chorus_delay_time_ms")) == "modulation"
-    assert stage_of(p("feedback_delay_time_ms")) == "delay" and stage_of(p("delay_level")) == "delay"
-    assert stage_of(p("reverb_time_s")) == "reverb" and stage_of(p("reverb_ini_delay_ms")) == "reverb"
+    assert stage_of(p("feedback_delay_time_ms")) == "delay"
+    assert stage_of(p("delay_level")) == "delay" and stage_of(p("reverb_time_s")) == "reverb"
+    assert stage_of(p("reverb_ini_delay_ms")) == "reverb"
     assert is_timing(p("feedback_delay_time_ms")) and is_timing(p("chorus_speed"))
     assert not is_timing(p("delay_level")) and not is_timing(p("chorus_delay_time_ms"))
     # a single effect's mix is its own level: in its stage, and first in it
