@@ -13,7 +13,7 @@ import json
 import click
 import numpy as np
 
-from cli.common import handle_errors, verbose_option
+from magicstomp.console import handle_errors, verbose_option
 
 from .factory import BACKENDS, ENV_VAR
 

@@ -41,11 +41,12 @@ from magicstomp.neutral import NeutralPatch
 
 from .alignment import align, apply_alignment, parabolic_offset
 from .factory import get_analyzer
+from .fill import DELAY_RANGE_S, fill_effects
 from .modulation import stable_modulation
+from .seed_rules import from_target_only
 
 IR_SECONDS = 3.0
 REG = 0.01
-DELAY_RANGE_S = (0.025, 2.0)
 NONLINEARITY_FULL = 0.5       # nonlinearity index that maps to amp_gain 1.0 (Heavy 1 at 10)
 NONLINEARITY_CLEAN = 0.05     # below this a tone counts as clean (chorus, estimation noise)
 ECHO_PROMINENCE = 10.0        # an echo stands 20 dB above its ±50 ms neighbourhood
@@ -287,7 +288,6 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
     target = np.asarray(target, dtype=np.float64)
     feats = {"target": analyzer.describe(target, sample_rate, tempo=di is None)}
     if di is None:
-        from .seed_rules import from_target_only
         return from_target_only(target, sample_rate, feats, analyzer)
     di = np.asarray(di, dtype=np.float64)
     alignment = align(target, di, sample_rate)
@@ -326,23 +326,3 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
         tempo_bpm=float(d["tempo_bpm"]) or None, features=feats)
     fill_effects(neutral, delay, reverb, modulation)
     return neutral
-
-
-def fill_effects(neutral, delay, reverb, modulation) -> None:
-    """Copy the measured delay/reverb/modulation into ``neutral``; add the dotted-8th tag."""
-    if delay is not None:
-        neutral.delay_time_ms = round(delay["time_ms"], 2)
-        neutral.delay_feedback = round(delay["feedback"] or 0.0, 3)
-        neutral.delay_mix = round(float(np.clip(delay["mix"], 0, 1)), 3)
-    if reverb is not None:
-        neutral.reverb_decay_s = round(reverb["decay_s"], 3)
-        neutral.reverb_mix = round(float(np.clip(reverb["mix"], 0, 1)), 3)
-    if modulation is not None:
-        neutral.mod_kind = modulation["kind"]
-        neutral.mod_rate_hz = round(modulation["rate_hz"], 3)
-        neutral.mod_depth = round(modulation["depth"], 3)
-        neutral.mod_mix = 1.0 if modulation["kind"] == "tremolo" else 0.5
-    if neutral.tempo_bpm and neutral.delay_time_ms:
-        beat_ms = 60000.0 / neutral.tempo_bpm
-        if abs(neutral.delay_time_ms / beat_ms - 0.75) <= 0.05 * 0.75:
-            neutral.tags.append("dotted_8th")

@@ -21,7 +21,7 @@ import scipy.signal
 from magicstomp.neutral import NeutralPatch
 
 from .alignment import parabolic_offset
-from .heuristics import DELAY_RANGE_S, fill_effects
+from .fill import DELAY_RANGE_S, fill_effects
 
 
 def from_target_only(target, sample_rate, feats, analyzer) -> NeutralPatch:

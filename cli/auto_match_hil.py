@@ -114,6 +114,9 @@ def _effect_ref(text):
               "the sound card (default: hardware when devices are given, else virtual).")
 @click.option("--midi-port", help="The unit's MIDI port (name part).")
 @click.option("--effect-type", help="Effect type id or name (default: suggested by the analysis).")
+@click.option("--start-patch", metavar="FILE|NAME",
+              help="Start from your patch (.json/.syx) or a factory preset by name (e.g. "
+              "TapeEcho) instead of the analysis' patch; its effect type is kept.")
 @click.option("--optimizer", default=DEFAULT_OPTIMIZER, show_default=True,
               help="Search strategy: ours, coordinate, grid, random, or seed_coordinate (the "
               "original project's search).")
@@ -181,8 +184,25 @@ def _check_usage(opts) -> None:
     opts["in_ch"] = _channels(opts["in_ch"])
     opts["optimize_params"] = _split_params(opts["optimize_params"])
     opts["effect_type"] = _effect_ref(opts["effect_type"])
+    opts["start_patch"] = _start_patch(opts["start_patch"], opts["effect_type"])
     if opts["sample_rate"] is not None:
         opts["sample_rate"] = int(opts["sample_rate"])
+
+
+def _start_patch(ref, effect_ref):
+    """--start-patch as ``(Patch, label)`` (None when not given); a different --effect-type
+    is a usage error, since the patch brings its own."""
+    if ref is None:
+        return None
+    from magicstomp.effects import effect_type
+    from magicstomp.presets import patch_from_file_or_preset
+
+    patch, label = patch_from_file_or_preset(ref)
+    if effect_ref is not None and effect_type(effect_ref).id != patch.effect_type.id:
+        raise click.UsageError(f"--effect-type {effect_type(effect_ref).name!r} differs from the "
+                               f"--start-patch's type {patch.effect_type.name!r}; drop "
+                               "--effect-type (the start patch sets the type)")
+    return patch, label
 
 
 def _channels(text) -> list:

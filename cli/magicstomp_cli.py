@@ -215,10 +215,9 @@ def render_cmd(patch_file, in_wav, out_path):
 
     from magicstomp.emulator import render
     from magicstomp.errors import AudioInputError
-    from magicstomp.files import atomic_write_bytes
-    from magicstomp.patch import Patch
+    from magicstomp.files import atomic_write_bytes, load_patch
 
-    patch = Patch.load(patch_file)
+    patch = load_patch(patch_file)
     try:
         audio, rate_hz = sf.read(str(in_wav), dtype="float64", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as exc:

@@ -79,12 +79,11 @@ def send_cmd(patch_file, port, in_port, slot, yes, dry_run_path, pacing_ms, back
     Examples: magicstomp send heavy.json --port UB99;
     magicstomp send heavy.json --slot 5 --yes --port UB99
     """
-    from magicstomp.files import atomic_write_bytes
+    from magicstomp.files import atomic_write_bytes, load_patch
     from magicstomp.midi import MagicstompMidi
-    from magicstomp.patch import Patch
     from magicstomp.sysex import patch_messages
 
-    patch = Patch.load(patch_file)
+    patch = load_patch(patch_file)
     if slot is None:
         if dry_run_path is not None:
             atomic_write_bytes(dry_run_path, b"".join(patch_messages(patch)))

@@ -2,7 +2,7 @@
 
     load_pair(target_path, di_path, sample_rate=...)  -> Pair (aligned, equal length)
     choose_excerpt(di, sample_rate, seconds=...)      -> Excerpt (the busiest window)
-    starting_patch(pair, effect_type=..., analyzer=...) -> (Patch, notes)
+    starting_patch(pair, effect_type=..., analyzer=..., start=...) -> (Patch, notes, neutral)
     make_evaluator(rig, loss, di, excerpt)            -> evaluate(patch) -> LossValue
 
 Each step calls the library (analyzers/, magicstomp/, optimize/, hil/); nothing
@@ -170,8 +170,12 @@ def choose_excerpt(di: np.ndarray, sample_rate: int, *, seconds: float | None) -
     return Excerpt(start, start + want, preroll)
 
 
-def starting_patch(pair: Pair, *, effect_type=None, analyzer: str = "librosa") -> tuple:
-    """The analysis' starting patch for the chosen (or suggested) effect type.
+def starting_patch(pair: Pair, *, effect_type=None, analyzer: str = "librosa",
+                   start=None) -> tuple:
+    """The analysis' starting patch for the chosen (or suggested) effect type, or ``start``.
+
+    ``start`` is ``(Patch, label)`` from ``--start-patch``: that patch (and its
+    effect type) is the start; the analysis still runs for the search's hints.
 
     Returns
     -------
@@ -183,6 +187,10 @@ def starting_patch(pair: Pair, *, effect_type=None, analyzer: str = "librosa") -
     from magicstomp.neutral import suggest_effect_type, to_patch
 
     neutral = initial_patch(pair.target, pair.sample_rate, di=pair.di, backend=analyzer)
+    if start is not None:
+        patch, label = start
+        return patch.copy(), [f"started from {label} ({patch.effect_type.name}, "
+                              "--start-patch) instead of the analysis' patch"], neutral
     notes = []
     if effect_type is None:
         t = lookup(suggest_effect_type(neutral))

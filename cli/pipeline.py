@@ -52,6 +52,8 @@ def _plan(opts: dict, default_budget: int) -> dict:
     get_strategy(plan["optimizer"])
     plan["loss_cls"] = get_loss(opts["loss_name"])
     plan["type"] = effect_type(opts["effect_type"]) if opts["effect_type"] is not None else None
+    if opts.get("start_patch") is not None:       # --start-patch: the patch's own type
+        plan["type"] = opts["start_patch"][0].effect_type
     if plan["type"] is not None:
         if opts["rig"] == "virtual":
             from magicstomp.emulator import processor_class
@@ -166,7 +168,8 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             check_di(pair.di, max_peak_dbfs=MAX_SEND_PEAK_DBFS)
             rig, midi, calibration = _open_hardware(opts, stack, sample_rate)
         patch, notes, neutral = starting_patch(pair, effect_type=plan["type"],
-                                               analyzer=opts["analyzer"])
+                                               analyzer=opts["analyzer"],
+                                               start=opts.get("start_patch"))
         writer.write_text("_neutral.json", neutral.to_json())
         if not hardware:
             from magicstomp.emulator import processor_class
@@ -206,6 +209,10 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
         finally:
             progress.close()
         interrupted = result.stopped == "interrupted"
+        if result.ended_worse_loss is not None:
+            notes.append(f"the search ended at loss {result.ended_worse_loss:.6g}, above the "
+                         f"starting patch's {result.initial_loss:.6g}: the starting patch is "
+                         "published unchanged")
         eq_info = {"skipped": residual.skip_reason(opts, patch, plan["budget"])}
         if fit_eq and not interrupted:
             try:
@@ -227,6 +234,9 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
     text = (f"Session {session_dir}: {len(result.history)} takes ({result.stopped}), initial loss "
             f"{result.initial_loss:.6g}, final loss {result.best_loss:.6g} "
             f"({result.improvement_pct:.1f} % lower), {time.monotonic() - started:.1f} s")
+    if result.ended_worse_loss is not None:
+        text += (f"\nThe search ended worse ({result.ended_worse_loss:.6g}): the starting patch "
+                 "is published unchanged.")
     return Summary(text=text, interrupted=interrupted, session_dir=session_dir, result=result)
 
 

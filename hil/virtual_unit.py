@@ -236,7 +236,7 @@ def main(name, latency_samples, gain_db, invert, noise_dbfs, bank_path, seed, wa
     Example: python -m hil.virtual_unit --name magicstomp &
     python -m hil.virtual_unit --wait --name magicstomp
     """
-    from cli.common import fail, setup_logging
+    from magicstomp.console import fail, setup_logging
     from magicstomp.errors import MagicstompError
     setup_logging(verbose)
     if wait_only:

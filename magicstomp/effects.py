@@ -2,7 +2,9 @@
 
 Everything is read once from ``magicstomp/data/effect_types.json`` (a copy of
 the project's shared research table, provenance in its ``_meta``) into frozen
-records. Three views of each parameter value:
+records, with each parameter's ``role`` and ``section`` from
+``magicstomp/data/param_roles.json`` (what the knob does and which block it acts
+on, written by ``scripts/make_param_roles.py``). Three views of each parameter value:
 
 * **raw**: the integer stored in the patch bytes;
 * **physical**: what the unit shows (ms, dB, Hz, s, 0-10, %, or an enum label);
@@ -77,6 +79,8 @@ class Param:
     geo_min: float = 0.0
     geo_max: float = 0.0
     geo_steps: int = 0
+    role: str = ""         # what the knob does ("level", "time", ...): data/param_roles.json
+    section: str = ""      # the block it acts on ("amp", "delay", "reverb", ...)
 
     @property
     def payload_offset(self) -> int:
@@ -248,10 +252,15 @@ def _none_label(note: str) -> str | None:
     return None
 
 
+def _read_json(name: str) -> dict:
+    return json.loads(resources.files(__package__).joinpath(f"data/{name}")
+                      .read_text(encoding="utf-8"))
+
+
 @lru_cache(maxsize=1)
 def _load():
-    raw_doc = json.loads(resources.files(__package__).joinpath("data/effect_types.json")
-                         .read_text(encoding="utf-8"))
+    raw_doc = _read_json("effect_types.json")
+    roles = _read_json("param_roles.json")["effect_types"]
     tables = {
         name: Table(name, t.get("unit", ""), tuple(t["values"]),
                     _none_label(t.get("note", "")) if None in t["values"] else None)
@@ -278,11 +287,16 @@ def _load():
             elif sc["type"] == "geometric":
                 kw = {"geo_min": float(sc["min"]), "geo_max": float(sc["max"]),
                       "geo_steps": int(sc["steps"])}
+            key = _make_key(p["name"], p["unit"], dup)
+            role, section = roles.get(t["name"], {}).get(key, ("", ""))
+            if not role:   # the data files disagree: a bug, never user input
+                raise RuntimeError(f"no role for {t['name']} {key} in param_roles.json")
             params.append(Param(
-                key=_make_key(p["name"], p["unit"], dup), name=p["name"], short_key=p["key"],
+                key=key, name=p["name"], short_key=p["key"],
                 param_index=p["param_index"], offset=p["offset"], size=p["size"],
                 min_raw=p["min_raw"], max_raw=p["max_raw"], unit=p["unit"], kind=sc["type"],
-                default_raw=p.get("default_raw", p["min_raw"]), **kw))
+                default_raw=p.get("default_raw", p["min_raw"]), role=role, section=section,
+                **kw))
         by_key = {p.key: p for p in params}
         if len(by_key) != len(params):  # a bug in the derivation, never user input
             raise RuntimeError(f"duplicate parameter keys in effect type {t['name']}")

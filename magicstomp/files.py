@@ -5,6 +5,7 @@ Read
     read_ub9(path)      -> [Patch] x 99
     read_mid(path)      -> [AssembledPatch]   SysEx inside a standard MIDI file
     read_patches(path)  -> [Patch]            any of .syx, .ub9, .mid, .json (by suffix or content)
+    load_patch(path)    -> Patch              the first patch of any of those
 Write (atomically: temp file in the same folder, fsync, os.replace)
     write_syx(path, patch, *, slot=None)      one patch, edit buffer or user slot
     write_bank_syx(path, patches)             99 patches in the bulk-all bracket (21711 bytes)
@@ -188,6 +189,23 @@ def _looks_like(data: bytes) -> str:
     if data[:4] == b"MThd":
         return ".mid"
     return ""
+
+
+def load_patch(path) -> Patch:
+    """The patch of a patch JSON file, or the first patch of a .syx, .ub9 or .mid file.
+
+    Raises
+    ------
+    PatchFormatError
+        for a missing file, an unknown format or a patch that does not decode;
+        SysexError for a broken .syx/.ub9.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PatchFormatError(f"patch file {str(path)!r} does not exist")
+    if path.suffix.lower() == ".json":
+        return Patch.load(path)
+    return read_patches(path)[0]
 
 
 def read_patches(path) -> list:

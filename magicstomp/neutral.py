@@ -7,8 +7,9 @@ reverb decay/mix, modulation rate/depth/mix/kind, tempo and tags, plus the
 
 ``to_patch(neutral, effect_type)`` writes those values into the fields the type
 has, as listed by ``field_targets(effect_type)`` (the one mapping from neutral fields to
-keys; ``--optimize-params`` aliases use it too) (keys from the effect table; 0-10 knobs whose physical meaning is assumed
-by the emulator are inverted through ``emulator/mappings.py``). A field the
+keys, found by their role and section in ``magicstomp/data/param_roles.json``;
+``--optimize-params`` aliases use it too; 0-10 knobs whose physical meaning is
+assumed by the emulator are inverted through ``emulator/mappings.py``). A field the
 type cannot express is listed in ``unexpressed``, never silently dropped. A
 field counts as *active* (and is reported when it cannot be expressed) when:
 amp gain > 0.05, treble/presence away from 0.5 by more than 0.1, booster on,
@@ -37,7 +38,6 @@ from .errors import ParameterError, PatchFormatError
 from .patch import Patch
 
 MOD_KINDS = ("chorus", "flange", "tremolo", "phaser")
-_MULTI_PREFIX = {"chorus": "chorus", "flange": "flanger", "tremolo": "tremolo", "phaser": "phaser"}
 AMP_MULTI = {"chorus": 0x37, "flange": 0x38, "tremolo": 0x39, "phaser": 0x3A}
 DIST_MULTI = {"chorus": 0x3B, "flange": 0x3C}
 SINGLE_MOD = {"chorus": 0x12, "flange": 0x13, "phaser": 0x15, "tremolo": 0x17}
@@ -156,44 +156,88 @@ class FieldTarget:
 
 def field_targets(effect_type_ref) -> tuple:
     """The type's keys for the NeutralPatch fields it can express, in writing order (a field
-    the type cannot express is absent). The one mapping from neutral fields to effect keys."""
+    the type cannot express is absent). The one mapping from neutral fields to effect keys:
+    parameters are found by their role and section (``magicstomp/data/param_roles.json``)."""
     t = effect_type(effect_type_ref)
     keys = set(t.keys())
-    out: list = []
-
-    def add(name, group, key, scale):
-        if key in keys:
-            out.append(FieldTarget(name, group, key, scale))
-
-    add("amp_gain", "amp_gain", "preamp_gain", "x10")
-    add("amp_treble", "amp_treble", "treble", "x10")
-    add("amp_presence", "amp_presence", "presence", "x10")
-    if "delay_time_ms" in keys:              # Mono Delay and friends
-        add("delay_time_ms", "delay", "delay_time_ms", "same")
-        add("delay_feedback", "delay", "feedback_gain_pct", "pct")
-        add("delay_mix", "delay", "mix_pct", "pct")
-    elif "feedback_delay_time_ms" in keys:   # the multis
-        add("delay_time_ms", "delay", "feedback_delay_time_ms", "same")
-        add("delay_feedback", "delay", "delay_feedback_pct", "pct")
-        add("delay_mix", "delay", "delay_level", "knob")
-    if "reverb_time_s" in keys:
-        add("reverb_decay_s", "reverb", "reverb_time_s", "same")
-        add("reverb_mix", "reverb", "reverb_level", "knob")
-        if "reverb_level" not in keys:
-            add("reverb_mix", "reverb", "mix_pct", "pct")
-    # the type's own modulation takes the measured LFO: the detector tells a level
-    # (tremolo) from a pitch or comb modulation, not a chorus from a flanger or phaser
-    prefix = next((p for p in _MULTI_PREFIX.values() if f"{p}_speed" in keys), None)
-    if prefix is not None:
-        add("mod_rate_hz", "modulation", f"{prefix}_speed", "knob")
-        add("mod_depth", "modulation", f"{prefix}_depth", "knob_pct")
-        add("mod_mix", "modulation", f"{prefix}_level", "knob")
-    elif t.id in SINGLE_MOD.values() and "mod_frequency_hz" in keys:
-        add("mod_rate_hz", "modulation", "mod_frequency_hz", "same")
-        add("mod_depth", "modulation", "pm_depth_pct" if "pm_depth_pct" in keys
-            else "mod_depth_pct", "pct")
-        add("mod_mix", "modulation", "mix_pct", "pct")
+    out: list = [FieldTarget(name, name, key, "x10") for name, key in
+                 (("amp_gain", "preamp_gain"), ("amp_treble", "treble"),
+                  ("amp_presence", "presence")) if key in keys]
+    out += _delay_targets(t) + _reverb_targets(t) + _modulation_targets(t)
     return tuple(out)
+
+
+def _role_param(t, roles, section: str, units):
+    """The first parameter of ``t`` (table order) with one of ``roles`` in ``section``
+    and one of ``units``, or None."""
+    return next((p for p in t.params if p.role in roles and p.section == section
+                 and p.unit in units), None)
+
+
+def _has_mapping(key: str) -> bool:
+    """True when the emulator knows what a 0-10 knob means in physical units."""
+    from .emulator.mappings import MAPPINGS_BY_KEY
+    return key in MAPPINGS_BY_KEY
+
+
+def _amount_scale(p) -> str:
+    """How a 0..1 amount is written to ``p``: percent, or a 0-10 knob through the emulator."""
+    return "pct" if p.unit == "%" else "knob"
+
+
+def _delay_targets(t) -> list:
+    """Every echo time (ms) of the type's delay, its first feedback (%) and its mix (else
+    its first level): what the type can express of the measured echo."""
+    times = [p for p in t.params if p.role == "time" and p.section == "delay" and p.unit == "ms"]
+    if not times:                  # an echo at the wrong time is not the measured one
+        return []
+    out = [FieldTarget("delay_time_ms", "delay", p.key, "same") for p in times]
+    feedback = _role_param(t, ("feedback",), "delay", ("%",))
+    if feedback is not None:
+        out.append(FieldTarget("delay_feedback", "delay", feedback.key, "pct"))
+    level = _role_param(t, ("mix",), "delay", ("%", "0-10")) or \
+        _role_param(t, ("level",), "delay", ("%", "0-10"))
+    if level is not None:
+        out.append(FieldTarget("delay_mix", "delay", level.key, _amount_scale(level)))
+    return out
+
+
+def _reverb_targets(t) -> list:
+    """Reverb time (s) and level (the reverb's own, else the whole effect's mix)."""
+    time = _role_param(t, ("decay",), "reverb", ("s",))
+    level = _role_param(t, ("level", "mix"), "reverb", ("%", "0-10")) or \
+        _role_param(t, ("mix",), "output", ("%",))
+    if not (time and level):
+        return []
+    return [FieldTarget("reverb_decay_s", "reverb", time.key, "same"),
+            FieldTarget("reverb_mix", "reverb", level.key, _amount_scale(level))]
+
+
+def _modulation_targets(t) -> list:
+    """The measured LFO on the type's own modulation: the 0-10 speed, depth and level of a
+    multi's chorus/flanger/phaser/tremolo or a vintage flanger/phaser (the detector tells
+    a level modulation from a pitch or comb one, not a chorus from a flanger or phaser),
+    or a single Chorus/Flange/Phaser/Tremolo in Hz and % (a chorus' pitch depth)."""
+    rate = _role_param(t, ("rate",), "modulation", ("0-10", "Hz"))
+    level = _role_param(t, ("level", "mix"), "modulation", ("%", "0-10"))
+    depth = _role_param(t, ("depth",), "modulation", ("0-10", "%"))
+    out: list = []
+    if rate is not None and rate.unit == "0-10" and _has_mapping(rate.key) and \
+            (t.category.startswith("multi") or t.category == "modulation"):
+        out.append(FieldTarget("mod_rate_hz", "modulation", rate.key, "knob"))
+        if depth is not None:
+            out.append(FieldTarget("mod_depth", "modulation", depth.key, "knob_pct"))
+        if level is not None:
+            out.append(FieldTarget("mod_mix", "modulation", level.key, _amount_scale(level)))
+    elif t.id in SINGLE_MOD.values() and rate is not None and rate.unit == "Hz":
+        if "pm_depth_pct" in t.keys():         # a chorus: the pitch modulation, not the AM
+            depth = t.param("pm_depth_pct")
+        out.append(FieldTarget("mod_rate_hz", "modulation", rate.key, "same"))
+        if depth is not None:
+            out.append(FieldTarget("mod_depth", "modulation", depth.key, "pct"))
+        if level is not None:
+            out.append(FieldTarget("mod_mix", "modulation", level.key, "pct"))
+    return out
 
 
 def _written(target: FieldTarget, value: float) -> float:

@@ -286,15 +286,14 @@ class Patch:
 
     @classmethod
     def load(cls, path) -> "Patch":
-        """Read a patch from ``.json`` (or the first patch of a ``.syx``/``.ub9`` file)."""
+        """Read a patch JSON file. Every format (.syx, .ub9, .mid too): ``files.load_patch``."""
         path = Path(path)
         if not path.is_file():
             raise PatchFormatError(f"patch file {str(path)!r} does not exist")
-        if path.suffix.lower() == ".json":
-            return cls.from_json(path.read_text(encoding="utf-8"))
-        from .files import read_patches  # late: files imports patch
-        patches = read_patches(path)
-        return patches[0]
+        if path.suffix.lower() != ".json":
+            raise PatchFormatError(f"{path} is not a patch .json; read .syx, .ub9 and .mid "
+                                   "files with magicstomp.files.load_patch")
+        return cls.from_json(path.read_text(encoding="utf-8"))
 
 
 def _check_unmapped(items) -> dict:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from .errors import SysexError
 from .patch import COMMON_BYTES, EFFECT_BYTES, Patch
-from .sysex import (_EDIT_END, _EDIT_START, _SLOT_END, _SLOT_START, ADDR_BULK_ALL_END,
-                    ADDR_BULK_ALL_START, ADDR_COMMON, ADDR_EFFECT, SLOT_COUNT, BulkMessage,
-                    parse_bulk)
+from .sysex_wire import (_EDIT_END, _EDIT_START, _SLOT_END, _SLOT_START, ADDR_BULK_ALL_END,
+                         ADDR_BULK_ALL_START, ADDR_COMMON, ADDR_EFFECT, SLOT_COUNT, BulkMessage,
+                         parse_bulk)
 
 
 @dataclass(frozen=True)

@@ -77,41 +77,40 @@ _STEP_OTHER = ("unit", 0.10)
 
 
 def _is_feedback(p: Param) -> bool:
-    return "feedback" in p.key and p.unit == "%"
+    return p.role == "feedback" and p.unit == "%"
 
 
 def _is_delay_time(p: Param) -> bool:
-    return "delay_time" in p.key and p.unit == "ms" and p.is_numeric and \
-        max(p.to_physical(p.min_raw), p.to_physical(p.max_raw)) >= 100.0
+    """An echo time in ms (not a modulation's delay line, whatever its range)."""
+    return p.role == "time" and p.section != "modulation" and p.unit == "ms" and \
+        p.is_numeric and max(p.to_physical(p.min_raw), p.to_physical(p.max_raw)) >= 100.0
 
 
 def _is_rate(p: Param) -> bool:
-    return p.unit == "Hz" and any(w in p.key for w in ("mod_frequency", "speed", "rate"))
+    return p.role == "rate" and p.unit == "Hz"
 
 
 def _is_reverb_time(p: Param) -> bool:
-    return p.key.startswith("reverb_time") and p.unit == "s" and p.is_numeric
+    return p.role == "decay" and p.section == "reverb" and p.unit == "s" and p.is_numeric
 
 
-def _seed_step(p: Param, category: str = "") -> tuple:
-    """The seed's step for a field, by what the field does (``category``: the type's)."""
-    key = p.key
+def _seed_step(p: Param, reverb_type: bool = False) -> tuple:
+    """The seed's step for a field, by its role (``reverb_type``: the type has a reverb)."""
     if _is_feedback(p):
         return _STEP_FEEDBACK
     if _is_delay_time(p):
         return _STEP_DELAY_TIME
-    if key == "reverb_time_s":
+    if _is_reverb_time(p):
         return _STEP_DECAY
     if _is_rate(p):
         return _STEP_RATE
-    if key == "preamp_gain":
+    if p.role == "drive":
         return _STEP_GAIN
-    if key in ("treble", "presence"):
+    if p.role == "band_gain":
         return _STEP_TONE
-    if key == "reverb_level" or (key.startswith("mix") and "reverb" in category.lower()):
-        return _STEP_REVERB_MIX
-    if key.endswith("level") or key.startswith("mix"):
-        return _STEP_MIX
+    if p.role in ("level", "mix"):
+        reverb = p.section == "reverb" or (p.section == "output" and reverb_type)
+        return _STEP_REVERB_MIX if reverb else _STEP_MIX
     return _STEP_OTHER
 
 
@@ -169,7 +168,7 @@ def _numeric_raws(p: Param) -> list:
     return out
 
 
-def _dimension(p: Param, category: str = "") -> Dimension:
+def _dimension(p: Param, reverb_type: bool = False) -> Dimension:
     lo_raw, hi_raw = p.min_raw, p.max_raw
     limits = _safety_limits(p)
     numeric = _numeric_raws(p) if p.kind != "enum" else []
@@ -181,7 +180,7 @@ def _dimension(p: Param, category: str = "") -> Dimension:
         raise ParameterError(
             f"{p.key} has a single allowed value, so it cannot be optimized; "
             "leave it out of --optimize-params", field="optimize_params", value=p.key)
-    kind, amount = _seed_step(p, category)
+    kind, amount = _seed_step(p, reverb_type)
     if kind == "physical" and len(numeric) > 1:
         values = np.array([v for r, v in numeric if lo_raw <= r <= hi_raw])
         spacing = float(np.median(np.abs(np.diff(values)))) if values.size > 1 else 0.0
@@ -345,7 +344,8 @@ class ParameterSpace:
             p = t.param(key)
             if p not in params:
                 params.append(p)
-        self.dimensions = tuple(_dimension(p, t.category) for p in params)
+        reverb_type = any(p.section == "reverb" for p in t.params)
+        self.dimensions = tuple(_dimension(p, reverb_type) for p in params)
 
     @property
     def keys(self) -> tuple:

@@ -52,8 +52,8 @@ def analysis_hints(space, features: dict | None, start=None) -> dict:
     from .strategies import is_timing, stage_of
     u = space.to_unit(start)
     measured = {"delay": features.get("delay"), "modulation": features.get("modulation")}
-    for i, key in enumerate(space.keys):
-        if measured.get(stage_of(key)) and is_timing(key):
+    for i, (key, dim) in enumerate(zip(space.keys, space.dimensions)):
+        if measured.get(stage_of(dim.param)) and is_timing(dim.param):
             rest = [v for v in hints.get(key, []) if v != u[i]]
             hints[key] = [float(u[i])] + rest
     return hints

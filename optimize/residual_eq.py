@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,8 +33,6 @@ log = logging.getLogger(__name__)
 
 MAX_CORRECTION_DB = 12.0
 FIT_RANGE_HZ = (60.0, 12000.0)
-_EQ_KEY = re.compile(r"^(bass|lo_mid|hi_mid|mid|middle|treble|presence)$|^post_gain_\d_db$"
-                     r"|^(low|lo|mid|hi|high)(_mid)?_gain_db$|^gain_\d_db$")
 
 
 @dataclass
@@ -67,7 +64,7 @@ def eq_keys(type_ref) -> tuple:
     """The EQ controls of an effect type that the residual EQ may set (may be empty)."""
     from magicstomp.effects import effect_type
     t = effect_type(type_ref)
-    return tuple(p.key for p in t.params if _EQ_KEY.match(p.key) and p.kind != "enum")
+    return tuple(p.key for p in t.params if p.role == "band_gain" and p.kind != "enum")
 
 
 def residual_curve(target, take, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,7 @@ step halving) and ``grid`` (a full grid over the selected parameters). Others
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import itertools
 import logging
@@ -73,7 +74,9 @@ class SearchResult:
     """What a search returns.
 
     ``stopped`` is ``"budget"`` (every take spent), ``"converged"`` (the
-    strategy finished early) or ``"interrupted"`` (Ctrl-C).
+    strategy finished early) or ``"interrupted"`` (Ctrl-C). ``ended_worse_loss``
+    is set (and the best patch is the starting patch) when the search ended with
+    a loss above the start's: see :func:`never_worse`.
     """
 
     best_patch: object
@@ -82,6 +85,7 @@ class SearchResult:
     history: list = field(default_factory=list)
     stopped: str = "converged"
     best_index: int = 0
+    ended_worse_loss: float | None = None
 
     @property
     def takes(self) -> int:
@@ -94,6 +98,22 @@ class SearchResult:
         if not self.initial_loss:
             return 0.0
         return 100.0 * (self.initial_loss - self.best_loss) / self.initial_loss
+
+
+def never_worse(result: SearchResult, start) -> SearchResult:
+    """``result``, or the starting patch (take 0) when the result's loss is above the start's.
+
+    A best loss can end above the start's when a strategy reports the mean of
+    re-measurements (:meth:`Recorder.adopt_best`) or a later step replaces the
+    best patch; what is published must never sound further from the target
+    than what the user started from.
+    """
+    if not result.history or not result.best_loss > result.initial_loss:
+        return result
+    log.warning("the search ended at loss %.6g, above the starting patch's %.6g; keeping the "
+                "starting patch", result.best_loss, result.initial_loss)
+    return dataclasses.replace(result, best_patch=start.copy(), best_loss=result.initial_loss,
+                               best_index=0, ended_worse_loss=result.best_loss)
 
 
 class BudgetExhausted(Exception):
@@ -311,7 +331,8 @@ def run_search(name: str, *, space, start, evaluate: Callable, budget_takes: int
     Returns
     -------
     SearchResult
-        ``stopped`` says why it ended; ``best_patch`` is the best measured patch.
+        ``stopped`` says why it ended; ``best_patch`` is the best measured patch, never
+        one whose loss is above the starting patch's (:func:`never_worse`).
     """
     strategy = get_strategy(name)
     if start.effect_type.id != space.effect_type.id:
@@ -333,7 +354,7 @@ def run_search(name: str, *, space, start, evaluate: Callable, budget_takes: int
             raise
         stopped = "interrupted"
     log.debug("search %s stopped (%s) after %d takes", name, stopped, recorder.takes_used)
-    return recorder.result(stopped)
+    return never_worse(recorder.result(stopped), start)
 
 
 # -- the seed's strategies ---------------------------------------------------

@@ -35,44 +35,44 @@ from .search import register_strategy, step_coordinate
 log = logging.getLogger(__name__)
 
 STAGE_ORDER = ("amp", "modulation", "delay", "reverb")
-AMP_MODEL_KEYS = ("amplifier_type", "distortion_type")
+#: search stage of each section (magicstomp/data/param_roles.json); any other section
+#: (amp, eq, dynamics, filter, pitch, output) is searched with the amp
+_STAGE_OF_SECTION = {"modulation": "modulation", "delay": "delay", "reverb": "reverb"}
+AMP_MODEL_KEYS = ("amplifier_type", "distortion_type")   # rescreened with their gain and tone
 HINT_STEP = 0.02           # first local step after a hinted value won (2 % of the range)
 HINT_TOLERANCE = 1.02      # a measured hint is kept when at most 2 % worse than the incumbent
-_MOD_WORDS = ("chorus", "flanger", "phaser", "tremolo", "speed", "depth", "mod_", "rate")
 
 
-def stage_of(key: str) -> str:
-    """Which search stage a parameter key belongs to (amp/EQ, modulation, delay or reverb)."""
-    if key.startswith("reverb") or "decay" in key and "gate" not in key:
-        return "reverb"
-    if any(word in key for word in _MOD_WORDS):
-        return "modulation"
-    if "delay" in key or key.startswith(("tap", "feedback")):
-        return "delay"
-    return "amp"
+def stage_of(param) -> str:
+    """Which search stage a parameter belongs to (amp/EQ, modulation, delay or reverb)."""
+    return _STAGE_OF_SECTION.get(param.section, "amp")
 
 
-def is_timing(key: str) -> bool:
+def is_timing(param) -> bool:
     """True for an echo-time or LFO-rate knob: its loss has many local minima, so it is scanned.
 
     A wrong echo time or LFO rate drifts out of step with the target over the take,
     so the loss ripples as the knob moves; a scan finds the right valley first.
     """
-    stage = stage_of(key)
-    if stage == "delay":
-        return "time" in key
-    return stage == "modulation" and any(w in key for w in ("speed", "frequency", "rate"))
+    stage = stage_of(param)
+    return (stage == "delay" and param.role == "time") or \
+        (stage == "modulation" and param.role == "rate")
 
 
-def staged_order(keys) -> list:
-    """Indices of ``keys`` by stage (amp/EQ first, reverb last); levels first inside a stage."""
-    keys = list(keys)
+def is_level(param) -> bool:
+    """True for a level or mix: the knob that makes its section heard at all."""
+    return param.role in ("level", "mix")
+
+
+def staged_order(params) -> list:
+    """Indices of ``params`` by stage (amp/EQ first, reverb last); levels first inside a stage."""
+    params = list(params)
 
     def rank(i):
-        key = keys[i]
-        inner = 0 if ("level" in key or "mix" in key) else (1 if is_timing(key) else 2)
-        return (STAGE_ORDER.index(stage_of(key)), inner)
-    return sorted(range(len(keys)), key=rank)
+        p = params[i]
+        inner = 0 if is_level(p) else (1 if is_timing(p) else 2)
+        return (STAGE_ORDER.index(stage_of(p)), inner)
+    return sorted(range(len(params)), key=rank)
 
 
 def _check_positive(name: str, value, *, integer: bool = False, upper: float | None = None):
@@ -255,6 +255,7 @@ class _PatternSearch:
         self.steps = np.full(n, float(initial_step))
         self.direction = np.ones(n)
         self.resolution = np.maximum(np.asarray(space.resolution_unit, dtype=float), 1e-4)
+        self.params = [d.param for d in space.dimensions]
         self.scanned: set = set()
 
     def measure(self, u, label):
@@ -268,7 +269,7 @@ class _PatternSearch:
 
     def run(self, *, only=None, passes=None) -> None:
         """Passes over ``only`` (indices, default all, staged order) until converged."""
-        order = [i for i in staged_order(self.space.keys) if only is None or i in only]
+        order = [i for i in staged_order(self.params) if only is None or i in only]
         done, takes_at_restart = 0, -1
         while passes is None or done < passes:
             active = [i for i in order if self.steps[i] >= 0.5 * self.resolution[i]]
@@ -280,7 +281,7 @@ class _PatternSearch:
                                         self.resolution)
                 continue
             for i in order:
-                if is_timing(self.space.keys[i]) and i not in self.scanned and self.scan_points > 1:
+                if is_timing(self.params[i]) and i not in self.scanned and self.scan_points > 1:
                     self.scan(i)
                 elif self.steps[i] >= 0.5 * self.resolution[i]:
                     self.step(i)
@@ -289,7 +290,7 @@ class _PatternSearch:
 
     def stage_indices(self, stage: str) -> list:
         """Indices of the space's knobs in search ``stage`` ("amp", "modulation"...)."""
-        return [i for i, key in enumerate(self.space.keys) if stage_of(key) == stage]
+        return [i for i, p in enumerate(self.params) if stage_of(p) == stage]
 
     def rescreen(self, shortlist: dict) -> None:
         """Measure each field's shortlisted options again at the incumbent's knobs.
@@ -344,8 +345,9 @@ class _PatternSearch:
         """
         key, inc, start_loss = self.space.keys[i], self.inc, self.inc.loss
         base = inc.unit.copy()
-        for j, other in enumerate(self.space.keys):
-            if j != i and stage_of(other) == stage_of(key) and not is_timing(other):
+        stage = stage_of(self.params[i])
+        for j, other in enumerate(self.params):
+            if j != i and stage_of(other) == stage and not is_timing(other):
                 base[j] = max(base[j], 0.5)
         best_u, best_f = None, math.inf
         for value in values:
@@ -362,8 +364,8 @@ class _PatternSearch:
             p, f = self.measure(trial, f"{key} {label} best")
             # a silent effect hardly moves the loss: keep the scanned time for later, but
             # never trade an audible echo for a coarse scan value that is not better
-            levels = [inc.unit[j] for j, other in enumerate(self.space.keys)
-                      if stage_of(other) == stage_of(key) and ("level" in other or "mix" in other)]
+            levels = [inc.unit[j] for j, other in enumerate(self.params)
+                      if stage_of(other) == stage and is_level(other)]
             silent = bool(levels) and max(levels) < 0.2
             if f <= inc.loss * max(tolerance, 1.02 if silent else 1.0):
                 self.accept(p, f)

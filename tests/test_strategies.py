@@ -104,11 +104,14 @@ def test_ours_remeasures_the_incumbent_so_a_lucky_take_does_not_win():
     result = run_search("ours", space=space, start=start, evaluate=bowl, budget_takes=60, seed=0,
                         final_remeasures=3)
     assert [t.label for t in result.history[-3:]] == ["remeasure"] * 3
-    best_takes = [t.loss for t in result.history
-                  if all(t.params[k] == result.best_patch.get(k) for k in space.keys)]
+    incumbent = result.history[-1].params
+    best_takes = [t.loss for t in result.history if t.params == incumbent]
     assert len(best_takes) >= 4
-    assert result.best_loss == pytest.approx(np.mean(best_takes[-4:]))
-    assert result.best_loss >= min(t.loss for t in result.history)
+    # The incumbent's loss is the mean of its takes. Here (30 % noise) that mean, 0.736, is
+    # above the start's one take, 0.662, so the start is published (never worse than the
+    # start) and the incumbent's mean is kept in ended_worse_loss.
+    assert result.ended_worse_loss == pytest.approx(np.mean(best_takes[-4:]))
+    assert result.best_patch == start and result.best_loss == result.initial_loss
 
 
 def test_ours_scans_echo_time_and_lfo_rate_once_with_audible_levels():
@@ -134,13 +137,25 @@ def test_ours_rejects_bad_options():
 
 
 def test_stages_and_order():
-    assert stage_of("preamp_gain") == "amp" and stage_of("treble") == "amp"
-    assert stage_of("chorus_speed") == "modulation" and stage_of("mod_frequency_hz") == "modulation"
-    assert stage_of("feedback_delay_time_ms") == "delay" and stage_of("delay_level") == "delay"
-    assert stage_of("reverb_time_s") == "reverb"
-    assert is_timing("delay_time_ms") and not is_timing("delay_level")
-    keys = ParameterSpace(AMP_MULTI).keys
-    ordered = [keys[i] for i in staged_order(keys)]
+    multi = Patch.init(AMP_MULTI).effect_type
+    p = multi.param
+    assert stage_of(p("preamp_gain")) == "amp" and stage_of(p("treble")) == "amp"
+    assert stage_of(p("compressor_gain_db")) == "amp" and stage_of(p("gate_threshold")) == "amp"
+    assert stage_of(p("chorus_speed")) == "modulation"
+    assert stage_of(p("chorus_delay_time_ms")) == "modulation"
+    assert stage_of(p("feedback_delay_time_ms")) == "delay"
+    assert stage_of(p("delay_level")) == "delay" and stage_of(p("reverb_time_s")) == "reverb"
+    assert stage_of(p("reverb_ini_delay_ms")) == "reverb"
+    assert is_timing(p("feedback_delay_time_ms")) and is_timing(p("chorus_speed"))
+    assert not is_timing(p("delay_level")) and not is_timing(p("chorus_delay_time_ms"))
+    # a single effect's mix is its own level: in its stage, and first in it
+    mono = Patch.init("Mono Delay").effect_type
+    assert stage_of(mono.param("mix_pct")) == "delay" and is_timing(mono.param("delay_time_ms"))
+    assert [mono.params[i].key for i in staged_order(mono.params)][:2] == ["mix_pct",
+                                                                          "delay_time_ms"]
+    space = ParameterSpace(AMP_MULTI)
+    keys = space.keys
+    ordered = [keys[i] for i in staged_order([d.param for d in space.dimensions])]
     assert ordered[:3] == ["preamp_gain", "treble", "presence"]
     assert ordered.index("chorus_level") < ordered.index("chorus_speed") < ordered.index("chorus_depth")
     assert ordered.index("delay_level") < ordered.index("feedback_delay_time_ms")

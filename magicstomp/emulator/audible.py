@@ -15,6 +15,9 @@ from ..patch import Patch
 RAISED_FRACTION = 0.7
 #: Gain given to EQ bands left at 0 dB.
 RAISED_EQ_GAIN_DB = 6.0
+#: Roles (magicstomp/data/param_roles.json) raised from their minimum, and EQ gain roles.
+RAISED_ROLES = ("level", "mix", "depth")
+EQ_GAIN_ROLES = ("band_gain", "tone")
 
 
 def audible_patch(type_ref) -> Patch:
@@ -35,13 +38,13 @@ def audible_patch(type_ref) -> Patch:
     patch = Patch.init(effect_type(type_ref).id)
     for p in patch.effect_type.params:
         key, value = p.key, patch.get(p.key)
-        if not p.is_numeric or "gate" in key:
+        if not p.is_numeric:
             continue
-        if value == p.to_physical(p.min_raw) and any(w in key for w in ("level", "mix", "depth")):
+        if value == p.to_physical(p.min_raw) and p.role in RAISED_ROLES:
             patch.set_raw(key, p.min_raw + round(RAISED_FRACTION * (p.max_raw - p.min_raw)))
-        elif "feedback" in key and value == 0:
+        elif p.role == "feedback" and value == 0:
             patch.set_raw(key, p.to_raw(p.to_physical(p.max_raw) * 0.5))
-        elif (key.endswith("_db") and "gain" in key and value == 0
+        elif (p.role in EQ_GAIN_ROLES and p.unit == "dB" and value == 0
               and p.to_physical(p.max_raw) > RAISED_EQ_GAIN_DB):
             patch.set_raw(key, p.to_raw(RAISED_EQ_GAIN_DB))
     return patch

@@ -1,0 +1,119 @@
+"""What every command shares: error translation, --verbose, logging set-up.
+
+It lives in the lowest layer so that every package's command line (`python -m analyzers`,
+the JACK virtual unit in `hil`, the `cli` entry points) can use it without importing `cli`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import traceback
+from typing import Callable
+
+import click
+
+from .errors import MagicstompError
+
+log = logging.getLogger("magicstomp")
+
+
+def setup_logging(verbose: bool) -> None:
+    """DEBUG logs with --verbose, INFO otherwise, to stderr."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s",
+                        stream=sys.stderr, force=True)
+    for noisy in ("numba", "matplotlib", "PIL", "asyncio"):   # their DEBUG is not ours
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def fail(message: str, *, code: int = 1) -> None:
+    """Print one line to stderr and exit with ``code``."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def run_one_line(super_main: Callable, *, usage_hint: Callable[[click.UsageError], str],
+                 interrupted_message: str, standalone_mode: bool = True, **main_kwargs):
+    """Run a click ``main`` so usage errors and interrupts are one line and a known exit code.
+
+    Parameters
+    ----------
+    super_main : callable
+        The parent class' ``main`` (bound), called with ``standalone_mode=False``.
+    usage_hint : callable
+        Maps the usage error to the text appended to its message, e.g. ``" (see --help)"``.
+    interrupted_message : str
+        What is printed after ``Error: `` on Ctrl-C (exit 130).
+    standalone_mode : bool
+        click's flag: when False the command's return value is returned, else the process exits.
+    **main_kwargs
+        Passed on to ``super_main`` (``args``, ``prog_name``, ``complete_var``, ...).
+
+    Returns
+    -------
+    object
+        The command's return value (only when ``standalone_mode`` is False).
+    """
+    try:
+        rv = super_main(standalone_mode=False, **main_kwargs)
+    except click.UsageError as exc:
+        fail(f"{exc.format_message()}{usage_hint(exc)}", code=EXIT_USAGE)
+    except click.Abort:
+        fail(interrupted_message, code=EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        fail(exc.format_message(), code=exc.exit_code)
+    if not standalone_mode:
+        return rv
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def handle_errors(func):
+    """Run a command body; toolkit errors become one line and exit 1 (traceback with --verbose).
+
+    The wrapped command must accept a ``verbose`` keyword (the ``--verbose`` flag)
+    or find it in the click context object (``ctx.obj["verbose"]``).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context(silent=True)
+        verbose = kwargs.get("verbose")
+        if verbose is None and ctx is not None:
+            root = ctx.find_root()
+            verbose = bool((root.obj or {}).get("verbose")) if isinstance(root.obj, dict) else False
+        try:
+            return func(*args, **kwargs)
+        except MagicstompError as exc:
+            if verbose:
+                traceback.print_exc()
+            fail(str(exc), code=1)
+        except BrokenPipeError:  # the reader went away (`magicstomp types | head`): not an error
+            _silence_stdout()
+            sys.exit(0)
+        except OSError as exc:   # files and folders the user named
+            if verbose:
+                traceback.print_exc()
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            fail(f"{exc.strerror or exc}{where}; check the path and its permissions", code=1)
+
+    return wrapper
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):   # no real file descriptor (e.g. CliRunner)
+        pass
+
+
+verbose_option = click.option("--verbose", "-v", is_flag=True, default=False,
+                              help="Show DEBUG logs and tracebacks.")
