@@ -36,21 +36,41 @@ CALIBRATION_NAME = "calibration.json"
 LOOSE_FOLLOW_SCORE = 0.35
 
 
-def _panel(take_initial, take_optimized, target, sample_rate, backend) -> dict:
+def _panel(take_initial, take_optimized, target, sample_rate, backend, di=None) -> dict:
+    """``{metric: {"initial", "optimized"[, "bypass"]}}``; bypass = the dry DI vs the target."""
     from optimize.loss import metric_panel
 
     first = metric_panel(take_initial, target, sample_rate, backend=backend)
     last = metric_panel(take_optimized, target, sample_rate, backend=backend)
-    return {k: {"initial": first[k], "optimized": last.get(k)} for k in first}
+    dry = metric_panel(di, target, sample_rate, backend=backend) if di is not None else {}
+    return {k: {"initial": first[k], "optimized": last.get(k),
+                **({"bypass": dry[k]} if k in dry else {})} for k in first}
+
+
+def _eq_changes(residual_eq) -> dict:
+    """``{key: (search value, fitted value)}`` when the residual-EQ take was kept."""
+    if not residual_eq or not residual_eq.get("kept"):
+        return {}
+    return {k: tuple(v) for k, v in residual_eq.get("changes", {}).items()}
+
+
+def options_record(opts: dict) -> dict:
+    """Every option of the run as resolved (paths as text), for ``<s>_session.json``."""
+    return {k: (str(v) if hasattr(v, "__fspath__") else v) for k, v in sorted(opts.items())}
 
 
 def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, budget_takes,
                   floor, calibration, notes, seconds, skip_takes=False,
-                  residual_eq=None) -> None:
+                  residual_eq=None, bypass=None) -> None:
     """Write every file of the session into ``writer`` (not yet published).
 
-    ``residual_eq`` is the record of :func:`cli.residual.residual_eq_step` (None: not tried).
+    ``residual_eq`` is the record of :func:`cli.residual.residual_eq_step` (None: not tried);
+    ``bypass`` the loss of the dry DI against the target (:mod:`optimize.reference`).
     """
+    from optimize.reference import compare_to_bypass
+
+    from .report import bypass_reading, next_step_lines
+
     sr = pair.sample_rate
     best = result.best_patch
     writer.write_patch("initial", start)
@@ -73,17 +93,23 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
     if skip_takes:
         notes.append("the final full-length takes were skipped after the interruption")
     else:
+        log.info("writing the session %s: full-length takes of the starting and the best "
+                 "patch ...", writer.name)
         take_initial = render_full(rig, start, pair.di)
         take_optimized = render_full(rig, best, pair.di)
         writer.write_wav("_take_initial.wav", take_initial, sr)
         writer.write_wav("_take_optimized.wav", take_optimized, sr)
-        panel = _panel(take_initial, take_optimized, pair.target, sr, opts["analyzer"])
+        log.info("scoring the metric panel and the residual curve ...")
+        panel = _panel(take_initial, take_optimized, pair.target, sr, opts["analyzer"],
+                       di=pair.di)
         exported = export_residual(writer, pair.target, take_optimized, sr)
         residual_eq = dict(residual_eq or {}, exported=" and ".join(exported["files"]),
                            final_residual_rms_db=exported["rms_db"])
+        log.info("drawing the plots ...")
         signals = {"target": pair.target, "initial take": take_initial,
                    "optimized take": take_optimized}
-        writer.write_png("_spectra.png", plots.spectra_figure(signals, sr))
+        writer.write_png("_spectra.png", plots.spectra_figure(
+            signals, sr, correction=(exported["freqs_hz"], exported["gain_db"])))
         writer.write_png("_mel.png", plots.mel_figure(signals, sr))
         if opts["export_capture"]:
             _export_capture(writer, pair.di, take_optimized, sr)
@@ -91,22 +117,32 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
     if calibration is not None:
         writer.write_text(CALIBRATION_NAME, _calibration_json(calibration), bare=True)
     rig_info = rig.describe()
+    syx = writer.final_dir / f"{writer.name}_optimized.syx"
+    steps = next_step_lines(syx, send_patch=bool(opts["send_patch"]), slot=opts["patch_number"])
     report = format_report(session=writer.name, result=result, space=space, rig=rig_info,
                            optimizer=optimizer, budget_takes=budget_takes, seconds=seconds,
                            metric_panel=panel, alignment=pair.alignment, replicate_floor=floor,
                            notes=notes, optimized=bool(opts["optimize"]),
-                           extra_lines=report_lines(residual_eq))
+                           extra_lines=report_lines(residual_eq), bypass_loss=bypass,
+                           eq_changes=_eq_changes(residual_eq), next_steps=steps)
     writer.write_text("_report.txt", report)
+    cmp = compare_to_bypass(result.best_loss, bypass) if bypass is not None else None
     writer.write_json("_session.json", {
         "session": writer.name, "target": str(opts["target"]), "di": str(opts["di_path"]),
         "effect_type": {"id": best.effect_type.id, "name": best.effect_type.name},
         "optimizer": optimizer if opts["optimize"] else None, "loss": opts["loss_name"],
         "budget_takes": budget_takes, "takes": len(result.history), "stopped": result.stopped,
         "initial_loss": _finite(result.initial_loss), "final_loss": _finite(result.best_loss),
-        "best_take": result.best_index, "replicate_floor": floor, "seconds": round(seconds, 2),
+        "bypass_loss": _finite(bypass), "final_to_bypass": _finite(cmp.ratio) if cmp else None,
+        "bypass_verdict": cmp.verdict if cmp else None,
+        "reading": bypass_reading(result.best_loss, bypass), "patch_name": best.name,
+        "take_numbering": "take 0 = the starting patch", "best_take": result.best_index, "replicate_floor": floor, "seconds": round(seconds, 2),
         "parameters": list(space.keys), "sample_rate": pair.sample_rate,
         "alignment": pair.alignment, "rig": rig_info, "seed": opts["seed"], "notes": notes,
-        "metric_panel": panel, "residual_eq": residual_eq, "files": sorted(writer.files),
+        "metric_panel": panel, "residual_eq": residual_eq,
+        "next_step": {"edit_buffer": f"magicstomp send {syx}",
+                      "store": f"magicstomp send {syx} --slot N --yes"},
+        "options": options_record(opts), "files": sorted(writer.files),
     })
 
 
