@@ -66,7 +66,8 @@ def spectrum_db_limits(curves_db) -> tuple:
 def difference_db_limits(curves_db) -> tuple:
     """(bottom, top) of the difference axis: symmetric, the largest |difference| rounded up
     to 3 dB, between ``DIFF_MIN_DB`` and ``DIFF_MAX_DB``."""
-    peak = max((float(np.nanmax(np.abs(c))) for c in curves_db if np.size(c)), default=0.0)
+    finite = [np.abs(c[np.isfinite(c)]) for c in map(np.asarray, curves_db)]
+    peak = max((float(c.max()) for c in finite if c.size), default=0.0)
     half = min(max(DIFF_MIN_DB, 3.0 * np.ceil(peak / 3.0)), DIFF_MAX_DB)
     return -half, half
 
@@ -100,20 +101,24 @@ def _long_term_db(signals: dict, sample_rate: int) -> tuple:
 def spectra_figure(signals: dict, sample_rate: int, *, correction=None):
     """Long-term spectra (level-matched to the first signal) on the top
     ``SPECTRA_RANGE_DB`` dB, and under them the difference first minus last signal
-    (target minus optimized take, 1/6-octave smoothed) with the residual-EQ
+    (target minus optimized take, 1/6-octave smoothed, left out where both spectra are
+    under the panel) with the residual-EQ
     correction curve ``correction = (freqs_hz, gain_db)`` when given."""
     freqs, curves = _long_term_db(signals, sample_rate)
     fig = _figure(7, 6)
     ax, diff_ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     for label, level_db in curves.items():
         ax.semilogx(freqs, level_db, label=label, lw=1.2)
-    ax.set_ylim(*spectrum_db_limits(curves.values()))
+    bottom, top = spectrum_db_limits(curves.values())
+    ax.set_ylim(bottom, top)
     ax.set_ylabel("level (dB, level-matched)")
     ax.set_title("Long-term spectra")
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="lower left")
     labels = list(curves)
-    diff = octave_smooth(freqs, curves[labels[0]] - curves[labels[-1]])
+    first, last = curves[labels[0]], curves[labels[-1]]
+    diff = octave_smooth(freqs, first - last)
+    diff[np.maximum(first, last) < bottom] = np.nan   # both under the panel: noise, not tone
     drawn = [diff]
     diff_ax.semilogx(freqs, diff, lw=1.2, color="C3", label=f"{labels[0]} - {labels[-1]}")
     if correction is not None:

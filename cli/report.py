@@ -74,8 +74,9 @@ def bypass_reading(final_loss: float, bypass) -> str:
     if bypass is None:
         return "no bypass reference (the dry DI was not scored)"
     cmp = compare_to_bypass(final_loss, bypass)
-    share = (f"final loss {fmt_loss(final_loss)} = {cmp.percent:.0f} % of the dry DI's "
-             f"{bypass:.3g}")
+    share = f"final loss {final_loss:.3g} = {cmp.percent:.0f} % of the dry DI's {bypass:.3g}"
+    if cmp.verdict == "unknown":
+        return "the bypass reference or the final loss is not a finite positive number; no reading"
     if cmp.verdict == "much closer":
         return f"{share}: much closer to the target than doing nothing"
     if cmp.verdict == "closer":
@@ -83,11 +84,9 @@ def bypass_reading(final_loss: float, bypass) -> str:
     if cmp.verdict == "barely closer":
         return (f"{share}: only a little closer to the target than doing nothing; try another "
                 "--effect-type or a larger --budget")
-    if cmp.verdict == "not better":
-        return (f"WARNING: {share}: the patch is NOT closer to the target than the unprocessed "
-                "DI; try another --effect-type or a larger --budget, and check that the target "
-                "and the DI are the same performance")
-    return "the bypass reference is not a finite positive loss; no reading"
+    return (f"WARNING: {share}: the patch is NOT closer to the target than the unprocessed "
+            "DI; try another --effect-type or a larger --budget, and check that the target "
+            "and the DI are the same performance")
 
 
 def next_step_lines(syx_path, *, send_patch: bool = False, slot=None) -> list:

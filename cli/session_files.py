@@ -54,9 +54,12 @@ def _eq_changes(residual_eq) -> dict:
     return {k: tuple(v) for k, v in residual_eq.get("changes", {}).items()}
 
 
-def options_record(opts: dict) -> dict:
-    """Every option of the run as resolved (paths as text), for ``<s>_session.json``."""
-    return {k: (str(v) if hasattr(v, "__fspath__") else v) for k, v in sorted(opts.items())}
+def options_record(opts: dict, **resolved) -> dict:
+    """Every option of the run (paths as text), an option left to its default (None) replaced
+    by the value the run chose (``resolved``: budget, sample_rate, effect_type...)."""
+    record = {k: (str(v) if hasattr(v, "__fspath__") else v) for k, v in opts.items()}
+    record.update({k: v for k, v in resolved.items() if record.get(k) is None})
+    return dict(sorted(record.items()))
 
 
 def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, budget_takes,
@@ -142,7 +145,8 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
         "metric_panel": panel, "residual_eq": residual_eq,
         "next_step": {"edit_buffer": f"magicstomp send {syx}",
                       "store": f"magicstomp send {syx} --slot N --yes"},
-        "options": options_record(opts), "files": sorted(writer.files),
+        "options": options_record(opts, budget=budget_takes, sample_rate=sr,
+                                  effect_type=best.effect_type.name), "files": sorted(writer.files),
     })
 
 
