@@ -4,10 +4,10 @@ Runs ``auto_match_hil examples/target.wav --di-signal examples/di.wav --optimize
 as a subprocess N times (default 3, each into a fresh temporary out folder),
 after one cold run (``NUMBA_CACHE_DIR`` pointed at an empty folder: the first run
 after installing, when numba compiles the emulator's and librosa's kernels;
-``--no-cold`` skips it), and reports the cold and the median warm wall time, the time spent before the export (loading,
-analysis, search: the report's "Seconds"), and the figures of the session
-(takes, initial loss, final loss, bypass loss, improvement, effect type). The target for
-the whole command is "well under a minute" on a 2-core machine.
+``--no-cold`` skips it), and reports the cold and the median warm wall time,
+the time spent before the export (loading, analysis, search: the report's
+"Seconds"), and the figures of the session (takes, initial loss, final loss,
+bypass loss, improvement, effect type). The target for the whole command is "well under a minute" on a 2-core machine.
 
 Usage::
 
@@ -49,7 +49,8 @@ def one_run(extra: list, *, cold: bool = False) -> dict:
         doc = json.loads((Path(out) / "bench" / "bench_session.json").read_text())
     return {"wall_s": wall_s, "search_s": doc["seconds"], "takes": doc["takes"],
             "initial_loss": doc["initial_loss"], "final_loss": doc["final_loss"],
-            "bypass_loss": doc.get("bypass_loss"), "effect_type": doc["effect_type"]["name"], "optimizer": doc["optimizer"]}
+            "bypass_loss": doc.get("bypass_loss"), "effect_type": doc["effect_type"]["name"],
+            "optimizer": doc["optimizer"]}
 
 
 def main() -> None:

@@ -139,14 +139,16 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
         "bypass_loss": _finite(bypass), "final_to_bypass": _finite(cmp.ratio) if cmp else None,
         "bypass_verdict": cmp.verdict if cmp else None,
         "reading": bypass_reading(result.best_loss, bypass), "patch_name": best.name,
-        "take_numbering": "take 0 = the starting patch", "best_take": result.best_index, "replicate_floor": floor, "seconds": round(seconds, 2),
+        "take_numbering": "take 0 = the starting patch", "best_take": result.best_index,
+        "replicate_floor": floor, "seconds": round(seconds, 2),
         "parameters": list(space.keys), "sample_rate": pair.sample_rate,
         "alignment": pair.alignment, "rig": rig_info, "seed": opts["seed"], "notes": notes,
         "metric_panel": panel, "residual_eq": residual_eq,
         "next_step": {"edit_buffer": f"magicstomp send {syx}",
                       "store": f"magicstomp send {syx} --slot N --yes"},
         "options": options_record(opts, budget=budget_takes, sample_rate=sr,
-                                  effect_type=best.effect_type.name), "files": sorted(writer.files),
+                                  effect_type=best.effect_type.name),
+        "files": sorted(writer.files),
     })
 
 
