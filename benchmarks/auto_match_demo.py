@@ -7,7 +7,8 @@ after installing, when numba compiles the emulator's and librosa's kernels;
 ``--no-cold`` skips it), and reports the cold and the median warm wall time,
 the time spent before the export (loading, analysis, search: the report's
 "Seconds"), and the figures of the session (takes, initial loss, final loss,
-bypass loss, improvement, effect type). The target for the whole command is "well under a minute" on a 2-core machine.
+bypass loss, improvement, effect type). The target for the whole command is
+"well under a minute" on a 2-core machine.
 
 Usage::
 
