@@ -38,11 +38,13 @@ LOOSE_FOLLOW_SCORE = 0.35
 
 def _panel(take_initial, take_optimized, target, sample_rate, backend, di=None) -> dict:
     """``{metric: {"initial", "optimized"[, "bypass"]}}``; bypass = the dry DI vs the target."""
-    from optimize.loss import metric_panel
+    from optimize.loss import SeedLoss, metric_panel
 
-    first = metric_panel(take_initial, target, sample_rate, backend=backend)
-    last = metric_panel(take_optimized, target, sample_rate, backend=backend)
-    dry = metric_panel(di, target, sample_rate, backend=backend) if di is not None else {}
+    seed = SeedLoss(target, sample_rate, backend=backend)      # built once for the three
+    first = metric_panel(take_initial, target, sample_rate, backend=backend, seed_loss=seed)
+    last = metric_panel(take_optimized, target, sample_rate, backend=backend, seed_loss=seed)
+    dry = (metric_panel(di, target, sample_rate, backend=backend, seed_loss=seed)
+           if di is not None else {})
     return {k: {"initial": first[k], "optimized": last.get(k),
                 **({"bypass": dry[k]} if k in dry else {})} for k in first}
 

@@ -357,3 +357,21 @@ def test_fade_and_ir_are_0_db_outside_60_hz_12_khz():
                           (18000.0, 0.0)):
         got = float(np.interp(f_hz, at, response_db))
         assert got == pytest.approx(want_db, abs=0.6), f_hz
+
+
+def test_metric_panel_reuses_one_seed_loss_with_the_same_answer():
+    import scipy.signal as ss
+
+    from optimize.loss import SeedLoss, metric_panel
+
+    signals = _signals(1.5)
+    target = signals["target"]
+    take = ss.sosfilt(ss.butter(2, 3000, fs=RATE_HZ, output="sos"), target)
+    seed = SeedLoss(target, RATE_HZ)
+    fresh = metric_panel(take, target, RATE_HZ)
+    reused = metric_panel(take, target, RATE_HZ, seed_loss=seed)
+    assert reused["seed_loss"] == pytest.approx(fresh["seed_loss"], rel=1e-9)
+    assert reused["seed_loss"] > 0.1
+    shorter = metric_panel(take[:RATE_HZ], target, RATE_HZ, seed_loss=seed)   # not the same target
+    assert shorter["seed_loss"] == pytest.approx(metric_panel(take[:RATE_HZ], target,
+                                                              RATE_HZ)["seed_loss"], rel=1e-9)
