@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
 
 import numpy as np
 
@@ -146,8 +147,8 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
         "parameters": list(space.keys), "sample_rate": pair.sample_rate,
         "alignment": pair.alignment, "rig": rig_info, "seed": opts["seed"], "notes": notes,
         "metric_panel": panel, "residual_eq": residual_eq,
-        "next_step": {"edit_buffer": f"magicstomp send {syx}",
-                      "store": f"magicstomp send {syx} --slot N --yes"},
+        "next_step": {"edit_buffer": f"magicstomp send {shlex.quote(str(syx))}",
+                      "store": f"magicstomp send {shlex.quote(str(syx))} --slot N --yes"},
         "options": options_record(opts, budget=budget_takes, sample_rate=sr,
                                   effect_type=best.effect_type.name),
         "files": sorted(writer.files),
