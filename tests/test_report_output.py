@@ -375,3 +375,26 @@ def test_metric_panel_reuses_one_seed_loss_with_the_same_answer():
     shorter = metric_panel(take[:RATE_HZ], target, RATE_HZ, seed_loss=seed)   # not the same target
     assert shorter["seed_loss"] == pytest.approx(metric_panel(take[:RATE_HZ], target,
                                                               RATE_HZ)["seed_loss"], rel=1e-9)
+
+
+def test_console_summary_quotes_the_path_and_says_when_the_patch_was_sent(tmp_path):
+    from cli.pipeline import summary_lines
+    from cli.report import next_step_lines
+    from optimize.search import SearchResult, Take
+
+    patch = Patch.init("Mono Delay")
+    history = [Take(0, patch.values(), 2.0, {}, 0.1, "start"),
+               Take(1, patch.values(), 2.5, {}, 0.1, "x")]
+    result = SearchResult(patch, 2.0, 2.0, history, "budget", 0)
+    folder = tmp_path / "my out" / "s"
+    lines = summary_lines(folder, result, 1.8, 3.0, send_patch=False)
+    assert lines[0].startswith(f"Session {folder}: 2 takes (budget), best take 0 (take 0 = the "
+                               "starting patch), initial loss 2, final loss 2 (0.0 % lower), "
+                               "bypass (dry DI) 1.8")
+    assert lines[1].startswith("WARNING: final loss 2 = 111 % of the dry DI's 1.8")
+    words = shlex.split(lines[2].split("Next step: ", 1)[1].split("   (")[0])
+    assert words == ["magicstomp", "send", str(folder / "s_optimized.syx")]
+    sent = summary_lines(folder, result, 1.8, 3.0, send_patch=True, slot=7)
+    assert sent[2] == "Sent to user slot 7 of the unit." and "Next step" not in "".join(sent)
+    steps = next_step_lines(folder / "s_optimized.syx", send_patch=True, slot=7)
+    assert "the patch goes to user slot 7 once the session is written" in steps[0]
