@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,13 +43,16 @@ def one_run(extra: list, *, cold: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as cache:
         cmd = [sys.executable, *COMMAND, "--out", out, "--session-name", "bench", *extra]
         env = dict(os.environ, **({"NUMBA_CACHE_DIR": cache} if cold else {}))
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=REPO_DIR, capture_output=True, text=True, env=env)
         wall_s = time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         if proc.returncode != 0:
             raise SystemExit(f"the demo command failed ({proc.returncode}): {proc.stderr[-2000:]}")
         doc = json.loads((Path(out) / "bench" / "bench_session.json").read_text())
-    return {"wall_s": wall_s, "search_s": doc["seconds"], "takes": doc["takes"],
+    return {"wall_s": wall_s, "cpu_s": round(cpu_s, 2), "search_s": doc["seconds"], "takes": doc["takes"],
             "initial_loss": doc["initial_loss"], "final_loss": doc["final_loss"],
             "bypass_loss": doc.get("bypass_loss"), "effect_type": doc["effect_type"]["name"],
             "optimizer": doc["optimizer"]}
@@ -83,16 +87,18 @@ def main() -> None:
         f"`{result['command']}` (virtual Magicstomp), median of {len(runs)} runs as a subprocess "
         f"(imports included). {result['utc']}; {os.cpu_count()} cores, load average "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (other jobs share the cores).", "",
-        "| median wall s | median s to end of search | takes | initial loss | final loss | "
+        "| median wall s | median CPU s | median s to end of search | takes | initial loss | final loss | "
         "improvement | effect type | optimizer | target | status |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |",
-        f"| {wall:.1f} | {result['median_search_s']:.1f} | {first['takes']} | "
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |",
+        f"| {wall:.1f} | {statistics.median(r['cpu_s'] for r in runs):.1f} | "
+        f"{result['median_search_s']:.1f} | {first['takes']} | "
         f"{first['initial_loss']:.4f} | {first['final_loss']:.4f} | {improvement:.1f} % | "
         f"{first['effect_type']} | {first['optimizer']} | < {TARGET_S:.0f} s | "
         f"{result['status']} |",
         "",
         (f"Cold first run (empty numba cache, as after installing: numba compiles the "
-         f"kernels): {cold['wall_s']:.1f} s wall, "
+         f"kernels): {cold['wall_s']:.1f} s wall ({cold['cpu_s']:.1f} s CPU), against "
+         f"{first['wall_s']:.1f} s wall ({first['cpu_s']:.1f} s CPU) for the first warm run; "
          + ("the same losses." if (cold["initial_loss"], cold["final_loss"])
             == (first["initial_loss"], first["final_loss"]) else
             f"losses {cold['initial_loss']:.4f} -> {cold['final_loss']:.4f}.") if cold else
