@@ -123,7 +123,7 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
     """Run the whole match; returns the printed summary (raises toolkit errors)."""
     log.info("starting: %s ...", "the hardware rig" if opts["rig"] == "hardware" else
              "the virtual Magicstomp (the first run after installing also compiles its DSP "
-             "kernels, about 30 s)")
+             "kernels: about 20 s more)")
     from hil.rig import VirtualRig
     from optimize.constraints import ParameterSpace
     from optimize.reference import bypass_loss
