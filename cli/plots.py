@@ -1,6 +1,6 @@
 """Session plots (PNG, matplotlib's Agg canvas, no display needed).
 
-    loss_figure(history)                          loss against take, best-so-far line
+    loss_figure(history, bypass_loss=None)        loss against take, best so far, bypass line
     spectra_figure(signals, sample_rate, correction=None)
                                                   long-term spectra (Welch), level-matched, on
                                                   the top 70 dB, over a difference panel
@@ -23,8 +23,9 @@ def _figure(width_in: float, height_in: float):
     return fig
 
 
-def loss_figure(history):
-    """Loss of every take, and the best loss so far, against the take index."""
+def loss_figure(history, *, bypass_loss=None):
+    """Loss of every take, and the best loss so far, against the take number (0 = the
+    starting patch); a dashed line at ``bypass_loss`` (the dry DI) when given."""
     fig = _figure(7, 3.5)
     ax = fig.add_subplot(1, 1, 1)
     index = np.array([t.index for t in history])
@@ -33,6 +34,8 @@ def loss_figure(history):
     ax.plot(index, finite, "o", ms=3, alpha=0.6, label="take")
     ax.plot(index, np.fmin.accumulate(np.nan_to_num(finite, nan=np.inf)), "-", lw=2,
             label="best so far")
+    if bypass_loss is not None and np.isfinite(bypass_loss):
+        ax.axhline(bypass_loss, ls="--", lw=1.2, color="0.4", label="bypass (dry DI)")
     ax.set_xlabel("take (0 = the starting patch)")
     ax.set_ylabel("loss")
     ax.set_title("Loss against take")

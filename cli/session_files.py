@@ -119,7 +119,7 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
         writer.write_png("_mel.png", plots.mel_figure(signals, sr))
         if opts["export_capture"]:
             _export_capture(writer, pair.di, take_optimized, sr)
-    writer.write_png("_loss.png", plots.loss_figure(result.history))
+    writer.write_png("_loss.png", plots.loss_figure(result.history, bypass_loss=bypass))
     if calibration is not None:
         writer.write_text(CALIBRATION_NAME, _calibration_json(calibration), bare=True)
     rig_info = rig.describe()

@@ -271,6 +271,19 @@ def test_spectra_axes_show_the_top_70_db_and_a_difference_panel():
     assert diff_ax.get_xlabel() == "frequency (Hz)" and "dB" in diff_ax.get_ylabel()
 
 
+def test_loss_plot_counts_takes_from_0_and_shows_the_bypass_line():
+    from cli.plots import loss_figure
+    from optimize.search import Take
+
+    history = [Take(i, {}, loss, {}, 0.1, "") for i, loss in enumerate([2.0, 1.5, 1.8, 1.2])]
+    ax = loss_figure(history, bypass_loss=2.3).axes[0]
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    np.testing.assert_array_equal(lines["take"].get_xdata(), [0, 1, 2, 3])
+    np.testing.assert_array_equal(lines["best so far"].get_ydata(), [2.0, 1.5, 1.5, 1.2])
+    assert list(lines["bypass (dry DI)"].get_ydata()) == [2.3, 2.3]
+    assert ax.get_xlabel() == "take (0 = the starting patch)"
+
+
 def test_mel_axis_is_labelled_in_hz():
     import librosa
 
