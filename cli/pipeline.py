@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import shlex
 import time
 from dataclasses import dataclass
 
@@ -147,7 +148,11 @@ def _open_midi(opts: dict, stack: contextlib.ExitStack):
 
 def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started: float) -> Summary:
     """Run the whole match; returns the printed summary (raises toolkit errors)."""
+    log.info("starting: %s ...", "the hardware rig" if opts["rig"] == "hardware" else
+             "the virtual Magicstomp (the first run after installing also compiles its DSP "
+             "kernels: about 20 s more)")
     from hil.rig import VirtualRig
+    from optimize.reference import bypass_loss
     from optimize.search import run_search
 
     plan = _plan(opts, default_budget)
@@ -161,15 +166,23 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             rig = stack.enter_context(VirtualRig(sample_rate=sample_rate))
             if opts["send_patch"]:
                 midi = _open_midi(opts, stack)
+        log.info("loading the target %s and the DI %s at %d Hz, aligning them ...",
+                 opts["target"], opts["di_path"], sample_rate)
         pair = load_pair(opts["target"], opts["di_path"], sample_rate=sample_rate,
                          min_follow=opts["min_follow_score"])
+        _log_alignment(pair)
         if hardware:      # refuse a DI the sound card must not play before calibrating
             from hil.rig import MAX_SEND_PEAK_DBFS, check_di
             check_di(pair.di, max_peak_dbfs=MAX_SEND_PEAK_DBFS)
             rig, midi, calibration = _open_hardware(opts, stack, sample_rate)
+        log.info("analysing the target (%s) for a starting patch ...", opts["analyzer"])
         patch, notes, neutral = starting_patch(pair, effect_type=plan["type"],
                                                analyzer=opts["analyzer"],
                                                start=opts.get("start_patch"))
+        if opts["session_name"]:
+            from magicstomp.patch import patch_name_from
+            patch.name = patch_name_from(opts["session_name"], default=patch.name)
+        log.info("starting patch: %s, named %r", patch.effect_type.name, patch.name)
         writer.write_text("_neutral.json", neutral.to_json())
         if not hardware:
             from magicstomp.emulator import processor_class
@@ -188,6 +201,8 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             loss_opts = {"di": pair.di[excerpt.start:excerpt.stop]}
         loss = loss_cls(pair.target[excerpt.start:excerpt.stop], sample_rate, **loss_opts)
         floor = _replicate_floor(rig, patch, pair, excerpt, loss_cls, loss_opts)
+        bypass = bypass_loss(loss, pair.di[excerpt.start:excerpt.stop])
+        log.debug("bypass loss (the dry DI against the target, no take): %.6g", bypass)
         if calibration is not None:
             calibration = calibration.with_values(replicate_floor=floor)
         strategy_opts = {"min_improvement": floor} if plan["optimizer"] == "coordinate" else {}
@@ -197,6 +212,7 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             if opts["optimize_params"]:
                 strategy_opts["screen"] = False   # --optimize-params: exactly those fields move
         progress = Progress(plan["budget"])
+        _log_choices(rig, opts, plan)
         log.info("matching %s with %s: %s, budget %d takes", patch.effect_type.name,
                  plan["optimizer"] if opts["optimize"] else "no search", ", ".join(space.keys),
                  plan["budget"])
@@ -215,6 +231,8 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
                          "published unchanged")
         eq_info = {"skipped": residual.skip_reason(opts, patch, plan["budget"])}
         if fit_eq and not interrupted:
+            log.info("fitting the residual spectrum onto the EQ controls (%s; on the virtual "
+                     "Magicstomp, no take) ...", ", ".join(residual.fit_keys(opts, patch)))
             try:
                 result, eq_info = residual.residual_eq_step(
                     result, pair=pair, excerpt=excerpt, evaluate=evaluate,
@@ -226,18 +244,60 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
                       start=patch, optimizer=plan["optimizer"], budget_takes=plan["budget"],
                       floor=floor, calibration=calibration, notes=notes,
                       seconds=time.monotonic() - started, skip_takes=interrupted and hardware,
-                      residual_eq=eq_info)
+                      residual_eq=eq_info, bypass=bypass)
         session_dir = writer.commit()
         if opts["send_patch"] and not interrupted:
             _send(midi, result.best_patch, opts["patch_number"], session_dir,
                   pacing_ms=opts["pacing_ms"])
-    text = (f"Session {session_dir}: {len(result.history)} takes ({result.stopped}), initial loss "
-            f"{result.initial_loss:.6g}, final loss {result.best_loss:.6g} "
-            f"({result.improvement_pct:.1f} % lower), {time.monotonic() - started:.1f} s")
+    lines = summary_lines(session_dir, result, bypass, time.monotonic() - started,
+                          send_patch=opts["send_patch"] and not interrupted,
+                          slot=opts["patch_number"])
     if result.ended_worse_loss is not None:
-        text += (f"\nThe search ended worse ({result.ended_worse_loss:.6g}): the starting patch "
-                 "is published unchanged.")
+        lines.insert(1, f"The search ended worse ({result.ended_worse_loss:.6g}): the starting "
+                        "patch is published unchanged.")
+    text = "\n".join(lines)
     return Summary(text=text, interrupted=interrupted, session_dir=session_dir, result=result)
+
+
+def summary_lines(session_dir, result, bypass, seconds: float, *, send_patch: bool,
+                  slot=None) -> list:
+    """What the console prints at the end (stdout): figures, their reading, the next step."""
+    from .report import bypass_reading, fmt_loss
+
+    syx = session_dir / f"{session_dir.name}_optimized.syx"
+    lines = [f"Session {session_dir}: {len(result.history)} takes ({result.stopped}), best take "
+             f"{result.best_index} (take 0 = the starting patch), initial loss "
+             f"{fmt_loss(result.initial_loss)}, final loss {fmt_loss(result.best_loss)} "
+             f"({result.improvement_pct:.1f} % lower), bypass (dry DI) {fmt_loss(bypass)}, "
+             f"{seconds:.1f} s",
+             bypass_reading(result.best_loss, bypass)]
+    if send_patch:
+        where = "the edit buffer" if slot is None else f"user slot {slot}"
+        lines.append(f"Sent to {where} of the unit.")
+    else:
+        lines.append(f"Next step: magicstomp send {shlex.quote(str(syx))}   (edit buffer; add "
+                     "--slot N --yes to store it to user slot N; or re-run with --send-patch)")
+    return lines
+
+
+def _log_alignment(pair) -> None:
+    a = pair.alignment
+    log.info("aligned: target offset %s ms, polarity %s, follow score %s, %.1f s of audio",
+             a.get("offset_ms", "?"), "inverted" if a.get("polarity") == -1 else "normal",
+             a.get("follow_score", "?"), pair.duration_s)
+
+
+def _log_choices(rig, opts: dict, plan: dict) -> None:
+    """--verbose: which rig, analyzer backend, loss and optimizer this run uses."""
+    from analyzers.factory import get_analyzer
+
+    analyzer = get_analyzer(opts["analyzer"])
+    log.debug("rig: %s (%s)", type(rig).__name__, ", ".join(
+        f"{k}={v}" for k, v in rig.describe().items() if k != "takes"))
+    log.debug("analyzer backend: %s (%s.%s)", opts["analyzer"], type(analyzer).__module__,
+              type(analyzer).__name__)
+    log.debug("loss: %s (%s); optimizer: %s", opts["loss_name"], plan["loss_cls"].__name__,
+              plan["optimizer"] if opts["optimize"] else "none (no --optimize: take 0 only)")
 
 
 def _replicate_floor(rig, patch, pair, excerpt, loss_cls, loss_opts) -> float:

@@ -1,8 +1,9 @@
 """Progress of a search: a bar on a terminal, plain log lines otherwise.
 
 ``Progress(budget_takes)`` is an ``on_take(take, recorder)`` callback. On a
-terminal (stderr is a TTY) it redraws one line: takes done / budget, best
-loss, seconds per take and time left. Elsewhere (CI, a pipe, a log file) it
+terminal (stderr is a TTY) it redraws one line: the take's number (take 0 =
+the starting patch, as in the history, report and plots), takes done / budget,
+best loss, seconds per take and time left. Elsewhere (CI, a pipe, a log file) it
 logs one INFO line every ``log_every`` takes and on every new best.
 """
 
@@ -57,15 +58,15 @@ class Progress:
         if self.tty:
             filled = int(BAR_CHARS * done / max(self.budget_takes, 1))
             bar = "#" * filled + "-" * (BAR_CHARS - filled)
-            self.stream.write(f"\r[{bar}] take {done}/{self.budget_takes}  best "
-                              f"{self._best:.5g}  {take.seconds:.2f} s/take  "
+            self.stream.write(f"\r[{bar}] take {take.index} ({done}/{self.budget_takes} "
+                              f"takes)  best {self._best:.5g}  {take.seconds:.2f} s/take  "
                               f"~{eta:.0f} s left ")
             self.stream.flush()
             self._drawn = True
         elif new_best or done % self.log_every == 0 or done == self.budget_takes:
-            log.info("take %d/%d: loss %.5g, best %.5g%s, about %.0f s left", done,
-                     self.budget_takes, take.loss, self._best, " (new best)" if new_best else "",
-                     eta)
+            log.info("take %d%s: loss %.5g, best %.5g%s (%d of %d takes, about %.0f s left)",
+                     take.index, " (starting patch)" if take.index == 0 else "", take.loss,
+                     self._best, " (new best)" if new_best else "", done, self.budget_takes, eta)
 
     def close(self) -> None:
         """End the bar's line."""

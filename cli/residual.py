@@ -175,10 +175,11 @@ def report_lines(info: dict | None) -> list:
 def export_residual(writer, target, take, sample_rate: int) -> dict:
     """Write the correction curve (CSV) and the correction IR (WAV) of ``take`` vs ``target``.
 
-    Returns ``{"files": [...], "rms_db": residual rms in the fit range}``.
+    Returns ``{"files": [...], "rms_db": residual rms in the fit range, "freqs_hz": centres,
+    "gain_db": the exported (clipped, faded) correction curve}``.
     """
     from optimize.residual_eq import (FIT_RANGE_HZ, correction_ir, residual_curve,
-                                      write_correction_ir, write_curve_csv)
+                                      smooth_curve, write_correction_ir, write_curve_csv)
 
     freqs, diff = residual_curve(np.asarray(target), np.asarray(take), sample_rate)
     csv_path = writer.register(write_curve_csv(writer.path(CURVE_SUFFIX), freqs, diff))
@@ -186,4 +187,5 @@ def export_residual(writer, target, take, sample_rate: int) -> dict:
     ir_path = writer.register(write_correction_ir(writer.path(IR_SUFFIX), ir, sample_rate))
     band = (freqs >= FIT_RANGE_HZ[0]) & (freqs <= FIT_RANGE_HZ[1])
     rms_db = float(np.sqrt(np.mean(np.asarray(diff)[band] ** 2)))
-    return {"files": [csv_path.name, ir_path.name], "rms_db": round(rms_db, 2)}
+    return {"files": [csv_path.name, ir_path.name], "rms_db": round(rms_db, 2),
+            "freqs_hz": np.asarray(freqs), "gain_db": smooth_curve(freqs, diff)}

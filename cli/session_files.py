@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
 
 import numpy as np
 
@@ -36,21 +37,55 @@ CALIBRATION_NAME = "calibration.json"
 LOOSE_FOLLOW_SCORE = 0.35
 
 
-def _panel(take_initial, take_optimized, target, sample_rate, backend) -> dict:
-    from optimize.loss import metric_panel
+def _panel(take_initial, take_optimized, target, sample_rate, backend, di=None) -> dict:
+    """``{metric: {"initial", "optimized"[, "bypass"]}}``; bypass = the dry DI vs the target."""
+    from optimize.loss import SeedLoss, metric_panel
 
-    first = metric_panel(take_initial, target, sample_rate, backend=backend)
-    last = metric_panel(take_optimized, target, sample_rate, backend=backend)
-    return {k: {"initial": first[k], "optimized": last.get(k)} for k in first}
+    seed = SeedLoss(target, sample_rate, backend=backend)      # built once for the three
+    first = metric_panel(take_initial, target, sample_rate, backend=backend, seed_loss=seed)
+    last = metric_panel(take_optimized, target, sample_rate, backend=backend, seed_loss=seed)
+    dry = (metric_panel(di, target, sample_rate, backend=backend, seed_loss=seed)
+           if di is not None else {})
+    return {k: {"initial": first[k], "optimized": last.get(k),
+                **({"bypass": dry[k]} if k in dry else {})} for k in first}
+
+
+def _eq_changes(residual_eq) -> dict:
+    """``{key: (search value, fitted value)}`` when the residual-EQ take was kept."""
+    if not residual_eq or not residual_eq.get("kept"):
+        return {}
+    return {k: tuple(v) for k, v in residual_eq.get("changes", {}).items()}
+
+
+def options_record(opts: dict, **resolved) -> dict:
+    """Every option of the run (paths as text), an option left to its default (None) replaced
+    by the value the run chose (``resolved``: budget, sample_rate, effect_type...)."""
+    record = {k: _option_value(v) for k, v in opts.items()}
+    record.update({k: v for k, v in resolved.items() if record.get(k) is None})
+    return dict(sorted(record.items()))
+
+
+def _option_value(value):
+    """An option as JSON: a path as text, a loaded --start-patch as where it came from."""
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    if isinstance(value, tuple) and len(value) == 2 and hasattr(value[0], "to_dict"):
+        return value[1]                   # --start-patch: (Patch, its file or preset label)
+    return value
 
 
 def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, budget_takes,
                   floor, calibration, notes, seconds, skip_takes=False,
-                  residual_eq=None) -> None:
+                  residual_eq=None, bypass=None) -> None:
     """Write every file of the session into ``writer`` (not yet published).
 
-    ``residual_eq`` is the record of :func:`cli.residual.residual_eq_step` (None: not tried).
+    ``residual_eq`` is the record of :func:`cli.residual.residual_eq_step` (None: not tried);
+    ``bypass`` the loss of the dry DI against the target (:mod:`optimize.reference`).
     """
+    from optimize.reference import compare_to_bypass
+
+    from .report import bypass_reading, next_step_lines
+
     sr = pair.sample_rate
     best = result.best_patch
     writer.write_patch("initial", start)
@@ -73,40 +108,59 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
     if skip_takes:
         notes.append("the final full-length takes were skipped after the interruption")
     else:
+        log.info("writing the session %s: full-length takes of the starting and the best "
+                 "patch ...", writer.name)
         take_initial = render_full(rig, start, pair.di)
         take_optimized = render_full(rig, best, pair.di)
         writer.write_wav("_take_initial.wav", take_initial, sr)
         writer.write_wav("_take_optimized.wav", take_optimized, sr)
-        panel = _panel(take_initial, take_optimized, pair.target, sr, opts["analyzer"])
+        log.info("scoring the metric panel and the residual curve ...")
+        panel = _panel(take_initial, take_optimized, pair.target, sr, opts["analyzer"],
+                       di=pair.di)
         exported = export_residual(writer, pair.target, take_optimized, sr)
         residual_eq = dict(residual_eq or {}, exported=" and ".join(exported["files"]),
                            final_residual_rms_db=exported["rms_db"])
+        log.info("drawing the plots ...")
         signals = {"target": pair.target, "initial take": take_initial,
                    "optimized take": take_optimized}
-        writer.write_png("_spectra.png", plots.spectra_figure(signals, sr))
+        writer.write_png("_spectra.png", plots.spectra_figure(
+            signals, sr, correction=(exported["freqs_hz"], exported["gain_db"])))
         writer.write_png("_mel.png", plots.mel_figure(signals, sr))
         if opts["export_capture"]:
             _export_capture(writer, pair.di, take_optimized, sr)
-    writer.write_png("_loss.png", plots.loss_figure(result.history))
+    writer.write_png("_loss.png", plots.loss_figure(result.history, bypass_loss=bypass))
     if calibration is not None:
         writer.write_text(CALIBRATION_NAME, _calibration_json(calibration), bare=True)
     rig_info = rig.describe()
+    syx = writer.final_dir / f"{writer.name}_optimized.syx"
+    steps = next_step_lines(syx, send_patch=bool(opts["send_patch"]), slot=opts["patch_number"])
     report = format_report(session=writer.name, result=result, space=space, rig=rig_info,
                            optimizer=optimizer, budget_takes=budget_takes, seconds=seconds,
                            metric_panel=panel, alignment=pair.alignment, replicate_floor=floor,
                            notes=notes, optimized=bool(opts["optimize"]),
-                           extra_lines=report_lines(residual_eq))
+                           extra_lines=report_lines(residual_eq), bypass_loss=bypass,
+                           eq_changes=_eq_changes(residual_eq), next_steps=steps)
     writer.write_text("_report.txt", report)
+    cmp = compare_to_bypass(result.best_loss, bypass) if bypass is not None else None
     writer.write_json("_session.json", {
         "session": writer.name, "target": str(opts["target"]), "di": str(opts["di_path"]),
         "effect_type": {"id": best.effect_type.id, "name": best.effect_type.name},
         "optimizer": optimizer if opts["optimize"] else None, "loss": opts["loss_name"],
         "budget_takes": budget_takes, "takes": len(result.history), "stopped": result.stopped,
         "initial_loss": _finite(result.initial_loss), "final_loss": _finite(result.best_loss),
-        "best_take": result.best_index, "replicate_floor": floor, "seconds": round(seconds, 2),
+        "bypass_loss": _finite(bypass), "final_to_bypass": _finite(cmp.ratio) if cmp else None,
+        "bypass_verdict": cmp.verdict if cmp else None,
+        "reading": bypass_reading(result.best_loss, bypass), "patch_name": best.name,
+        "take_numbering": "take 0 = the starting patch", "best_take": result.best_index,
+        "replicate_floor": floor, "seconds": round(seconds, 2),
         "parameters": list(space.keys), "sample_rate": pair.sample_rate,
         "alignment": pair.alignment, "rig": rig_info, "seed": opts["seed"], "notes": notes,
-        "metric_panel": panel, "residual_eq": residual_eq, "files": sorted(writer.files),
+        "metric_panel": panel, "residual_eq": residual_eq,
+        "next_step": {"edit_buffer": f"magicstomp send {shlex.quote(str(syx))}",
+                      "store": f"magicstomp send {shlex.quote(str(syx))} --slot N --yes"},
+        "options": options_record(opts, budget=budget_takes, sample_rate=sr,
+                                  effect_type=best.effect_type.name),
+        "files": sorted(writer.files),
     })
 
 

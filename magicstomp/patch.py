@@ -62,6 +62,28 @@ def check_name(name) -> str:
     return name
 
 
+#: characters seen in the names of real patch dumps (SYSEX.md, section 5); others are replaced
+DISPLAY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 &'+-.=>")
+
+
+def patch_name_from(text, *, default: str = "") -> str:
+    """A patch name (at most 12 characters) made from free text such as a session name.
+
+    Accents are dropped (``Überdrive`` -> ``Uberdrive``), ``_`` becomes a space,
+    any other character outside :data:`DISPLAY_CHARS` (the characters seen in
+    real patch names) becomes ``-``; runs of spaces collapse, and the result is
+    cut to 12 characters. ``default`` is returned when nothing usable is left.
+    """
+    import unicodedata
+
+    ascii_text = unicodedata.normalize("NFKD", str(text or "")).encode("ascii", "ignore").decode()
+    chars = [" " if c == "_" else (c if c in DISPLAY_CHARS else "-") for c in ascii_text]
+    name = " ".join("".join(chars).split())[:NAME_CHARS].strip()
+    if not any(c.isalnum() for c in name):
+        return default
+    return check_name(name)
+
+
 class Patch:
     """One patch of one effect type; values are held raw, read and set physically."""
 

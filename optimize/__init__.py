@@ -7,6 +7,7 @@
     strategies   random, seed_coordinate and ours (the default), registered on first use
     loss         SeedLoss, metric_panel, get_loss (the loss registry)
     objective    MatchLoss (level-matched multi-term objective)
+    reference    bypass_loss (the dry DI scored like a take), compare_to_bypass (its reading)
 
 No module here does I/O; the CLI owns files, devices and progress output.
 """

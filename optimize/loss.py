@@ -297,12 +297,16 @@ def mrstft_distance(take: np.ndarray, target: np.ndarray) -> float:
     return float(total / len(MRSTFT_SIZES))
 
 
-def metric_panel(take, target, sample_rate: int, *, backend: str = "librosa") -> dict:
+def metric_panel(take, target, sample_rate: int, *, backend: str = "librosa",
+                 seed_loss=None) -> dict:
     """Interpretable differences between a take and the target, for reports.
 
     The take is level-matched to the target (one RMS gain) first; its original
     level difference is reported as ``level_diff_db``. Differences are take
     minus target.
+
+    ``seed_loss``, a :class:`SeedLoss` already built on ``target``, is reused (building
+    one costs far more than scoring a take: pass it when scoring several takes).
 
     Returns
     -------
@@ -339,5 +343,6 @@ def metric_panel(take, target, sample_rate: int, *, backend: str = "librosa") ->
         "esr": esr,
         "esr_db": float(10 * np.log10(max(esr, 1e-12))),
         "level_diff_db": float(level_diff_db),
-        "seed_loss": float(SeedLoss(b, sample_rate, backend=backend)(a).total),
+        "seed_loss": float((seed_loss if seed_loss is not None and seed_loss.target.size == n
+                            else SeedLoss(b, sample_rate, backend=backend))(a).total),
     }

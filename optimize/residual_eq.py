@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 MAX_CORRECTION_DB = 12.0
 FIT_RANGE_HZ = (60.0, 12000.0)
+#: the correction curve fades from full to 0 dB over this many octaves inside FIT_RANGE_HZ
+FADE_OCTAVES = 0.5
 
 
 @dataclass
@@ -143,13 +145,21 @@ def fit_eq_controls(patch, target, render, sample_rate: int, *, keys=None,
     return ResidualEQResult(best_patch, freqs, before, best_curve, changes, takes)
 
 
+def fade_weight(freqs_hz) -> np.ndarray:
+    """0 at and beyond the fit range's limits (60 Hz, 12 kHz), 1 inside it from
+    ``FADE_OCTAVES`` away from them, a raised-cosine (in log frequency) in between."""
+    f = np.maximum(np.asarray(freqs_hz, dtype=float), 1e-9)
+    octaves_inside = np.minimum(np.log2(f / FIT_RANGE_HZ[0]), np.log2(FIT_RANGE_HZ[1] / f))
+    w = np.clip(octaves_inside / FADE_OCTAVES, 0.0, 1.0)
+    return 0.5 - 0.5 * np.cos(np.pi * w)
+
+
 def smooth_curve(freqs_hz, gain_db, *, max_db: float = MAX_CORRECTION_DB) -> np.ndarray:
-    """The curve clipped to +/-``max_db`` and faded to 0 dB outside the fit range."""
+    """The curve clipped to +/-``max_db`` and faded to 0 dB at and outside the fit range
+    (:func:`fade_weight`): the correction never acts below 60 Hz or above 12 kHz, where the
+    residual is mostly noise, hum or the emulator's anti-aliasing."""
     g = np.clip(np.asarray(gain_db, dtype=float), -max_db, max_db)
-    f = np.asarray(freqs_hz, dtype=float)
-    fade = np.clip(np.log2(f / (FIT_RANGE_HZ[0] / 2)), 0, 1) * np.clip(
-        np.log2(2 * FIT_RANGE_HZ[1] / f), 0, 1)
-    return g * fade
+    return g * fade_weight(freqs_hz)
 
 
 def write_curve_csv(path, freqs_hz, gain_db) -> Path:
@@ -166,7 +176,8 @@ def write_curve_csv(path, freqs_hz, gain_db) -> Path:
 def correction_ir(freqs_hz, gain_db, sample_rate: int, *, length: int = 2048) -> np.ndarray:
     """Minimum-phase FIR (``length`` taps) whose magnitude follows the correction curve.
 
-    The curve is interpolated on a log-frequency axis, the phase is made minimum
+    The curve is interpolated on a log-frequency axis and faded to 0 dB at and outside
+    the fit range on that fine grid (:func:`smooth_curve`), the phase is made minimum
     by the real-cepstrum (homomorphic) method, and the tail is faded out.
     """
     if length < 64 or length & (length - 1):
@@ -177,9 +188,9 @@ def correction_ir(freqs_hz, gain_db, sample_rate: int, *, length: int = 2048) ->
         raise AudioInputError("the correction curve needs at least two increasing frequencies")
     n_fft = 4 * length
     grid = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
-    curve = smooth_curve(freqs_hz, gain_db)
+    raw = np.clip(np.asarray(gain_db, dtype=float), -MAX_CORRECTION_DB, MAX_CORRECTION_DB)
     log_f = np.log(np.maximum(grid, freqs_hz[0]))
-    gain = np.interp(log_f, np.log(freqs_hz), curve, left=curve[0], right=curve[-1])
+    gain = smooth_curve(grid, np.interp(log_f, np.log(freqs_hz), raw))   # 0 dB beyond the limits
     log_mag = gain * np.log(10.0) / 20.0
     cepstrum = np.fft.irfft(log_mag, n_fft)
     fold = np.zeros(n_fft)

@@ -133,7 +133,7 @@ def test_optimize_params_restricts_the_search_to_those_fields(audio_pair, tmp_pa
     moved = {k for row in rows for k in params if row[k] != start[k]}
     assert moved == {key}
     report = (tmp_path / "mix" / "mix_report.txt").read_text()
-    assert f"Best parameters (optimized):\n  {key}" in report
+    assert f"Searched parameters (start = the analysis' starting patch, take 0):\n  {key}" in report
 
 
 def test_without_optimize_only_the_starting_patch_is_measured(audio_pair, tmp_path):
@@ -280,11 +280,14 @@ def test_progress_logs_plain_lines_off_a_terminal(caplog):
             recorder.best_loss = min(recorder.best_loss, loss)
             progress(Take(i, {}, loss, {}, 0.01, ""), recorder)
     lines = [r.getMessage() for r in caplog.records]
-    assert [line.split(":")[0] for line in lines] == ["take 1/20", "take 2/20", "take 5/20"]
+    # take numbers as in the history (take 0 = the starting patch), the count beside them
+    assert [line.split(":")[0] for line in lines] == ["take 0 (starting patch)", "take 1",
+                                                      "take 4"]
+    assert "(1 of 20 takes" in lines[0] and "(5 of 20 takes" in lines[-1]
     assert "best 2" in lines[-1] and stream.getvalue() == ""
     bar = io.StringIO()
     tty = Progress(4, stream=bar, tty=True)
     tty(Take(0, {}, 1.5, {}, 0.01, ""), SimpleNamespace(best_loss=1.5))
     tty.close()
-    assert bar.getvalue().startswith("\r[") and "take 1/4" in bar.getvalue()
+    assert bar.getvalue().startswith("\r[") and "take 0 (1/4 takes)" in bar.getvalue()
     assert bar.getvalue().endswith("\n")
