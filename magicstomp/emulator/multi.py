@@ -32,7 +32,7 @@ import numpy as np
 from .base import Processor
 from .delay import MultiDelayStage
 from .delay_lines import add_and_fold, mix_stereo
-from .mappings import knob_value
+from .mappings import knob_value, variant_value
 from .modulation import FLANGE_SWEEP_MS, CHORUS_SWEEP_MS, ModulatedDelayStage, PhaserStage, TremoloStage
 from .reverb import ReverbStage
 
@@ -70,12 +70,12 @@ def modulation_stage(params: dict, sample_rate: int):
     elif kind == "chorus":
         stage = ModulatedDelayStage(
             sample_rate, base_delay_ms=params["chorus_delay_time_ms"],
-            sweep_ms=CHORUS_SWEEP_MS * depth_pct / 100.0, rate_hz=rate_hz, waveform=waveform,
+            sweep_ms=CHORUS_SWEEP_MS * variant_value("mod_sweep") * depth_pct / 100.0, rate_hz=rate_hz, waveform=waveform,
             phase_deg=MULTI_STEREO_PHASE_DEG)
     else:
         stage = ModulatedDelayStage(
             sample_rate, base_delay_ms=params["flanger_delay_time_ms"],
-            sweep_ms=FLANGE_SWEEP_MS * depth_pct / 100.0, rate_hz=rate_hz, waveform=waveform,
+            sweep_ms=FLANGE_SWEEP_MS * variant_value("mod_sweep") * depth_pct / 100.0, rate_hz=rate_hz, waveform=waveform,
             feedback=params["flanger_feedback_pct"] / 100.0, phase_deg=MULTI_STEREO_PHASE_DEG)
     return kind, stage, level
 
