@@ -31,7 +31,7 @@ import numpy as np
 
 from .base import Processor
 from .delay import MultiDelayStage
-from .delay_lines import add_and_fold, mix_stereo
+from .delay_lines import add_and_fold, mix_and_fold
 from .mappings import knob_value, variant_value
 from .modulation import FLANGE_SWEEP_MS, CHORUS_SWEEP_MS, ModulatedDelayStage, PhaserStage, TremoloStage
 from .reverb import ReverbStage
@@ -108,17 +108,17 @@ class _Multi(Processor):
         out = np.empty((n, 2))
         mono = y
         if self.mod_kind != "tremolo" and self.mod_level:      # a section at level 0 is silent
-            mix_stereo(y, self.mod.process(y), 1.0, self.mod_level, out)
             mono = np.empty(n)
-            add_and_fold(out, out, 0.0, mono)
+            mix_and_fold(y, self.mod.process(y), self.mod_level, out, mono)
         else:
-            mix_stereo(y, y[:, None], 1.0, 0.0, out)
+            out[:, 0] = y
+            out[:, 1] = y
         if self.delay_level:
             wet = self.delay.process(mono)
             mono = np.empty(n)
             add_and_fold(out, wet, self.delay_level, mono)
-        wet = self.reverb.process(mono)
-        add_and_fold(out, wet, 1.0, np.empty(n))
+        if self.reverb.gain:                                   # level 0: the reverb adds zeros
+            out += self.reverb.process(mono)
         return out
 
 
