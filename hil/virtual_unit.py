@@ -48,6 +48,8 @@ def run_unit(name: str = "magicstomp", *, latency_samples: int = 0, gain_db: flo
     stops). ``warm_up`` loads every emulated type before the ports appear (several seconds)."""
     from magicstomp.emulator.variants import UnitVariant
     variant = UnitVariant.load(variant)          # a bad --variant fails before JACK is touched
+    if variant is not None:
+        log.info("playing unit %s", variant.describe())
     import jack
 
     try:
