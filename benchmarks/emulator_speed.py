@@ -130,6 +130,42 @@ def bench_reverb_stage(di: np.ndarray, repeats: int) -> dict:
             "status": "pass" if 1000 * cpu_s <= STAGE_TARGET_MS else "FAIL"}
 
 
+def bench_multi_sections(di: np.ndarray, repeats: int) -> list:
+    """Where a multi spends its time: CPU ms of each section alone (minimum of ``repeats``),
+    fed what it gets in the chain, and of the whole render, for 0x37 and 0x3B."""
+    import time
+
+    from magicstomp.emulator import StreamProcessor
+
+    def cpu_ms(fn) -> float:
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.process_time()
+            fn()
+            best = min(best, time.process_time() - start)
+        return round(1000.0 * best, 2)
+
+    rows = []
+    for type_id in (0x37, 0x3B):
+        multi = StreamProcessor(audible_patch(type_id), RATE_HZ)._impl
+        sections, y = {}, di
+        for stage in multi.front:
+            sections[type(stage).__name__] = cpu_ms(lambda: (stage.reset(), stage.process(y)))
+            stage.reset()
+            y = stage.process(y)
+        if multi.mod_kind != "tremolo":
+            sections[f"modulation ({multi.mod_kind})"] = cpu_ms(
+                lambda: (multi.mod.reset(), multi.mod.process(y)))
+        sections["delay"] = cpu_ms(lambda: (multi.delay.reset(), multi.delay.process(y)))
+        sections["reverb"] = cpu_ms(lambda: (multi.reverb.reset(), multi.reverb.process(y)))
+        whole = cpu_ms(lambda: (multi.reset(), multi.process(di)))
+        sections["mixing and the rest"] = round(whole - sum(sections.values()), 2)
+        rows.append({"type_id": f"0x{type_id:02X}", "name": effect_type(type_id).name,
+                     "whole_cpu_ms": whole, "sections_cpu_ms": sections})
+        print(rows[-1], flush=True)
+    return rows
+
+
 def reference_chain():
     """The 9-stage pedalboard chain, or None when pedalboard is not installed."""
     try:
@@ -230,13 +266,17 @@ def multi_summary(report: dict) -> list:
                        f"(median {float(np.median(rel)):.2f}).")
     else:
         out.append("Reference chain: pedalboard not installed (pip install .[bench]).")
+    for row in report.get("multi_sections", []):
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in row["sections_cpu_ms"].items())
+        out.append(f"Where {row['type_id']} {row['name']} spends its {row['whole_cpu_ms']:.1f} ms "
+                   f"(CPU, each section alone): {parts}.")
     par = report.get("parallel")
     if par:
         out.append(f"render_many: {par['renders']} multis of {report['duration_s']:.0f} s: "
                    f"{par['one_core_renders_per_s']:.1f} renders/s on one core, "
                    f"{par['pool_renders_per_s']:.1f} over {par['workers']} workers "
                    f"(x{par['speed_up']:.2f}; the other agents' load shares the cores).")
-    return out + [""]
+    return out[:2] + [f"- {line}" for line in out[2:]] + [""]
 
 
 def main(argv=None) -> int:
@@ -262,6 +302,7 @@ def main(argv=None) -> int:
     }
     report["reverb_stage"] = bench_reverb_stage(di, args.repeats)
     print(f"reverb stage: {report['reverb_stage']['median_ms']} ms", flush=True)
+    report["multi_sections"] = bench_multi_sections(di, args.repeats)
     report["reference"] = bench_reference(di, args.repeats)
     print(f"reference chain: {report['reference']}", flush=True)
     from magicstomp.emulator.parallel import default_workers
