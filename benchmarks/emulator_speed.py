@@ -189,7 +189,8 @@ def bench_reference(di: np.ndarray, repeats: int) -> dict | None:
     x = di.astype(np.float32)[None, :]
     timing = time_call(lambda: chain(x, RATE_HZ, reset=True), repeats)
     return {"name": "pedalboard 9-stage chain", "version": pedalboard.__version__,
-            "median_s": round(timing.median_wall_s, 5), "cpu_median_s": round(timing.median_cpu_s, 5),
+            "median_s": round(timing.median_wall_s, 5),
+            "cpu_median_s": round(timing.median_cpu_s, 5),
             "realtime_x": round(DURATION_S / timing.median_wall_s, 1),
             "cpu_realtime_x": round(DURATION_S / timing.median_cpu_s, 1)}
 
@@ -219,7 +220,8 @@ def markdown(report: dict) -> str:
         "",
         f"{report['duration_s']:.0f} s of mono {report['rate_hz']} Hz DI (`{report['input']}`), "
         f"median of {report['repeats']} renders after one warm-up (first call = numba compile "
-        f"or cache load). Machine: {report['machine']}; load average {report['load_average']} at the start, "
+        f"or cache load). Machine: {report['machine']}; load average "
+        f"{report['load_average']} at the start, "
         f"{report.get('load_average_end', '?')} at the end "
         f"(other jobs share the cores: the CPU-time column is the less noisy one). "
         f"{report['date_utc']}. Status is judged on the CPU-time factor.",
@@ -254,9 +256,9 @@ def multi_summary(report: dict) -> list:
     out = ["## Multis as a model (issue #16: >= 300x CPU on a quiet core)", ""]
     if multis:
         cpu = [r["cpu_realtime_x"] for r in multis]
+        passed = sum(r["model_status"] == "pass" for r in multis)
         out.append(f"All 8 multis: CPU factor {min(cpu):.0f}x to {max(cpu):.0f}x (median "
-                   f"{float(np.median(cpu)):.0f}x); {sum(r['model_status'] == 'pass' for r in multis)}"
-                   f" of 8 reach 300x in this run.")
+                   f"{float(np.median(cpu)):.0f}x); {passed} of 8 reach 300x in this run.")
     if ref:
         out.append(f"Reference chain in the same run ({ref['name']}, pedalboard {ref['version']}): "
                    f"{ref['cpu_realtime_x']:.0f}x CPU ({ref['realtime_x']:.0f}x wall).")

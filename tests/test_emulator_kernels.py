@@ -18,7 +18,8 @@ from magicstomp.emulator.reverb import ReverbCore
 
 def _fdn_reference(core: ReverbCore, x: np.ndarray) -> np.ndarray:
     """The FDN of ReverbCore, sample by sample in plain Python (arrays copied, core untouched)."""
-    ibuf, ap_buf, lines = np.zeros_like(core._ibuf), np.zeros_like(core._ap_buf), np.zeros_like(core._lines)
+    ibuf, ap_buf = np.zeros_like(core._ibuf), np.zeros_like(core._ap_buf)
+    lines = np.zeros_like(core._lines)
     fstate = np.zeros((8, 2))
     imask, amask, lmask = ibuf.size - 1, ap_buf.shape[1] - 1, lines.shape[1] - 1
     out = np.zeros((x.size, 2))

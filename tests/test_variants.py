@@ -182,7 +182,8 @@ def test_a_section_level_offset_changes_its_wet_by_its_db(noise, name, level_key
     loud = base.with_values(**{level_key: 6.0})
     wets = []
     for variant in (None, one(name, -1.5)):
-        wets.append(render(loud, noise, SR, variant=variant) - render(base, noise, SR, variant=variant))
+        wets.append(render(loud, noise, SR, variant=variant)
+                    - render(base, noise, SR, variant=variant))
     assert rms_db(wets[1]) - rms_db(wets[0]) == pytest.approx(-1.5, abs=1e-6)
 
 
@@ -192,7 +193,8 @@ def test_a_volume_taper_exponent_scales_the_volume_db(noise):
     half = patch.with_values(master_volume=5.0)
     for power in (spread.bounds[0], 1.0, spread.bounds[1]):
         v = one("volume_taper", power)
-        drop_db = rms_db(render(half, noise, SR, variant=v)) - rms_db(render(patch, noise, SR, variant=v))
+        drop_db = (rms_db(render(half, noise, SR, variant=v))
+                   - rms_db(render(patch, noise, SR, variant=v)))
         assert drop_db == pytest.approx(power * 40 * np.log10(0.5), abs=1e-6)
 
 

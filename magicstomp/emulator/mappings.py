@@ -223,15 +223,20 @@ ASSUMPTION_SPREADS = (
     AssumptionSpread("master_tone_hz", "ratio", 0.20, ("amp.MASTER_TONE_HZ",),
                      "The master tone's 1.2 kHz corner is a guess at a treble-cut pot."),
     AssumptionSpread("tone_taper", "scale", 0.25, _TONE_KNOBS,
-                     "dB per step of the tone knobs: real tone stacks span about +/-9 to +/-15 dB."),
+                     "dB per step of the tone knobs: real tone stacks span about +/-9 to "
+                     "+/-15 dB."),
     AssumptionSpread("drive_taper", "scale", 0.20, ("preamp_gain",),
-                     "dB of drive per gain step: 36 dB over the knob is a guess; 29-43 dB is common."),
+                     "dB of drive per gain step: 36 dB over the knob is a guess; 29-43 dB is "
+                     "common."),
     AssumptionSpread("drive_base_db", "db", 3.0, ("DriveVoicing.base_gain_db",),
-                     "Drive at gain 0 of each voicing was set by ear; 3 dB is a clearly audible step."),
+                     "Drive at gain 0 of each voicing was set by ear; 3 dB is a clearly audible "
+                     "step."),
     AssumptionSpread("volume_taper", "power", 0.15, ("master_volume",),
                      "Audio-taper pots lie between about x^1.7 and x^2.3, not exactly square law."),
-    AssumptionSpread("front_level_db", "db", 2.0, ("AmpVoicing.trim_db", "DistortionVoicing.trim_db"),
-                     "Voicing trims even out loudness on one DI; the unit's own levels are unmeasured."),
+    AssumptionSpread("front_level_db", "db", 2.0,
+                     ("AmpVoicing.trim_db", "DistortionVoicing.trim_db"),
+                     "Voicing trims even out loudness on one DI; the unit's own levels are "
+                     "unmeasured."),
     AssumptionSpread("lfo_rate", "ratio", 0.15,
                      ("chorus_speed", "flanger_speed", "phaser_speed", "tremolo_speed"),
                      "Hz per step of the multis' 0-10 speed knobs is not published."),
@@ -247,7 +252,8 @@ ASSUMPTION_SPREADS = (
     AssumptionSpread("reverb_damping_hz", "ratio", 0.30, ("reverb.HF_CORNER_HZ",),
                      "The corner above which hi_freq_ratio shortens the tail (3 kHz) is a guess."),
     AssumptionSpread("gate_threshold_db", "db", 3.0, ("gate_threshold",),
-                     "dBFS of each gate threshold step is assumed; 3 dB moves where the gate bites."),
+                     "dBFS of each gate threshold step is assumed; 3 dB moves where the gate "
+                     "bites."),
     AssumptionSpread("tape_time", "ratio", 0.10, ("delay_time",),
                      "Tape Echo ms per step (geometric 30-1000 ms) is assumed."),
 )
@@ -352,7 +358,8 @@ def _nominal_value(entry, value, key: str = ""):
         return entry.hi * x / 10.0
     if entry.kind == "amp_square":
         return entry.hi * (x / 10.0) ** 2
-    raise EmulationError(f"mapping kind {entry.kind!r} of {entry.key!r} is unknown; fix ASSUMED_MAPPINGS")
+    raise EmulationError(f"mapping kind {entry.kind!r} of {entry.key!r} is unknown; "
+                         "fix ASSUMED_MAPPINGS")
 
 
 def require_keys(params, keys, *, stage: str) -> None:

@@ -228,7 +228,8 @@ class Chorus(_ModProcessor):
         p = self.params
         self.stage = ModulatedDelayStage(
             self.sample_rate, base_delay_ms=p["mod_delay_ms"],
-            sweep_ms=CHORUS_SWEEP_MS * variant_value("mod_sweep") * p["pm_depth_pct"] / 100.0, rate_hz=p["mod_frequency_hz"],
+            sweep_ms=CHORUS_SWEEP_MS * variant_value("mod_sweep") * p["pm_depth_pct"] / 100.0,
+            rate_hz=p["mod_frequency_hz"],
             waveform=p["mod_waveform"], am_depth=p["am_depth_pct"] / 100.0)
 
 
@@ -239,7 +240,8 @@ class Flange(_ModProcessor):
         p = self.params
         self.stage = ModulatedDelayStage(
             self.sample_rate, base_delay_ms=p["mod_delay_ms"],
-            sweep_ms=FLANGE_SWEEP_MS * variant_value("mod_sweep") * p["mod_depth_pct"] / 100.0, rate_hz=p["mod_frequency_hz"],
+            sweep_ms=FLANGE_SWEEP_MS * variant_value("mod_sweep") * p["mod_depth_pct"] / 100.0,
+            rate_hz=p["mod_frequency_hz"],
             waveform=p["mod_waveform"], feedback=p["feedback_gain_pct"] / 100.0)
 
 

@@ -70,12 +70,14 @@ def modulation_stage(params: dict, sample_rate: int):
     elif kind == "chorus":
         stage = ModulatedDelayStage(
             sample_rate, base_delay_ms=params["chorus_delay_time_ms"],
-            sweep_ms=CHORUS_SWEEP_MS * variant_value("mod_sweep") * depth_pct / 100.0, rate_hz=rate_hz, waveform=waveform,
+            sweep_ms=CHORUS_SWEEP_MS * variant_value("mod_sweep") * depth_pct / 100.0,
+            rate_hz=rate_hz, waveform=waveform,
             phase_deg=MULTI_STEREO_PHASE_DEG)
     else:
         stage = ModulatedDelayStage(
             sample_rate, base_delay_ms=params["flanger_delay_time_ms"],
-            sweep_ms=FLANGE_SWEEP_MS * variant_value("mod_sweep") * depth_pct / 100.0, rate_hz=rate_hz, waveform=waveform,
+            sweep_ms=FLANGE_SWEEP_MS * variant_value("mod_sweep") * depth_pct / 100.0,
+            rate_hz=rate_hz, waveform=waveform,
             feedback=params["flanger_feedback_pct"] / 100.0, phase_deg=MULTI_STEREO_PHASE_DEG)
     return kind, stage, level
 

@@ -6,10 +6,11 @@
         takes = pool.render_many(patches, mono=True)      # the mono fold (n,), half the transfer
 
 The input is sent to each worker once (when the pool starts), then only patches
-travel (as their payload bytes). Each render is the same function as :func:`magicstomp.emulator.render`,
-so results equal serial renders bit for bit. ``workers=1`` renders in this
-process (no pool). Workers are forked where the platform allows it, so they
-inherit the loaded numba kernels; elsewhere they are spawned and load them once.
+travel (as their payload bytes). Each render is the same function as
+:func:`magicstomp.emulator.render`, so results equal serial renders bit for bit.
+``workers=1`` renders in this process (no pool). Workers are forked where the
+platform allows it, so they inherit the numba kernels the parent has loaded;
+elsewhere they are spawned and load them once.
 """
 
 from __future__ import annotations

@@ -133,7 +133,8 @@ class UnitVariant:
 
     def to_dict(self) -> dict:
         """``{"seed": ..., "values": {name: value}}`` (every spread, in table order)."""
-        return {"seed": self.seed, "values": {s.name: self.value(s.name) for s in ASSUMPTION_SPREADS}}
+        return {"seed": self.seed,
+                "values": {s.name: self.value(s.name) for s in ASSUMPTION_SPREADS}}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
