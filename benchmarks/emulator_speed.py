@@ -18,7 +18,9 @@ gain, distortion, low-pass ladder filter, chorus, delay, reverb, limiter) on
 the same DI. Its factor moves with the load like ours, so ``x_reference`` (our
 CPU factor / the reference's) is the figure to compare between runs. Finally
 ``render_many`` renders 16 multis over every core (``--workers``) and the
-throughput in renders per second is set beside one core's.
+throughput in renders per second is set beside one core's, and a search-like
+sequence (16 candidates of one multi moving one knob after the front) is timed
+with and without ``RenderPool``'s front cache.
 
 Usage::
 
@@ -214,6 +216,47 @@ def bench_parallel(di: np.ndarray, workers: int) -> dict:
     return result
 
 
+def search_moves(type_id: int) -> list:
+    """16 candidates as a search proposes them once the amp is chosen: the audible init patch,
+    then one post-front knob moved at a time (modulation, delay and reverb levels and times)."""
+    base = audible_patch(type_id)
+    values = base.values()
+    prefix = next(p for p in ("chorus_", "flanger_", "phaser_", "tremolo_")
+                  if f"{p}speed" in values)
+    moves = [{f"{prefix}speed": s} for s in (2.0, 4.0, 6.0)]
+    moves += [{f"{prefix}depth": d} for d in (3.0, 7.0)]
+    moves += [{"delay_level": v} for v in (2.0, 4.0, 8.0)]
+    moves += [{"feedback_delay_time_ms": t} for t in (200.0, 400.0)]
+    moves += [{"reverb_level": v} for v in (2.0, 5.0, 9.0)]
+    moves += [{"reverb_time_s": t} for t in (1.0, 3.0)]
+    return [base] + [base.with_values(**m) for m in moves]
+
+
+def bench_front_cache(di: np.ndarray, repeats: int) -> list:
+    """CPU ms per candidate of :func:`search_moves` on one core, with and without the
+    RenderPool's front cache (the renders are the same, bit for bit)."""
+    import time
+
+    from magicstomp.emulator import RenderPool
+    rows = []
+    for type_id in (0x37, 0x3B):
+        patches = search_moves(type_id)
+        row = {"type_id": f"0x{type_id:02X}", "name": effect_type(type_id).name,
+               "candidates": len(patches)}
+        for label, cache in (("no_cache", False), ("front_cache", True)):
+            best = float("inf")
+            for _ in range(max(1, repeats // 2)):
+                pool = RenderPool(di, RATE_HZ, workers=1, cache_front=cache)
+                start = time.process_time()
+                pool.render_many(patches, mono=True)
+                best = min(best, time.process_time() - start)
+            row[f"{label}_cpu_ms_per_candidate"] = round(1000 * best / len(patches), 2)
+            row[f"{label}_cpu_realtime_x"] = round(DURATION_S * len(patches) / best, 1)
+        rows.append(row)
+        print(row, flush=True)
+    return rows
+
+
 def markdown(report: dict) -> str:
     lines = [
         "# Emulator speed",
@@ -272,6 +315,12 @@ def multi_summary(report: dict) -> list:
         parts = ", ".join(f"{k} {v:.1f}" for k, v in row["sections_cpu_ms"].items())
         out.append(f"Where {row['type_id']} {row['name']} spends its {row['whole_cpu_ms']:.1f} ms "
                    f"(CPU, each section alone): {parts}.")
+    for row in report.get("front_cache", []):
+        out.append(f"{row['type_id']} {row['name']}, {row['candidates']} candidates moving one "
+                   f"knob after the front (one core): {row['no_cache_cpu_ms_per_candidate']:.1f} "
+                   f"ms CPU each ({row['no_cache_cpu_realtime_x']:.0f}x) without the front "
+                   f"cache, {row['front_cache_cpu_ms_per_candidate']:.1f} ms "
+                   f"({row['front_cache_cpu_realtime_x']:.0f}x) with it (the same renders).")
     par = report.get("parallel")
     if par:
         out.append(f"render_many: {par['renders']} multis of {report['duration_s']:.0f} s: "
@@ -305,6 +354,7 @@ def main(argv=None) -> int:
     report["reverb_stage"] = bench_reverb_stage(di, args.repeats)
     print(f"reverb stage: {report['reverb_stage']['median_ms']} ms", flush=True)
     report["multi_sections"] = bench_multi_sections(di, args.repeats)
+    report["front_cache"] = bench_front_cache(di, args.repeats)
     report["reference"] = bench_reference(di, args.repeats)
     print(f"reference chain: {report['reference']}", flush=True)
     from magicstomp.emulator.parallel import default_workers

@@ -51,3 +51,32 @@ def test_bad_worker_counts_are_refused(x, workers):
 def test_stereo_input_is_refused():
     with pytest.raises(EmulationError, match="mono input"):
         render_many(PATCHES, np.zeros((10, 2)), SR, workers=1)
+
+
+def test_the_front_cache_reuses_fronts_and_renders_the_same(x):
+    """Candidates that move only modulation, delay or reverb reuse the front, bit for bit."""
+    variant = UnitVariant.draw(2)
+    base = [audible_patch(t) for t in (0x37, 0x38, 0x39, 0x3A, 0x3B, 0x3C, 0x3D, 0x3E)]
+    moves = [dict(delay_level=3.0), dict(reverb_level=9.0), dict(delay_feedback_pct=20)]
+    patches = base + [p.with_values(**m) for p in base for m in moves]
+    pool = RenderPool(x, SR, workers=1, variant=variant)
+    outs = pool.render_many(patches)
+    for patch, y in zip(patches, outs):
+        assert np.array_equal(y, render(patch, x, SR, variant=variant)), patch.effect_type.name
+    # one front per family and amp/distortion setting: the Amp Multis share theirs, so do
+    # the Distortion Multis; every move is a hit
+    assert pool.front_cache.misses == 2 and pool.front_cache.hits == len(patches) - 2
+    # a front value changes the key
+    pool.render_many([base[0].with_values(preamp_gain=9.0)])
+    assert pool.front_cache.misses == 3
+
+
+def test_the_front_cache_keys_on_the_variant_and_can_be_off(x):
+    patch = audible_patch(0x37)
+    a, b = UnitVariant.draw(3), UnitVariant.draw(4)
+    one = RenderPool(x, SR, workers=1, variant=a)
+    other = RenderPool(x, SR, workers=1, variant=b)
+    assert not np.array_equal(one.render_many([patch])[0], other.render_many([patch])[0])
+    off = RenderPool(x, SR, workers=1, cache_front=False)
+    assert off.front_cache is None
+    assert np.array_equal(off.render_many([patch])[0], render(patch, x, SR))

@@ -282,6 +282,11 @@ def use_variant(variant):
         _ACTIVE_VARIANT.reset(token)
 
 
+def active_variant():
+    """The variant processors are being built under (None = the nominal model)."""
+    return _ACTIVE_VARIANT.get()
+
+
 def variant_value(name: str) -> float:
     """The active variant's value of spread ``name`` (its nominal value without a variant)."""
     spread = SPREADS_BY_NAME[name]

@@ -88,6 +88,16 @@ class _Multi(Processor):
     def _front(self) -> list:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def front_key(self) -> tuple:
+        """What the front's output depends on besides the input: the processor kind, the
+        rate, every value the front stages read, and the unit variant they were built with.
+        Two patches with equal keys give the same :meth:`process_front` of the same input."""
+        keys = sorted({k for stage in self.front for k in getattr(stage, "KEYS", ())}
+                      | {"speaker_type"} & set(self.params))
+        variant = self.variant
+        return (type(self).__name__, self.sample_rate, tuple((k, self.params[k]) for k in keys),
+                None if variant is None else tuple(sorted(variant.values.items())))
+
     def _setup(self) -> None:
         p, sr = self.params, self.sample_rate
         self.front = self._front()
@@ -101,9 +111,17 @@ class _Multi(Processor):
             stage.reset()
 
     def process(self, x: np.ndarray) -> np.ndarray:
+        return self.process_back(self.process_front(x))
+
+    def process_front(self, x: np.ndarray) -> np.ndarray:
+        """The mono output of the front stages (gate, compressor, amp or distortion)."""
         y = x
         for stage in self.front:
             y = stage.process(y)
+        return y
+
+    def process_back(self, y: np.ndarray) -> np.ndarray:
+        """Modulation, delay and reverb on the front's output ``y`` (not modified); (n, 2)."""
         if self.mod_kind == "tremolo":
             y = self.mod.process(y)
         n = y.shape[0]
