@@ -205,7 +205,7 @@ def bench_parallel(di: np.ndarray, workers: int) -> dict:
     patches = [audible_patch(t) for t in sorted(_MULTI_IDS)] * 2
     result = {"renders": len(patches), "workers": workers}
     for label, n in (("one_core", 1), ("pool", workers)):
-        with RenderPool(di, RATE_HZ, workers=n) as pool:
+        with RenderPool(di, RATE_HZ, workers=n, cache_front=False) as pool:   # cores only
             pool.render_many(patches[:n])                 # warm the workers
             start = time.perf_counter()
             pool.render_many(patches, mono=True)
