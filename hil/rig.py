@@ -154,18 +154,24 @@ class VirtualRig(Rig):
         The chain to imitate; None for an ideal one.
     seed : int
         Seed of the random draws (jitter, wobble, noise), take after take.
+    variant : UnitVariant, int or path, optional
+        The unit played through: a :class:`magicstomp.emulator.UnitVariant`, a seed
+        or a variant JSON file (None = the nominal model), so a search whose model is
+        the nominal emulator plays through a different unit, as on hardware.
     """
 
     def __init__(self, sample_rate: int = 44100, *, imperfections: Imperfections | None = None,
-                 seed: int = 0):
+                 seed: int = 0, variant=None):
+        from magicstomp.emulator.variants import UnitVariant
         super().__init__(sample_rate)
         self.imperfections = imperfections
         self.seed = seed
+        self.variant = UnitVariant.load(variant)
         self._rng = np.random.default_rng(seed)
 
     def _render(self, patch, di: np.ndarray) -> np.ndarray:
         from magicstomp.emulator import render, to_mono
-        take = to_mono(render(patch, di, self.sample_rate))
+        take = to_mono(render(patch, di, self.sample_rate, variant=self.variant))
         imp = self.imperfections
         if imp is None:
             return take
@@ -177,7 +183,8 @@ class VirtualRig(Rig):
     def describe(self) -> dict:
         d = super().describe()
         d.update(seed=self.seed,
-                 imperfections=self.imperfections.to_dict() if self.imperfections else None)
+                 imperfections=self.imperfections.to_dict() if self.imperfections else None,
+                 variant=self.variant.to_dict() if self.variant else None)
         return d
 
 

@@ -69,12 +69,15 @@ class UnitState:
         Bank .syx holding the 99 slots: read at start when it exists, rewritten after writes.
     seed : int
         Seed of the noise.
+    variant : UnitVariant, optional
+        The unit variant the emulator plays (None = the nominal model).
     """
 
     def __init__(self, sample_rate: int, *, latency_samples: int = 0, gain_db: float = 0.0,
                  invert: bool = False, noise_dbfs: float | None = None, bank_path=None,
-                 seed: int = 0):
+                 seed: int = 0, variant=None):
         self.sample_rate = int(sample_rate)
+        self.variant = variant
         self.gain = (10 ** (gain_db / 20)) * (-1.0 if invert else 1.0)
         self.noise_rms = None if noise_dbfs is None else 10 ** (noise_dbfs / 20)
         self._rng = np.random.default_rng(seed)
@@ -161,7 +164,7 @@ class UnitState:
         self.edit_payload = bytes(payload)
         self.patch_changes += 1
         try:
-            self.processor = StreamProcessor(patch, self.sample_rate)
+            self.processor = StreamProcessor(patch, self.sample_rate, variant=self.variant)
         except (MagicstompError, ImportError) as exc:
             log.warning("cannot emulate %s (%s); passing the input through", patch, exc)
             self.processor = None

@@ -1,8 +1,8 @@
 """The JACK virtual unit: a JACK client that behaves like a Magicstomp on a sound card.
 
 Run it with ``python -m hil.virtual_unit [--name magicstomp] [--latency-samples N]
-[--gain-db G] [--invert] [--noise-dbfs L] [--bank bank.syx]`` while a JACK
-server runs. The client has one audio input (``in``), two audio outputs
+[--gain-db G] [--invert] [--noise-dbfs L] [--bank bank.syx] [--variant SEED|FILE]``
+while a JACK server runs. The client has one audio input (``in``), two audio outputs
 (``out_1``, ``out_2``) and MIDI ports ``midi_in`` / ``midi_out``:
 
 * sounddevice sees it as an audio device named after the client
@@ -46,10 +46,14 @@ DEFAULT_WAIT_S = 120.0      # a first run compiles the emulator (numba) during t
 
 def run_unit(name: str = "magicstomp", *, latency_samples: int = 0, gain_db: float = 0.0,
              invert: bool = False, noise_dbfs: float | None = None, bank_path=None,
-             seed: int = 0, warm_up: bool = True,
+             seed: int = 0, warm_up: bool = True, variant=None,
              stop_event: threading.Event | None = None) -> None:
     """Run the virtual unit as JACK client ``name`` until ``stop_event`` is set (or the server
     stops). ``warm_up`` loads every emulated type before the ports appear (several seconds)."""
+    from magicstomp.emulator.variants import UnitVariant
+    variant = UnitVariant.load(variant)          # a bad --variant fails before JACK is touched
+    if variant is not None:
+        log.info("playing unit %s", variant.describe())
     import jack
 
     try:
@@ -64,7 +68,8 @@ def run_unit(name: str = "magicstomp", *, latency_samples: int = 0, gain_db: flo
     if warm_up:
         _warm_up(client.samplerate)     # before activation: the graph never waits for it
     state = UnitState(client.samplerate, latency_samples=latency_samples, gain_db=gain_db,
-                      invert=invert, noise_dbfs=noise_dbfs, bank_path=bank_path, seed=seed)
+                      invert=invert, noise_dbfs=noise_dbfs, bank_path=bank_path, seed=seed,
+                      variant=variant)
     audio_in = client.inports.register("in")
     outs = [client.outports.register("out_1"), client.outports.register("out_2")]
     midi_in = client.midi_inports.register("midi_in")
@@ -150,7 +155,7 @@ class VirtualUnitProcess:
         File for the unit's stdout/stderr (default: discarded).
     **options
         ``latency_samples``, ``gain_db``, ``invert``, ``noise_dbfs``, ``bank_path``, ``seed``,
-        ``warm_up``.
+        ``warm_up``, ``variant`` (a seed or a variant JSON path).
     """
 
     def __init__(self, name: str = "magicstomp", *, log_path=None, **options):
@@ -219,6 +224,9 @@ class VirtualUnitProcess:
 @click.option("--bank", "bank_path", type=click.Path(dir_okay=False), default=None,
               help="Bank .syx persisting the 99 user slots (read at start, rewritten on writes).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
+@click.option("--variant", default=None, metavar="SEED|FILE",
+              help="Play a unit variant: a seed drawing every assumed mapping from its "
+                   "spread, or a variant JSON (default: the nominal model).")
 @click.option("--warm-up/--no-warm-up", default=True, show_default=True,
               help="Load every emulated type before the ports appear.")
 @click.option("--wait", "wait_only", is_flag=True,
@@ -227,8 +235,8 @@ class VirtualUnitProcess:
 @click.option("--timeout-s", type=click.FloatRange(min=0.1), default=DEFAULT_WAIT_S,
               show_default=True, help="With --wait: how long to wait for the unit.")
 @click.option("--verbose", "-v", is_flag=True, help="Log every message.")
-def main(name, latency_samples, gain_db, invert, noise_dbfs, bank_path, seed, warm_up, wait_only,
-         timeout_s, verbose):
+def main(name, latency_samples, gain_db, invert, noise_dbfs, bank_path, seed, variant, warm_up,
+         wait_only, timeout_s, verbose):
     """Run the JACK virtual Magicstomp until SIGTERM or Ctrl-C; it prints
     'ready NAME RATE PERIOD' once its ports exist. With --wait, wait for a unit started
     elsewhere (e.g. in the background) to be ready.
@@ -252,7 +260,7 @@ def main(name, latency_samples, gain_db, invert, noise_dbfs, bank_path, seed, wa
     try:
         run_unit(name, latency_samples=latency_samples, gain_db=gain_db, invert=invert,
                  noise_dbfs=noise_dbfs, bank_path=bank_path, seed=seed, warm_up=warm_up,
-                 stop_event=stop)
+                 variant=variant, stop_event=stop)
     except MagicstompError as exc:
         fail(str(exc))
 

@@ -219,3 +219,22 @@ def test_calibration_on_its_own_from_the_command_line(start_virtual_unit, jack_s
 def test_no_device_given_lists_the_choices(virtual_unit):
     with pytest.raises(DeviceError, match=rf"no output audio device given; choose one of: .*{virtual_unit.name}"):
         io.resolve_device(None, "output")
+
+
+def test_a_unit_variant_plays_through_the_hardware_path(start_virtual_unit, freewheel):
+    """``--variant 5``: the unit plays drawn assumptions, so its takes match the variant's
+    render, not the nominal model's (the model a search would use)."""
+    from magicstomp.emulator import UnitVariant
+    unit = start_virtual_unit(variant=5)
+    patch = Patch.init("Amp Multi (Tremolo)").with_values(tremolo_depth=8.0, tremolo_speed=6.0)
+    di = _di(1.0)
+    unit_ref = VirtualRig(RATE, variant=UnitVariant.draw(5)).render(patch, di)
+    model_ref = VirtualRig(RATE).render(patch, di)
+    with freewheel():
+        record = _calibrate(unit)
+        with _rig(unit, record) as rig:
+            take = rig.render(patch, di)
+    assert np.corrcoef(take, unit_ref)[0, 1] >= 0.99
+    def rms(x):
+        return np.sqrt(np.mean(x ** 2))
+    assert rms(take - unit_ref) < 0.3 * rms(take - model_ref)

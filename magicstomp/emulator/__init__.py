@@ -1,7 +1,8 @@
 """The virtual Magicstomp: renders a Patch with the DSP of its effect type.
 
-    render(patch, audio, sample_rate)   -> (n, 2) float64 stereo, as the unit's outputs
-    StreamProcessor(patch, sample_rate) -> .process(block) -> (len(block), 2), block by block
+    render(patch, audio, sample_rate, variant=None) -> (n, 2) float64 stereo, as the unit's outputs
+    StreamProcessor(patch, sample_rate, variant=None) -> .process(block) -> (len(block), 2)
+    render_many(patches, audio, sample_rate, workers=N) -> [render(...), ...] over N processes
     to_mono(stereo)                     -> the documented mono fold: 0.5 * (L + R)
     EMULATED_TYPES                      -> {type id: "module:Class"}
 
@@ -9,6 +10,10 @@ The same patch and input always give the same output: every processor starts
 from a defined state (LFO phases at 0, delay lines and filters empty), and the
 block-by-block output of a StreamProcessor equals the offline render.
 Input is mono float (any length); output is float64 stereo.
+
+``variant`` (a :class:`~magicstomp.emulator.variants.UnitVariant`, see
+``variants.py``) draws every undocumented assumption from its spread: a
+plausible other unit. None is the nominal model.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ import numpy as np
 
 from ..effects import effect_type
 from ..errors import EmulationError
+from .mappings import use_variant
+from .parallel import RenderPool, render_many
+from .variants import UnitVariant
 
 SUPPORTED_RATES_HZ = (44100, 48000, 96000)
 
@@ -79,12 +87,18 @@ def _check_rate(sample_rate) -> int:
 
 
 class StreamProcessor:
-    """Block-by-block rendering of one patch; output equals :func:`render`."""
+    """Block-by-block rendering of one patch; output equals :func:`render`.
 
-    def __init__(self, patch, sample_rate: int):
+    ``variant``: a :class:`UnitVariant` the processor is built with (None = nominal).
+    """
+
+    def __init__(self, patch, sample_rate: int, *, variant: UnitVariant | None = None):
         self.patch = patch
         self.sample_rate = _check_rate(sample_rate)
-        self._impl = processor_class(patch.effect_type)(patch, self.sample_rate)
+        self.variant = variant
+        cls = processor_class(patch.effect_type)
+        with use_variant(variant):
+            self._impl = cls(patch, self.sample_rate)
 
     def process(self, block) -> np.ndarray:
         """Process mono ``block`` (n,) and return stereo (n, 2) float64."""
@@ -100,9 +114,9 @@ class StreamProcessor:
         self._impl.reset()
 
 
-def render(patch, audio, sample_rate: int) -> np.ndarray:
-    """Render mono ``audio`` through ``patch``; returns (n, 2) float64 stereo."""
-    return StreamProcessor(patch, sample_rate).process(audio)
+def render(patch, audio, sample_rate: int, *, variant: UnitVariant | None = None) -> np.ndarray:
+    """Render mono ``audio`` through ``patch`` (on unit ``variant``); returns (n, 2) float64."""
+    return StreamProcessor(patch, sample_rate, variant=variant).process(audio)
 
 
 def to_mono(stereo: np.ndarray) -> np.ndarray:

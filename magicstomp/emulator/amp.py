@@ -29,7 +29,7 @@ from .base import Processor
 from .dsp import db_to_gain, rbj_biquad
 from .dynamics import NoiseGateStage
 from .ir import FirConvolver, cabinet_ir
-from .mappings import knob_value, require_keys
+from .mappings import knob_value, require_keys, variant_value
 from .shaper import DriveCore
 
 MASTER_TONE_HZ = 1200.0
@@ -152,18 +152,23 @@ class AmpStage:
         sr = sample_rate
         pre = rbj_sections(sr, [("highpass", v.hp_hz, 0.7071, 0.0),
                              ("peaking", v.pre_hz, v.pre_q, v.pre_db)])
+        hz = {k: getattr(v, k) * variant_value(k) for k in
+              ("bass_hz", "lo_mid_hz", "hi_mid_hz", "treble_hz", "presence_hz")}
         post = rbj_sections(sr, [
-            ("lowshelf", v.bass_hz, 0.7071, knob_value("bass", params["bass"])),
-            ("peaking", v.lo_mid_hz, 0.9, knob_value("lo_mid", params["lo_mid"])),
-            ("peaking", v.hi_mid_hz, 0.9, knob_value("hi_mid", params["hi_mid"])),
-            ("highshelf", v.treble_hz, 0.7071, knob_value("treble", params["treble"])),
+            ("lowshelf", hz["bass_hz"], 0.7071, knob_value("bass", params["bass"])),
+            ("peaking", hz["lo_mid_hz"], 0.9, knob_value("lo_mid", params["lo_mid"])),
+            ("peaking", hz["hi_mid_hz"], 0.9, knob_value("hi_mid", params["hi_mid"])),
+            ("highshelf", hz["treble_hz"], 0.7071, knob_value("treble", params["treble"])),
             ("peaking", v.voice_hz, 0.8, v.voice_db),
-            ("highshelf", v.presence_hz, 0.7071, knob_value("presence", params["presence"])),
-            ("highshelf", MASTER_TONE_HZ, 0.6, knob_value("master_tone", params["master_tone"])),
+            ("highshelf", hz["presence_hz"], 0.7071, knob_value("presence", params["presence"])),
+            ("highshelf", MASTER_TONE_HZ * variant_value("master_tone_hz"), 0.6,
+             knob_value("master_tone", params["master_tone"])),
             ("lowpass", v.post_lp_hz, 0.7071, 0.0),
             ("highpass", DC_BLOCK_HZ, 0.7071, 0.0)])
-        gain_db = v.base_gain_db + knob_value("preamp_gain", params["preamp_gain"])
-        out_gain = db_to_gain(v.trim_db) * knob_value("master_volume", params["master_volume"])
+        gain_db = (v.base_gain_db + variant_value("drive_base_db")
+                   + knob_value("preamp_gain", params["preamp_gain"]))
+        out_gain = (db_to_gain(v.trim_db + variant_value("front_level_db"))
+                    * knob_value("master_volume", params["master_volume"]))
         self._drive = v.drive_core(sr, pre_sections=pre, post_sections=post,
                                    gain_in=db_to_gain(gain_db), gain_out=out_gain)
         self.reset()

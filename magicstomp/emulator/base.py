@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .mappings import active_variant
+
 
 class Processor:
     """Base class: subclasses implement ``_setup`` (read params), ``reset`` and ``process``."""
@@ -20,6 +22,7 @@ class Processor:
         self.patch = patch
         self.sample_rate = int(sample_rate)
         self.params = patch.values()
+        self.variant = active_variant()        # the unit variant it is built for (None: nominal)
         self._setup()
         self.reset()
 

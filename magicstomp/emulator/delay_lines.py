@@ -298,6 +298,19 @@ def mix_stereo(dry, wet, dry_gain, wet_gain, out):
 
 
 @njit(cache=True)
+def mix_and_fold(dry, wet, wet_gain, out, mono):
+    """:func:`mix_stereo` of mono ``dry`` (gain 1) and (n, 1) or (n, 2) ``wet``, and
+    mono = 0.5 * (L + R), in one pass (the same values as the two calls)."""
+    right_ch = 1 if wet.shape[1] > 1 else 0
+    for i in range(dry.shape[0]):
+        left = 1.0 * dry[i] + wet_gain * wet[i, 0]
+        right = 1.0 * dry[i] + wet_gain * wet[i, right_ch]
+        out[i, 0] = left
+        out[i, 1] = right
+        mono[i] = 0.5 * (left + right)
+
+
+@njit(cache=True)
 def add_and_fold(acc, wet, gain, mono):
     """acc[:, ch] += gain * wet[:, ch] for (n, 2) arrays, and mono = 0.5 * (L + R) of the sum."""
     for i in range(acc.shape[0]):

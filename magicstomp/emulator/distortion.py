@@ -27,7 +27,7 @@ from .amp import (AMP_VOICINGS, DC_BLOCK_HZ, MASTER_TONE_HZ, DriveVoicing, MonoS
                   rbj_sections)
 from .dsp import db_to_gain, rbj_biquad
 from .dynamics import NoiseGateStage
-from .mappings import knob_value, require_keys
+from .mappings import knob_value, require_keys, variant_value
 from .shaper import BiquadChain
 
 
@@ -116,7 +116,8 @@ class DistortionStage:
                      for i in (1, 2, 3)]
         post_bands = [(p[f"post_frequency_{i}_hz"], p[f"post_gain_{i}_db"],
                        p[f"post_bandwidth_{i}_q"]) for i in (1, 2, 3, 4)]
-        tone = ("highshelf", MASTER_TONE_HZ, 0.6, knob_value("master_tone", p["master_tone"]))
+        tone = ("highshelf", MASTER_TONE_HZ * variant_value("master_tone_hz"), 0.6,
+                knob_value("master_tone", p["master_tone"]))
         level_in = knob_value("pre_eq_level", p["pre_eq_level"])
         drive_gain_db = knob_value("preamp_gain", p["preamp_gain"])
         post_eq = _peaking(sr, post_bands)
@@ -135,8 +136,9 @@ class DistortionStage:
                        rbj_biquad("highpass", DC_BLOCK_HZ, sr)])
             self._drive = v.drive_core(
                 sr, pre_sections=pre, post_sections=post,
-                gain_in=level_in * db_to_gain(v.base_gain_db + drive_gain_db),
-                gain_out=db_to_gain(v.trim_db) * out_gain)
+                gain_in=level_in * db_to_gain(v.base_gain_db + variant_value("drive_base_db")
+                                              + drive_gain_db),
+                gain_out=db_to_gain(v.trim_db + variant_value("front_level_db")) * out_gain)
         self.reset()
 
     def reset(self) -> None:

@@ -18,10 +18,20 @@ Mapping kinds (``x`` is the knob value as the patch shows it):
 
 Adding an entry: append one :class:`AssumedMapping` to ``ASSUMED_MAPPINGS``
 (helpers own their rows; keep the reason one or two sentences).
+
+Unit variants: every such assumption (and each assumed constant of the DSP
+modules: tone-stack frequencies, drive base gains, trims, sweeps, the reverb's
+damping corner) has a documented spread in ``ASSUMPTION_SPREADS``. A
+:class:`~magicstomp.emulator.variants.UnitVariant` draws one value per spread;
+while a processor is built under :func:`use_variant`, :func:`knob_value` and
+:func:`variant_value` return the variant's values instead of the nominal ones.
+Without a variant (the default) nothing changes, bit for bit.
 """
 
 from __future__ import annotations
 
+import contextlib
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -155,6 +165,152 @@ ASSUMED_MAPPINGS = (
 MAPPINGS_BY_KEY = MappingProxyType({m.key: m for m in ASSUMED_MAPPINGS})
 
 
+@dataclass(frozen=True)
+class AssumptionSpread:
+    """How far a real unit may plausibly be from one assumption of the model.
+
+    Attributes
+    ----------
+    name : str
+        Name of the drawn value (a key of ``UnitVariant.values``).
+    kind : str
+        ``"ratio"`` multiplies a frequency, time or rate; ``"scale"`` multiplies a dB
+        value (the dB per knob step of a taper); ``"power"`` raises an amplitude taper
+        to this power (2 = square law becomes 2 x value); ``"db"`` adds dB to a level
+        (to a dB value, or as a gain on an amplitude).
+    amount : float
+        Half-width of the spread: the value is drawn uniformly in [1 - amount, 1 + amount]
+        (``ratio``, ``scale``, ``power``) or [-amount, +amount] dB (``db``).
+    targets : tuple
+        Mapping keys of :data:`ASSUMED_MAPPINGS` it applies to (through
+        :func:`knob_value`), or the module constants that read it (through
+        :func:`variant_value`).
+    reason : str
+        Why this spread (one line).
+    """
+
+    name: str
+    kind: str
+    amount: float
+    targets: tuple
+    reason: str
+
+    @property
+    def nominal(self) -> float:
+        """The value that leaves the model as it is (0 dB or a factor of 1)."""
+        return 0.0 if self.kind == "db" else 1.0
+
+    @property
+    def bounds(self) -> tuple:
+        """(lowest, highest) value a variant may draw."""
+        return (self.nominal - self.amount, self.nominal + self.amount)
+
+
+_TONE_KNOBS = ("treble", "hi_mid", "lo_mid", "bass", "presence", "master_tone")
+_EQ_WHY = "is the voicing's, chosen by ear; Yamaha publishes no tone-stack frequencies."
+
+ASSUMPTION_SPREADS = (
+    AssumptionSpread("bass_hz", "ratio", 0.20, ("AmpVoicing.bass_hz",),
+                     f"The bass shelf corner {_EQ_WHY}"),
+    AssumptionSpread("lo_mid_hz", "ratio", 0.20, ("AmpVoicing.lo_mid_hz",),
+                     f"The lo-mid peak centre {_EQ_WHY}"),
+    AssumptionSpread("hi_mid_hz", "ratio", 0.20, ("AmpVoicing.hi_mid_hz",),
+                     f"The hi-mid peak centre {_EQ_WHY}"),
+    AssumptionSpread("treble_hz", "ratio", 0.20, ("AmpVoicing.treble_hz",),
+                     f"The treble shelf corner {_EQ_WHY}"),
+    AssumptionSpread("presence_hz", "ratio", 0.20, ("AmpVoicing.presence_hz",),
+                     f"The presence shelf corner {_EQ_WHY}"),
+    AssumptionSpread("master_tone_hz", "ratio", 0.20, ("amp.MASTER_TONE_HZ",),
+                     "The master tone's 1.2 kHz corner is a guess at a treble-cut pot."),
+    AssumptionSpread("tone_taper", "scale", 0.25, _TONE_KNOBS,
+                     "dB per step of the tone knobs: real tone stacks span about +/-9 to "
+                     "+/-15 dB."),
+    AssumptionSpread("drive_taper", "scale", 0.20, ("preamp_gain",),
+                     "dB of drive per gain step: 36 dB over the knob is a guess; 29-43 dB is "
+                     "common."),
+    AssumptionSpread("drive_base_db", "db", 3.0, ("DriveVoicing.base_gain_db",),
+                     "Drive at gain 0 of each voicing was set by ear; 3 dB is a clearly audible "
+                     "step."),
+    AssumptionSpread("volume_taper", "power", 0.15, ("master_volume",),
+                     "Audio-taper pots lie between about x^1.7 and x^2.3, not exactly square law."),
+    AssumptionSpread("front_level_db", "db", 2.0,
+                     ("AmpVoicing.trim_db", "DistortionVoicing.trim_db"),
+                     "Voicing trims even out loudness on one DI; the unit's own levels are "
+                     "unmeasured."),
+    AssumptionSpread("lfo_rate", "ratio", 0.15,
+                     ("chorus_speed", "flanger_speed", "phaser_speed", "tremolo_speed"),
+                     "Hz per step of the multis' 0-10 speed knobs is not published."),
+    AssumptionSpread("mod_sweep", "ratio", 0.20, ("modulation.CHORUS_SWEEP_MS",
+                                                  "modulation.FLANGE_SWEEP_MS"),
+                     "The delay sweep at 100 % depth of chorus and flanger is not published."),
+    AssumptionSpread("mod_level_db", "db", 2.0, ("chorus_level", "flanger_level", "phaser_level"),
+                     "The wet gain of a modulation level step is assumed linear, 10 = dry level."),
+    AssumptionSpread("delay_level_db", "db", 2.0, ("delay_level",),
+                     "The multis' echo level per step is assumed linear, 10 = dry level."),
+    AssumptionSpread("reverb_level_db", "db", 2.0, ("reverb_level",),
+                     "The reverb's wet level per step is assumed linear over a normalized tail."),
+    AssumptionSpread("reverb_damping_hz", "ratio", 0.30, ("reverb.HF_CORNER_HZ",),
+                     "The corner above which hi_freq_ratio shortens the tail (3 kHz) is a guess."),
+    AssumptionSpread("gate_threshold_db", "db", 3.0, ("gate_threshold",),
+                     "dBFS of each gate threshold step is assumed; 3 dB moves where the gate "
+                     "bites."),
+    AssumptionSpread("tape_time", "ratio", 0.10, ("delay_time",),
+                     "Tape Echo ms per step (geometric 30-1000 ms) is assumed."),
+)
+
+#: name -> AssumptionSpread
+SPREADS_BY_NAME = MappingProxyType({s.name: s for s in ASSUMPTION_SPREADS})
+#: mapping key -> the spreads that apply to it in knob_value
+_SPREADS_BY_KEY = MappingProxyType({
+    key: tuple(s for s in ASSUMPTION_SPREADS if key in s.targets) for key in MAPPINGS_BY_KEY})
+
+#: the variant processors are being built under (None = the nominal model)
+_ACTIVE_VARIANT: ContextVar = ContextVar("magicstomp_unit_variant", default=None)
+
+
+@contextlib.contextmanager
+def use_variant(variant):
+    """Build processors under ``variant`` (a UnitVariant, or None for the nominal model).
+
+    Only construction reads the assumptions (every coefficient is computed once), so
+    a processor built inside the block keeps its variant for its whole life.
+    """
+    token = _ACTIVE_VARIANT.set(variant)
+    try:
+        yield variant
+    finally:
+        _ACTIVE_VARIANT.reset(token)
+
+
+def active_variant():
+    """The variant processors are being built under (None = the nominal model)."""
+    return _ACTIVE_VARIANT.get()
+
+
+def variant_value(name: str) -> float:
+    """The active variant's value of spread ``name`` (its nominal value without a variant)."""
+    spread = SPREADS_BY_NAME[name]
+    variant = _ACTIVE_VARIANT.get()
+    return spread.nominal if variant is None else float(variant.value(name))
+
+
+def _vary(entry: AssumedMapping, value, variant):
+    """``value`` of mapping ``entry`` with the spreads of ``variant`` applied."""
+    for spread in _SPREADS_BY_KEY[entry.key]:
+        d = float(variant.value(spread.name))
+        if value is None or d == spread.nominal:
+            continue
+        if spread.kind in ("ratio", "scale"):
+            value = value * d
+        elif spread.kind == "power":
+            value = entry.hi * (value / entry.hi) ** d
+        elif entry.unit in ("dB", "dBFS"):
+            value = value + d
+        else:
+            value = value * 10.0 ** (d / 20.0)
+    return value
+
+
 def knob_value(key: str, value):
     """The physical value the emulator assumes for ``value`` of parameter ``key``.
 
@@ -177,6 +333,14 @@ def knob_value(key: str, value):
         if ``key`` has no assumed mapping or ``value`` is not one of its labels.
     """
     entry = MAPPINGS_BY_KEY.get(key)
+    variant = _ACTIVE_VARIANT.get()
+    if entry is not None and variant is not None and _SPREADS_BY_KEY[entry.key]:
+        return _vary(entry, _nominal_value(entry, value), variant)
+    return _nominal_value(entry, value, key)
+
+
+def _nominal_value(entry, value, key: str = ""):
+    """The nominal mapping of ``value`` (the body of :func:`knob_value`)."""
     if entry is None:
         raise EmulationError(
             f"no assumed mapping for parameter {key!r}; expected one of "
@@ -186,7 +350,7 @@ def knob_value(key: str, value):
             if str(value) == label:
                 return mapped
         raise EmulationError(
-            f"{key}={value!r} is not a known label; expected one of "
+            f"{entry.key}={value!r} is not a known label; expected one of "
             f"{', '.join(label for label, _ in entry.table)}")
     x = float(value)
     if entry.kind == "db_linear_off" and x <= 0.0:
@@ -199,7 +363,8 @@ def knob_value(key: str, value):
         return entry.hi * x / 10.0
     if entry.kind == "amp_square":
         return entry.hi * (x / 10.0) ** 2
-    raise EmulationError(f"mapping kind {entry.kind!r} of {key!r} is unknown; fix ASSUMED_MAPPINGS")
+    raise EmulationError(f"mapping kind {entry.kind!r} of {entry.key!r} is unknown; "
+                         "fix ASSUMED_MAPPINGS")
 
 
 def require_keys(params, keys, *, stage: str) -> None:

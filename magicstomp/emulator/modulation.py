@@ -30,6 +30,7 @@ from .base import Processor
 from .delay import crossfade
 from .delay_lines import TINY, Lfo, RingDelay, StaticFilter, TappedLine, run_swept_pair
 from .dsp import ms_to_samples, rbj_biquad
+from .mappings import variant_value
 
 #: Peak-to-peak delay sweep at 100 % depth (assumed; Yamaha does not document it).
 CHORUS_SWEEP_MS = 5.0
@@ -227,7 +228,8 @@ class Chorus(_ModProcessor):
         p = self.params
         self.stage = ModulatedDelayStage(
             self.sample_rate, base_delay_ms=p["mod_delay_ms"],
-            sweep_ms=CHORUS_SWEEP_MS * p["pm_depth_pct"] / 100.0, rate_hz=p["mod_frequency_hz"],
+            sweep_ms=CHORUS_SWEEP_MS * variant_value("mod_sweep") * p["pm_depth_pct"] / 100.0,
+            rate_hz=p["mod_frequency_hz"],
             waveform=p["mod_waveform"], am_depth=p["am_depth_pct"] / 100.0)
 
 
@@ -238,7 +240,8 @@ class Flange(_ModProcessor):
         p = self.params
         self.stage = ModulatedDelayStage(
             self.sample_rate, base_delay_ms=p["mod_delay_ms"],
-            sweep_ms=FLANGE_SWEEP_MS * p["mod_depth_pct"] / 100.0, rate_hz=p["mod_frequency_hz"],
+            sweep_ms=FLANGE_SWEEP_MS * variant_value("mod_sweep") * p["mod_depth_pct"] / 100.0,
+            rate_hz=p["mod_frequency_hz"],
             waveform=p["mod_waveform"], feedback=p["feedback_gain_pct"] / 100.0)
 
 

@@ -31,8 +31,8 @@ import numpy as np
 
 from .base import Processor
 from .delay import MultiDelayStage
-from .delay_lines import add_and_fold, mix_stereo
-from .mappings import knob_value
+from .delay_lines import add_and_fold, mix_and_fold
+from .mappings import knob_value, variant_value
 from .modulation import FLANGE_SWEEP_MS, CHORUS_SWEEP_MS, ModulatedDelayStage, PhaserStage, TremoloStage
 from .reverb import ReverbStage
 
@@ -70,12 +70,14 @@ def modulation_stage(params: dict, sample_rate: int):
     elif kind == "chorus":
         stage = ModulatedDelayStage(
             sample_rate, base_delay_ms=params["chorus_delay_time_ms"],
-            sweep_ms=CHORUS_SWEEP_MS * depth_pct / 100.0, rate_hz=rate_hz, waveform=waveform,
+            sweep_ms=CHORUS_SWEEP_MS * variant_value("mod_sweep") * depth_pct / 100.0,
+            rate_hz=rate_hz, waveform=waveform,
             phase_deg=MULTI_STEREO_PHASE_DEG)
     else:
         stage = ModulatedDelayStage(
             sample_rate, base_delay_ms=params["flanger_delay_time_ms"],
-            sweep_ms=FLANGE_SWEEP_MS * depth_pct / 100.0, rate_hz=rate_hz, waveform=waveform,
+            sweep_ms=FLANGE_SWEEP_MS * variant_value("mod_sweep") * depth_pct / 100.0,
+            rate_hz=rate_hz, waveform=waveform,
             feedback=params["flanger_feedback_pct"] / 100.0, phase_deg=MULTI_STEREO_PHASE_DEG)
     return kind, stage, level
 
@@ -85,6 +87,16 @@ class _Multi(Processor):
 
     def _front(self) -> list:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def front_key(self) -> tuple:
+        """What the front's output depends on besides the input: the processor kind, the
+        rate, every value the front stages read, and the unit variant they were built with.
+        Two patches with equal keys give the same :meth:`process_front` of the same input."""
+        keys = sorted({k for stage in self.front for k in getattr(stage, "KEYS", ())}
+                      | {"speaker_type"} & set(self.params))
+        variant = self.variant
+        return (type(self).__name__, self.sample_rate, tuple((k, self.params[k]) for k in keys),
+                None if variant is None else tuple(sorted(variant.values.items())))
 
     def _setup(self) -> None:
         p, sr = self.params, self.sample_rate
@@ -99,26 +111,34 @@ class _Multi(Processor):
             stage.reset()
 
     def process(self, x: np.ndarray) -> np.ndarray:
+        return self.process_back(self.process_front(x))
+
+    def process_front(self, x: np.ndarray) -> np.ndarray:
+        """The mono output of the front stages (gate, compressor, amp or distortion)."""
         y = x
         for stage in self.front:
             y = stage.process(y)
+        return y
+
+    def process_back(self, y: np.ndarray) -> np.ndarray:
+        """Modulation, delay and reverb on the front's output ``y`` (not modified); (n, 2)."""
         if self.mod_kind == "tremolo":
             y = self.mod.process(y)
         n = y.shape[0]
         out = np.empty((n, 2))
         mono = y
         if self.mod_kind != "tremolo" and self.mod_level:      # a section at level 0 is silent
-            mix_stereo(y, self.mod.process(y), 1.0, self.mod_level, out)
             mono = np.empty(n)
-            add_and_fold(out, out, 0.0, mono)
+            mix_and_fold(y, self.mod.process(y), self.mod_level, out, mono)
         else:
-            mix_stereo(y, y[:, None], 1.0, 0.0, out)
+            out[:, 0] = y
+            out[:, 1] = y
         if self.delay_level:
             wet = self.delay.process(mono)
             mono = np.empty(n)
             add_and_fold(out, wet, self.delay_level, mono)
-        wet = self.reverb.process(mono)
-        add_and_fold(out, wet, 1.0, np.empty(n))
+        if self.reverb.gain:                                   # level 0: the reverb adds zeros
+            out += self.reverb.process(mono)
         return out
 
 

@@ -45,7 +45,7 @@ from ..errors import EmulationError
 from . import reverb_kernels as kern
 from .base import Processor
 from .dsp import SosFilter, rbj_biquad, table_hz
-from .mappings import knob_value
+from .mappings import knob_value, variant_value
 
 #: Corner of the HF-ratio high shelf (assumption: Yamaha does not publish it).
 HF_CORNER_HZ = 3000.0
@@ -171,13 +171,14 @@ class ReverbCore:
     def _loop_coefficients(self, time_s: float, hf_ratio: float, lf_ratio: float) -> np.ndarray:
         """Per line: gain (with the 1/sqrt(8) of the mixing), low- and high-shelf (b0, b1, a1)."""
         coef = np.empty((kern.FDN_LINES, 7))
+        hf_corner_hz = HF_CORNER_HZ * variant_value("reverb_damping_hz")
         for i, d in enumerate(self._line_len_samples):
             g_mid = 10.0 ** (-3.0 * d / (time_s * self.sample_rate))
             g_lo = 10.0 ** (-3.0 * d / (time_s * max(lf_ratio, 1e-3) * self.sample_rate))
             g_hi = 10.0 ** (-3.0 * d / (time_s * max(hf_ratio, 1e-3) * self.sample_rate))
             coef[i, 0] = g_mid / math.sqrt(8)
             coef[i, 1:4] = _first_order_shelf("low", LF_CORNER_HZ, g_lo / g_mid, self.sample_rate)
-            coef[i, 4:7] = _first_order_shelf("high", HF_CORNER_HZ, g_hi / g_mid, self.sample_rate)
+            coef[i, 4:7] = _first_order_shelf("high", hf_corner_hz, g_hi / g_mid, self.sample_rate)
         return coef
 
     @staticmethod

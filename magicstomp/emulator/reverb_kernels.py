@@ -9,7 +9,6 @@ powers of two long and indexed with a mask.
 from __future__ import annotations
 
 import numba
-import numpy as np
 
 #: Number of lines of the feedback delay network (the Hadamard mixing needs a power of two).
 FDN_LINES = 8
@@ -22,17 +21,18 @@ _FAST = {"contract", "reassoc", "nsz", "arcp"}
 
 
 @numba.njit(cache=True, fastmath=_FAST, inline="always")
-def _hadamard8(f):
-    """In-place unnormalized fast Walsh-Hadamard transform of 8 values."""
-    h = 1
-    while h < 8:
-        for i in range(0, 8, 2 * h):
-            for j in range(i, i + h):
-                a = f[j]
-                b = f[j + h]
-                f[j] = a + b
-                f[j + h] = a - b
-        h *= 2
+def _line(i, lines, lpos, lmask, line_len_samples, coef, low_shelf, fstate):
+    # line i's output y and its filtered feedback t: loop gain, low shelf (optional), high shelf
+    y = lines[i, (lpos - line_len_samples[i]) & lmask]
+    a = coef[i, 0] * y
+    if low_shelf:
+        s = coef[i, 1] * a + fstate[i, 0]
+        fstate[i, 0] = coef[i, 2] * a - coef[i, 3] * s
+    else:
+        s = a
+    t = coef[i, 4] * s + fstate[i, 1]
+    fstate[i, 1] = coef[i, 5] * s - coef[i, 6] * t
+    return y, t
 
 
 @numba.njit(cache=True, fastmath=_FAST)
@@ -51,7 +51,6 @@ def fdn_process(x, out, ibuf, er_tap_samples, er_gl, er_gr, late_tap_samples, ap
     lmask = lines.shape[1] - 1
     n_er = er_tap_samples.shape[0]
     n_ap = ap_len_samples.shape[0]
-    f = np.empty(FDN_LINES)
     ipos, apos, lpos = pos[0], pos[1], pos[2]
     for n in range(x.shape[0]):
         ibuf[ipos] = x[n]
@@ -62,29 +61,57 @@ def fdn_process(x, out, ibuf, er_tap_samples, er_gl, er_gr, late_tap_samples, ap
             el += er_gl[k] * v
             er += er_gr[k] * v
         u = ibuf[(ipos - late_tap_samples) & imask] + ANTI_DENORMAL
-        for k in range(n_ap):             # Schroeder allpass diffusers in series
+        for k in range(n_ap):
             w_old = ap_buf[k, (apos - ap_len_samples[k]) & amask]
             w = u + ap_gain * w_old
             ap_buf[k, apos] = w
             u = w_old - ap_gain * w
-        ll = 0.0
-        lr = 0.0
-        for i in range(FDN_LINES):
-            y = lines[i, (lpos - line_len_samples[i]) & lmask]
-            ll += out_l[i] * y
-            lr += out_r[i] * y
-            a = coef[i, 0] * y
-            if low_shelf:                              # low shelf (LF decay ratio)
-                s = coef[i, 1] * a + fstate[i, 0]
-                fstate[i, 0] = coef[i, 2] * a - coef[i, 3] * s
-            else:
-                s = a
-            t = coef[i, 4] * s + fstate[i, 1]          # high shelf (HF decay ratio)
-            fstate[i, 1] = coef[i, 5] * s - coef[i, 6] * t
-            f[i] = t
-        _hadamard8(f)
-        for i in range(FDN_LINES):
-            lines[i, lpos] = f[i] + in_gain[i] * u
+        # the eight lines unrolled into scalars (registers), then an in-register Hadamard
+        y0, f0 = _line(0, lines, lpos, lmask, line_len_samples, coef, low_shelf, fstate)
+        y1, f1 = _line(1, lines, lpos, lmask, line_len_samples, coef, low_shelf, fstate)
+        y2, f2 = _line(2, lines, lpos, lmask, line_len_samples, coef, low_shelf, fstate)
+        y3, f3 = _line(3, lines, lpos, lmask, line_len_samples, coef, low_shelf, fstate)
+        y4, f4 = _line(4, lines, lpos, lmask, line_len_samples, coef, low_shelf, fstate)
+        y5, f5 = _line(5, lines, lpos, lmask, line_len_samples, coef, low_shelf, fstate)
+        y6, f6 = _line(6, lines, lpos, lmask, line_len_samples, coef, low_shelf, fstate)
+        y7, f7 = _line(7, lines, lpos, lmask, line_len_samples, coef, low_shelf, fstate)
+        ll = out_l[0] * y0
+        ll += out_l[1] * y1
+        ll += out_l[2] * y2
+        ll += out_l[3] * y3
+        ll += out_l[4] * y4
+        ll += out_l[5] * y5
+        ll += out_l[6] * y6
+        ll += out_l[7] * y7
+        lr = out_r[0] * y0
+        lr += out_r[1] * y1
+        lr += out_r[2] * y2
+        lr += out_r[3] * y3
+        lr += out_r[4] * y4
+        lr += out_r[5] * y5
+        lr += out_r[6] * y6
+        lr += out_r[7] * y7
+        # unnormalized fast Walsh-Hadamard transform (butterflies of width 1, 2, 4)
+        f0, f1 = f0 + f1, f0 - f1
+        f2, f3 = f2 + f3, f2 - f3
+        f4, f5 = f4 + f5, f4 - f5
+        f6, f7 = f6 + f7, f6 - f7
+        f0, f2 = f0 + f2, f0 - f2
+        f1, f3 = f1 + f3, f1 - f3
+        f4, f6 = f4 + f6, f4 - f6
+        f5, f7 = f5 + f7, f5 - f7
+        f0, f4 = f0 + f4, f0 - f4
+        f1, f5 = f1 + f5, f1 - f5
+        f2, f6 = f2 + f6, f2 - f6
+        f3, f7 = f3 + f7, f3 - f7
+        lines[0, lpos] = f0 + in_gain[0] * u
+        lines[1, lpos] = f1 + in_gain[1] * u
+        lines[2, lpos] = f2 + in_gain[2] * u
+        lines[3, lpos] = f3 + in_gain[3] * u
+        lines[4, lpos] = f4 + in_gain[4] * u
+        lines[5, lpos] = f5 + in_gain[5] * u
+        lines[6, lpos] = f6 + in_gain[6] * u
+        lines[7, lpos] = f7 + in_gain[7] * u
         out[n, 0] = el + ll
         out[n, 1] = er + lr
         ipos = (ipos + 1) & imask
