@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from magicstomp.errors import CalibrationError
 
 from . import residual
+from .interrupts import sigterm_as_interrupt
 from .matching import choose_excerpt, load_pair, make_evaluator, starting_patch
 from .progress import Progress
 from .session import SessionWriter, sanitize_session_name
-from .session_files import write_session
+from .session_files import write_minimal_session, write_session
 
 log = logging.getLogger("magicstomp.auto_match")
 
@@ -128,7 +129,8 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
     name = sanitize_session_name(opts["session_name"])
     hardware = opts["rig"] == "hardware"
     sample_rate = opts["sample_rate"] or (HARDWARE_RATE_HZ if hardware else virtual_rate_hz)
-    with SessionWriter(opts["out_dir"], name, force=opts["force"]) as writer, \
+    with sigterm_as_interrupt(), SessionWriter(opts["out_dir"], name,
+                                               force=opts["force"]) as writer, \
             contextlib.ExitStack() as stack:
         calibration = midi = None
         if not hardware:
@@ -173,10 +175,11 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
                  plan["budget"])
         evaluate = make_evaluator(rig, loss, pair.di, excerpt)
         fit_eq = residual.planned(opts, patch) and plan["budget"] >= 3
+        writer.write_patch("initial", patch)
         try:      # with the residual EQ, its one take is reserved in the budget
             result = run_search(plan["optimizer"], space=space, start=patch, evaluate=evaluate,
                                 budget_takes=plan["budget"] - int(fit_eq), seed=opts["seed"],
-                                on_take=[progress], **strategy_opts)
+                                on_take=[writer.best_patch_saver(), progress], **strategy_opts)
         finally:
             progress.close()
         interrupted = result.stopped == "interrupted"
@@ -189,12 +192,18 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             except KeyboardInterrupt:
                 interrupted = True
                 result = dataclasses.replace(result, stopped="interrupted")
-        write_session(writer, opts=opts, pair=pair, rig=rig, result=result, space=space,
-                      start=patch, optimizer=plan["optimizer"], budget_takes=plan["budget"],
-                      floor=floor, calibration=calibration, notes=notes,
-                      seconds=time.monotonic() - started, skip_takes=interrupted and hardware,
-                      residual_eq=eq_info)
-        session_dir = writer.commit()
+        try:
+            write_session(writer, opts=opts, pair=pair, rig=rig, result=result, space=space,
+                          start=patch, optimizer=plan["optimizer"], budget_takes=plan["budget"],
+                          floor=floor, calibration=calibration, notes=notes,
+                          seconds=time.monotonic() - started, skip_takes=interrupted and hardware,
+                          residual_eq=eq_info)
+            session_dir = writer.commit()
+        except (KeyboardInterrupt, OSError) as exc:
+            session_dir = _publish_essentials(writer, opts, patch, result, exc)
+            if session_dir is None or not isinstance(exc, KeyboardInterrupt):
+                raise
+            interrupted = True
         if opts["send_patch"] and not interrupted:
             _send(midi, result.best_patch, opts["patch_number"], session_dir,
                   pacing_ms=opts["pacing_ms"])
@@ -202,6 +211,24 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             f"{result.initial_loss:.6g}, final loss {result.best_loss:.6g} "
             f"({result.improvement_pct:.1f} % lower), {time.monotonic() - started:.1f} s")
     return Summary(text=text, interrupted=interrupted, session_dir=session_dir, result=result)
+
+
+def _publish_essentials(writer, opts, start, result, exc):
+    """A second Ctrl-C (or SIGTERM, or a write error) while the session was written:
+    publish the best patch and a minimal session.json; None when they were not written."""
+    if isinstance(exc, KeyboardInterrupt):
+        reason = "interrupted while the session files were written"
+    else:
+        reason = f"a file could not be written ({exc.strerror or exc})"
+
+    def minimal():
+        write_minimal_session(writer, opts=opts, start=start, result=result, reason=reason)
+
+    session_dir = writer.publish_essentials(minimal)
+    if session_dir is not None:
+        log.warning("%s; %s holds the best patch (%s_optimized.json/.syx) and a minimal "
+                    "session.json, not every file", reason, session_dir, writer.name)
+    return session_dir
 
 
 def _replicate_floor(rig, patch, pair, excerpt, loss_cls, loss_opts) -> float:

@@ -1,15 +1,21 @@
-"""The session folder ``out/<session>/``: written whole or not at all.
+"""The session folder ``out/<session>/``: written whole, or its essentials, or not at all.
 
-Every file is written into a hidden sibling folder ``out/.<session>.partial-XXXX``
+Every file is written into a hidden sibling folder ``out/.<session>.partial-<pid>-XXXX``
 (each file atomically), and the folder is renamed to ``out/<session>`` only by
-:meth:`SessionWriter.commit`. An error or Ctrl-C before that removes the
-partial folder, so a failed run never leaves a half-written session, and an
-existing session is replaced only with ``force`` (and only once the new one is
-complete).
+:meth:`SessionWriter.commit`. An error or Ctrl-C before the search found
+anything removes the partial folder; an interrupt after it publishes the
+essentials (:meth:`SessionWriter.publish_essentials`). An existing session is
+replaced only with ``force`` (and only once the new one is written).
+
+The name is claimed when the run starts: ``out/.<session>.lock`` holds the
+run's pid, and a second run with that name is refused while the first lives
+(``--force`` included). Locks, partial folders and ``.<session>.replaced-<pid>``
+folders left by runs that died (SIGKILL, power cut) are removed by the next run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -27,10 +33,15 @@ import numpy as np
 from magicstomp.errors import ParameterError
 from magicstomp.files import atomic_write_bytes, atomic_write_text, write_syx
 
+from .interrupts import deferred_interrupts, pid_alive
+
 log = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 64
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: what runs leave beside the sessions: ``.<name>.partial-<pid>-XXXX``, ``.<name>.replaced-<pid>``
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:partial-(?P<ppid>\d+)-.*|replaced-(?P<rpid>\d+)"
+                       r"|partial-[^-]*)$")
 
 
 def sanitize_session_name(name: str | None) -> str:
@@ -82,11 +93,20 @@ class SessionWriter:
         self.name = name
         self.final_dir = self.out_dir / name
         self.force = bool(force)
-        self.check_free()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.dir = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=self.out_dir))
         self.files: list = []
         self.committed = False
+        self.check_free()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = SessionLock(self.out_dir, name)
+        self.lock.acquire()
+        try:
+            self.check_free()
+            remove_leftovers(self.out_dir, name)
+            self.dir = Path(tempfile.mkdtemp(prefix=f".{name}.partial-{os.getpid()}-",
+                                             dir=self.out_dir))
+        except BaseException:
+            self.lock.release()
+            raise
 
     def check_free(self) -> None:
         """Refuse an existing session unless ``force``."""
@@ -103,7 +123,8 @@ class SessionWriter:
 
     def register(self, path: Path) -> Path:
         """Record a file written into the session folder by another module; returns ``path``."""
-        self.files.append(path.name)
+        if path.name not in self.files:
+            self.files.append(path.name)
         log.debug("wrote %s", path.name)
         return path
 
@@ -115,10 +136,21 @@ class SessionWriter:
         return self.write_text(suffix, json.dumps(_plain(doc), indent=2) + "\n", bare=bare)
 
     def write_patch(self, tag: str, patch) -> tuple:
-        """``<s>_<tag>.json`` and ``<s>_<tag>.syx`` (edit-buffer dump)."""
-        json_path = self.write_text(f"_{tag}.json", patch.to_json())
-        syx_path = self.register(write_syx(self.path(f"_{tag}.syx"), patch))
+        """``<s>_<tag>.json`` and ``<s>_<tag>.syx`` (edit-buffer dump), never half-written:
+        a signal during the two writes is delivered after them."""
+        with deferred_interrupts():
+            json_path = self.write_text(f"_{tag}.json", patch.to_json())
+            syx_path = self.register(write_syx(self.path(f"_{tag}.syx"), patch))
         return json_path, syx_path
+
+    def best_patch_saver(self, tag: str = "optimized"):
+        """An ``on_take`` callback writing ``<s>_<tag>.json/.syx`` whenever a take is a new best."""
+
+        def save(take, recorder):
+            if recorder.best_index == take.index and recorder.best_patch is not None:
+                self.write_patch(tag, recorder.best_patch)
+
+        return save
 
     def write_wav(self, suffix_or_name: str, samples, sample_rate: int, *,
                   bare: bool = False) -> Path:
@@ -151,24 +183,51 @@ class SessionWriter:
 
     # -- publishing -----------------------------------------------------------
     def commit(self) -> Path:
-        """Publish the session as ``out_dir/name`` (replacing an old one with ``force``)."""
-        self.check_free()
-        old = None
-        if self.final_dir.exists():
-            old = self.out_dir / f".{self.name}.replaced-{os.getpid()}"
-            os.replace(self.final_dir, old)
-        os.chmod(self.dir, 0o777 & ~_umask())
-        os.replace(self.dir, self.final_dir)
-        self.committed = True
-        self.dir = self.final_dir
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        """Publish the session as ``out_dir/name`` (replacing an old one with ``force``);
+        a signal during the renames is delivered after them."""
+        with deferred_interrupts():
+            self.check_free()
+            old = None
+            if self.final_dir.exists():
+                old = self.out_dir / f".{self.name}.replaced-{os.getpid()}"
+                if old.exists():
+                    shutil.rmtree(old, ignore_errors=True)
+                os.replace(self.final_dir, old)
+            os.chmod(self.dir, 0o777 & ~_umask())
+            os.replace(self.dir, self.final_dir)
+            self.committed = True
+            self.dir = self.final_dir
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
         return self.final_dir
 
+    def has(self, suffix: str) -> bool:
+        """Is ``<name><suffix>`` already written in the (partial) session folder?"""
+        return self.path(suffix).is_file()
+
+    def publish_essentials(self, write_minimal) -> Path | None:
+        """After an interrupt or a write error: publish what is written, if the best patch is.
+
+        ``write_minimal()`` writes a minimal ``<s>_session.json`` (skipped when it fails,
+        e.g. on a full disk). Returns the published folder, or None when the best
+        patch was never written (the partial folder is then discarded on exit).
+        """
+        with deferred_interrupts():
+            if not (self.has("_optimized.json") and self.has("_optimized.syx")):
+                return None
+            try:
+                write_minimal()
+            except OSError as exc:
+                log.warning("could not write %s_session.json (%s)", self.name, exc.strerror or exc)
+            return self.commit()
+
     def discard(self) -> None:
-        """Remove the partial folder (nothing is published)."""
-        if not self.committed:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        """Remove the partial folder (nothing is published) and free the session name."""
+        try:
+            if not self.committed and hasattr(self, "dir"):
+                shutil.rmtree(self.dir, ignore_errors=True)
+        finally:
+            self.lock.release()
 
     def __enter__(self):
         return self
@@ -176,6 +235,80 @@ class SessionWriter:
     def __exit__(self, exc_type, exc, tb):
         self.discard()
         return False
+
+
+class SessionLock:
+    """``out_dir/.<name>.lock``: the pid of the run that owns the session name."""
+
+    def __init__(self, out_dir: Path, name: str):
+        self.path = Path(out_dir) / f".{name}.lock"
+        self.name = name
+        self.held = False
+
+    def acquire(self) -> None:
+        """Claim the name; a lock of a process that no longer runs is taken over.
+
+        Raises
+        ------
+        ParameterError
+            when a live run holds the name.
+        """
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                owner = self.owner()
+                if owner is not None and owner != os.getpid() and pid_alive(owner):
+                    raise ParameterError(
+                        f"the session name {self.name!r} is in use by another run (pid {owner}, "
+                        f"lock {self.path}); wait for it to finish or choose another "
+                        "--session-name", field="session_name", value=self.name) from None
+                log.info("took over the session name %r from a run that ended (pid %s)",
+                         self.name, owner)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)
+                continue
+            with os.fdopen(fd, "w") as handle:
+                handle.write(f"{os.getpid()}\n")
+            self.held = True
+            return
+        raise ParameterError(f"the session name {self.name!r} could not be claimed ({self.path} "
+                             "keeps changing); choose another --session-name",
+                             field="session_name", value=self.name)
+
+    def owner(self) -> int | None:
+        """The pid in the lock file (None when it is unreadable or garbled)."""
+        try:
+            return int(self.path.read_text(encoding="ascii").strip())
+        except (OSError, ValueError, UnicodeDecodeError):
+            return None
+
+    def release(self) -> None:
+        if self.held and self.owner() == os.getpid():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+        self.held = False
+
+
+def remove_leftovers(out_dir: Path, name: str) -> list:
+    """Remove partial and replaced folders of runs that ended; returns the names removed.
+
+    A folder of the session ``name`` (whose lock the caller holds) is always a
+    leftover; one of another session only when the pid in its name is not alive.
+    """
+    removed = []
+    for entry in Path(out_dir).iterdir():
+        m = _LEFTOVER.match(entry.name)
+        if m is None or not entry.is_dir() or entry.is_symlink():
+            continue
+        pid = m.group("ppid") or m.group("rpid")
+        if m.group("name") != name and (pid is None or int(pid) == os.getpid()
+                                        or pid_alive(int(pid))):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry.name)
+        log.info("removed %s, left by a run that ended", entry.name)
+    return removed
 
 
 def _umask() -> int:

@@ -44,17 +44,42 @@ def _panel(take_initial, take_optimized, target, sample_rate, backend) -> dict:
     return {k: {"initial": first[k], "optimized": last.get(k)} for k in first}
 
 
+def write_essentials(writer, *, opts, start, result, reason: str) -> None:
+    """The files a run must never lose, written first: the starting and best patches
+    (JSON and .syx) and a minimal ``<s>_session.json`` (``"complete": false`` and why),
+    which the full one replaces at the end."""
+    best = result.best_patch if result.best_patch is not None else start
+    writer.write_patch("initial", start)
+    writer.write_patch("optimized", best)
+    write_minimal_session(writer, opts=opts, start=start, result=result, reason=reason)
+
+
+def write_minimal_session(writer, *, opts, start, result, reason: str) -> None:
+    """``<s>_session.json`` with what is known after the search (see :func:`write_essentials`)."""
+    best = result.best_patch if result.best_patch is not None else start
+    writer.write_json("_session.json", {
+        "session": writer.name, "complete": False, "incomplete_reason": reason,
+        "target": str(opts["target"]), "di": str(opts["di_path"]),
+        "effect_type": {"id": best.effect_type.id, "name": best.effect_type.name},
+        "takes": len(result.history), "stopped": result.stopped,
+        "initial_loss": _finite(result.initial_loss), "final_loss": _finite(result.best_loss),
+        "best_take": result.best_index, "seed": opts["seed"],
+        "files": sorted(set(writer.files) | {f"{writer.name}_session.json"}),
+    })
+
+
 def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, budget_takes,
                   floor, calibration, notes, seconds, skip_takes=False,
                   residual_eq=None) -> None:
-    """Write every file of the session into ``writer`` (not yet published).
+    """Write every file of the session into ``writer`` (not yet published), the
+    essentials first (:func:`write_essentials`).
 
     ``residual_eq`` is the record of :func:`cli.residual.residual_eq_step` (None: not tried).
     """
     sr = pair.sample_rate
-    best = result.best_patch
-    writer.write_patch("initial", start)
-    writer.write_patch("optimized", best)
+    best = result.best_patch if result.best_patch is not None else start
+    write_essentials(writer, opts=opts, start=start, result=result,
+                     reason="the run stopped while the other session files were written")
     writer.write_wav("_target.wav", pair.target, sr)
     writer.write_wav("_di.wav", pair.di, sr)
     writer.write_history(result.history, start.effect_type.keys())
