@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
+import math
 import os
 import sys
 import traceback
@@ -96,10 +98,30 @@ def handle_errors(func):
         except OSError as exc:   # files and folders the user named
             if verbose:
                 traceback.print_exc()
-            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-            fail(f"{exc.strerror or exc}{where}; check the path and its permissions", code=1)
+            fail(os_error_sentence(exc), code=1)
 
     return wrapper
+
+
+def os_error_sentence(exc: OSError) -> str:
+    """One sentence for a file error: which file, what happened, what to try."""
+    name = getattr(exc, "filename", None)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = f"could not write {name}" if name else "could not write a file"
+        return f"{what}: the disk is full; free some space or write elsewhere (--out)"
+    where = f" ({name})" if name else ""
+    return f"{exc.strerror or exc}{where}; check the path and its permissions"
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A float option within [min, max] that refuses NaN and infinity (click lets NaN through)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number; expected {self._describe_range()}",
+                      param, ctx)
+        return number
 
 
 def _silence_stdout() -> None:

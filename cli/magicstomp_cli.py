@@ -164,7 +164,14 @@ def render_cmd(patch_file, in_wav, out_path):
                               "file") from None
     if audio.shape[0] == 0:
         raise AudioInputError(f"{in_wav}: the file holds no samples; expected a recording")
+    bad = int(np.count_nonzero(~np.isfinite(audio)))
+    if bad:
+        raise AudioInputError(f"{in_wav}: {bad} samples are NaN or infinite; expected finite "
+                              "audio (re-export it from your editor as PCM or float WAV)")
     stereo = render(patch, audio.mean(axis=1), rate_hz)
+    if not np.all(np.isfinite(stereo)):
+        raise AudioInputError(f"rendering {in_wav} through {patch.effect_type} gave NaN or "
+                              "infinite samples; nothing was written (check the input's level)")
     buffer = io.BytesIO()
     sf.write(buffer, stereo.astype(np.float32), rate_hz, subtype="FLOAT", format="WAV")
     atomic_write_bytes(out_path, buffer.getvalue())

@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from magicstomp.errors import CalibrationError
+from magicstomp.errors import CalibrationError, ParameterError
 
 from . import residual
 from .interrupts import sigterm_as_interrupt
@@ -28,6 +28,8 @@ log = logging.getLogger("magicstomp.auto_match")
 
 CALIBRATION_FILE = "calibration.json"
 HARDWARE_RATE_HZ = 48000
+#: most takes one run may ask for (5000 virtual takes are over an hour; hardware ones, half a day)
+MAX_BUDGET_TAKES = 5000
 
 
 @dataclass
@@ -66,7 +68,13 @@ def _budget(opts: dict, plan: dict, space) -> int:
     if not opts["optimize"]:
         return 1
     if opts["budget"] is None and opts["max_iterations"]:
-        return 1 + 2 * space.size * opts["max_iterations"]
+        takes = 1 + 2 * space.size * opts["max_iterations"]
+        if takes > MAX_BUDGET_TAKES:
+            raise ParameterError(
+                f"--max-iterations {opts['max_iterations']} over {space.size} parameters asks for "
+                f"{takes} takes; the maximum is {MAX_BUDGET_TAKES} (use fewer passes or --budget)",
+                field="max_iterations", value=opts["max_iterations"])
+        return takes
     return plan["budget"]
 
 
