@@ -37,6 +37,7 @@ LONG_SECTION_S = 60.0
 SAME_RECORDING_RESIDUAL = 1e-3
 _FLUX_FFT = 2048
 _FLUX_HOP = 512
+_FLUX_CHUNK_FRAMES = 2048
 
 
 @dataclass
@@ -90,6 +91,7 @@ def load_pair(target_path, di_path, *, sample_rate: int,
     from analyzers.loading import load_audio
 
     _refuse_same_file(target_path, di_path)
+    _announce_long(target_path, di_path)
     target = load_audio(target_path, sample_rate=sample_rate, role="target")
     di = load_audio(di_path, sample_rate=sample_rate, role="di")
     target_x, di_x, record = _aligned(target.samples, di.samples, sample_rate)
@@ -131,6 +133,7 @@ def _aligned(target: np.ndarray, di: np.ndarray, sample_rate: int) -> tuple:
         sign = 1 if alignment.polarity >= 0 else -1
         target_x, di_x = sign * target[n0:n1], di[n0 - off:n1 - off]
         record = _record(alignment)
+        record.update(offset_samples=int(off), offset_ms=round(1000.0 * off / sample_rate, 3))
         record["di_section_start_s"] = round((n0 - off) / sample_rate, 4)
         record["di_section_end_s"] = round((n1 - off) / sample_rate, 4)
         warnings.append(f"the target is shorter than the DI; matched on the DI section "
@@ -162,9 +165,24 @@ def _limit_long_pair(target: np.ndarray, di: np.ndarray, sample_rate: int) -> tu
               "long_pair_section_s": [round(lo / sample_rate, 2),
                                       round(window.stop / sample_rate, 2)]}
     log.warning("the pair is %.0f s long; matched and rendered on its busiest %.0f s "
-                "(%.1f-%.1f s of the DI)", di.size / sample_rate, LONG_SECTION_S,
-                lo / sample_rate, window.stop / sample_rate)
+                "(%.1f-%.1f s of the DI, the first %.0f s played as pre-roll)", di.size / sample_rate,
+                LONG_SECTION_S, lo / sample_rate, window.stop / sample_rate,
+                window.preroll / sample_rate)
     return target[lo:window.stop].copy(), di[lo:window.stop].copy(), record
+
+
+def _announce_long(target_path, di_path) -> None:
+    """Say at once that a long pair takes a while (before minutes of loading and aligning)."""
+    import soundfile as sf
+
+    try:
+        lengths_s = [sf.info(str(p)).duration for p in (target_path, di_path)]
+    except Exception:       # unreadable: load_audio says why, in one sentence
+        return
+    if max(lengths_s) > LONG_PAIR_S:
+        log.warning("the target (%.0f s) and the DI (%.0f s) are long: loading and aligning "
+                    "them takes a while; the match then uses their busiest %.0f s",
+                    lengths_s[0], lengths_s[1], LONG_SECTION_S)
 
 
 def _refuse_same_file(target_path, di_path) -> None:
@@ -250,12 +268,7 @@ def choose_excerpt(di: np.ndarray, sample_rate: int, *, seconds: float | None) -
         raise AudioInputError(f"--excerpt {seconds} s is not a positive length; expected e.g. 4")
     if want >= n:
         return Excerpt(0, n, 0)
-    from analyzers.features import MelFrontend
-
-    power = MelFrontend(sample_rate, n_fft=_FLUX_FFT, hop=_FLUX_HOP).power(di)
-    log_mag = np.log(power + 1e-10)
-    flux = np.maximum(np.diff(log_mag, axis=1), 0.0).sum(axis=0)
-    level = power.sum(axis=0)[1:]
+    flux, level = _activity(di, sample_rate)
     flux = np.where(level > level.max() * 1e-5, flux, 0.0)
     frames = max(1, want // _FLUX_HOP)
     window_sums = np.convolve(flux, np.ones(frames), mode="valid")
@@ -263,6 +276,36 @@ def choose_excerpt(di: np.ndarray, sample_rate: int, *, seconds: float | None) -
     start = min(max(0, best * _FLUX_HOP), n - want)
     preroll = min(start, int(round(EXCERPT_PREROLL_S * sample_rate)))
     return Excerpt(start, start + want, preroll)
+
+
+def _activity(di: np.ndarray, sample_rate: int) -> tuple:
+    """(flux, level) per 512-sample frame after the first: the positive spectral flux of the
+    log magnitude and the frame's power. A long DI is done in chunks of about 24 s, so the
+    memory stays bounded (a 20-minute spectrogram at once is several GB)."""
+    from analyzers.features import MelFrontend
+
+    frontend = MelFrontend(sample_rate, n_fft=_FLUX_FFT, hop=_FLUX_HOP)
+    chunk = _FLUX_CHUNK_FRAMES * _FLUX_HOP
+    if di.size <= chunk:
+        power = frontend.power(di)
+        log_mag = np.log(power + 1e-10)
+        return np.maximum(np.diff(log_mag, axis=1), 0.0).sum(axis=0), power.sum(axis=0)[1:]
+    fluxes, levels, previous = [], [], None
+    pad = _FLUX_FFT // 2
+    for start in range(0, di.size, chunk):
+        lo = max(0, start - pad)
+        segment = di[lo:start + chunk + pad]
+        power = frontend.power(segment)
+        first = (start - lo) // _FLUX_HOP          # the frame centred on ``start``
+        power = power[:, first:first + min(chunk, di.size - start) // _FLUX_HOP + 1]
+        power = power[:, :-1] if start + chunk < di.size else power
+        log_mag = np.log(power + 1e-10)
+        if previous is not None:
+            log_mag = np.concatenate([previous, log_mag], axis=1)
+        fluxes.append(np.maximum(np.diff(log_mag, axis=1), 0.0).sum(axis=0))
+        levels.append(power.sum(axis=0)[1:] if previous is None else power.sum(axis=0))
+        previous = log_mag[:, -1:]
+    return np.concatenate(fluxes), np.concatenate(levels)
 
 
 def starting_patch(pair: Pair, *, effect_type=None, analyzer: str = "librosa") -> tuple:
