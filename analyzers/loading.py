@@ -31,6 +31,8 @@ DEFAULT_RATE_HZ = 48000
 MIN_DURATION_S = 1.0
 SILENCE_DBFS = -90.0
 CLIP_LEVEL = 0.999
+#: a float file may go above full scale, but not by 60 dB: that is not audio
+MAX_PEAK = 1000.0
 CANCEL_RATIO = 0.5
 #: multichannel files above this many samples are folded to mono block by block
 LONG_FILE_SAMPLES = 2 ** 25
@@ -123,6 +125,10 @@ def check_samples(samples: np.ndarray, sample_rate: int, *, role: str = "target"
         raise AudioInputError(f"the {role} {name} is {duration_s:.2f} s long; expected at least "
                               f"{MIN_DURATION_S:.0f} s of audio (use a longer excerpt)")
     peak = max(float(x.max()), -float(x.min())) if x.size else 0.0   # no |x| copy
+    if peak > MAX_PEAK:
+        raise AudioInputError(f"the {role} {name} peaks at {_dbfs(peak)}; expected audio near "
+                              f"full scale (at most {_dbfs(MAX_PEAK)}): check the file's format "
+                              "or normalise it")
     if peak <= 10 ** (SILENCE_DBFS / 20):
         raise AudioInputError(f"the {role} {name} is silent (peak {_dbfs(peak)}); expected a "
                               "recording with signal (check the file and its channel)")
@@ -264,4 +270,4 @@ def match_lengths(a: np.ndarray, b: np.ndarray, *, mode: str = "trim") -> tuple:
 
 
 def _dbfs(peak: float) -> str:
-    return "-inf dBFS" if peak <= 0 else f"{20 * np.log10(peak):.1f} dBFS"
+    return "-inf dBFS" if peak <= 0 else f"{20 * np.log10(peak):+.1f} dBFS"

@@ -263,7 +263,10 @@ class Patch:
             ref = ref.get("id", ref.get("name"))
         patch = cls.init(ref)
         if "name" in doc:
-            patch.name = check_name(str(doc["name"]).rstrip(" "))
+            if not isinstance(doc["name"], str):
+                raise PatchFormatError(f"'name' is {doc['name']!r}; expected a string of at most "
+                                       f"{NAME_CHARS} printable ASCII characters")
+            patch.name = check_name(doc["name"].rstrip(" "))
         params = doc.get("params", {})
         if not isinstance(params, dict):
             raise PatchFormatError("'params' must be an object of {key: value}")
