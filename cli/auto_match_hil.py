@@ -50,9 +50,18 @@ class OneLineCommand(click.Command):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = _join_nargs(list(sys.argv[1:] if args is None else args), "--optimize-params")
         return run_one_line(super().main, usage_hint=lambda exc: " (see --help)",
-                            interrupted_message="interrupted; no session was written",
+                            interrupted_message=_interrupted_message,
                             standalone_mode=standalone_mode, args=args, prog_name=prog_name,
                             complete_var=complete_var, **extra)
+
+
+def _interrupted_message() -> str:
+    """Ctrl-C that reached the top: was a session published before it?"""
+    from cli.session import published
+
+    if published["dir"] is not None:
+        return f"interrupted; the session {published['dir']} holds the best patch so far"
+    return "interrupted; no session was written"
 
 
 def _join_nargs(args: list, option: str) -> list:

@@ -47,8 +47,8 @@ def run_one_line(super_main: Callable, *, usage_hint: Callable[[click.UsageError
         The parent class' ``main`` (bound), called with ``standalone_mode=False``.
     usage_hint : callable
         Maps the usage error to the text appended to its message, e.g. ``" (see --help)"``.
-    interrupted_message : str
-        What is printed after ``Error: `` on Ctrl-C (exit 130).
+    interrupted_message : str or callable
+        What is printed after ``Error: `` on Ctrl-C (exit 130), or a function returning it.
     standalone_mode : bool
         click's flag: when False the command's return value is returned, else the process exits.
     **main_kwargs
@@ -64,7 +64,8 @@ def run_one_line(super_main: Callable, *, usage_hint: Callable[[click.UsageError
     except click.UsageError as exc:
         fail(f"{exc.format_message()}{usage_hint(exc)}", code=EXIT_USAGE)
     except click.Abort:
-        fail(interrupted_message, code=EXIT_INTERRUPTED)
+        fail(interrupted_message() if callable(interrupted_message) else interrupted_message,
+             code=EXIT_INTERRUPTED)
     except click.ClickException as exc:
         fail(exc.format_message(), code=exc.exit_code)
     if not standalone_mode:

@@ -68,6 +68,11 @@ def sanitize_session_name(name: str | None) -> str:
     return safe
 
 
+#: the folder the last :meth:`SessionWriter.commit` of this process published (None: none yet
+#: in the current run); read by the interrupt message of ``auto_match_hil``
+published: dict = {"dir": None}
+
+
 class SessionWriter:
     """Collects the files of one session and publishes them in one rename.
 
@@ -95,6 +100,7 @@ class SessionWriter:
         self.force = bool(force)
         self.files: list = []
         self.committed = False
+        published["dir"] = None
         self.check_free()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.lock = SessionLock(self.out_dir, name)
@@ -196,6 +202,7 @@ class SessionWriter:
             os.chmod(self.dir, 0o777 & ~_umask())
             os.replace(self.dir, self.final_dir)
             self.committed = True
+            published["dir"] = self.final_dir
             self.dir = self.final_dir
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)

@@ -210,7 +210,11 @@ def test_signals_at_random_moments_keep_the_best_patch(pair, tmp_path, moment, s
     drain.join(timeout=10)
     text = "".join(lines)
     assert "Traceback" not in text, text[-3000:]
-    assert proc.returncode in (0, 130), text[-3000:]
+    # 0: done before the signal; 130: interrupted; killed by the signal itself: it came
+    # after the session was published, while the interpreter was exiting
+    assert proc.returncode in (0, 130, -signal.SIGINT, -signal.SIGTERM), text[-3000:]
+    if (out / "run").exists():
+        assert "no session was written" not in text
     check_saved(out, "run", lines)
     with SessionWriter(out, "next"):     # the next run finds nothing to clean up
         pass
