@@ -30,6 +30,7 @@ EXCERPT_PREROLL_S = 1.0
 #: a target this much shorter than the DI is matched on the DI section it covers
 SHORTER_TARGET_S = 0.5
 SECTION_MARGIN_S = 0.5
+REFINE_MS = 5.0
 #: pairs longer than this are cut to their busiest LONG_SECTION_S (bounded memory and time)
 LONG_PAIR_S = 300.0
 LONG_SECTION_S = 60.0
@@ -125,8 +126,8 @@ def _aligned(target: np.ndarray, di: np.ndarray, sample_rate: int) -> tuple:
         margin = int(SECTION_MARGIN_S * sample_rate)
         lo, hi = max(0, start - margin), min(di.size, start + target.size + margin)
         alignment = align(target, di[lo:hi], sample_rate, max_offset_s=2 * SECTION_MARGIN_S)
-        off = alignment.offset_samples - lo          # target[n] ~ di[n - off]
-        n0, n1 = max(0, off), min(target.size, di.size + off)
+        off = _refine(target, di, alignment.offset_samples - lo, sample_rate)
+        n0, n1 = max(0, off), min(target.size, di.size + off)   # target[n] ~ di[n - off]
         if n1 - n0 <= 0:
             raise AudioInputError("the target and the DI do not overlap at the best offset; "
                                   "expected two recordings of the same part (check the files)")
@@ -134,6 +135,7 @@ def _aligned(target: np.ndarray, di: np.ndarray, sample_rate: int) -> tuple:
         target_x, di_x = sign * target[n0:n1], di[n0 - off:n1 - off]
         record = _record(alignment)
         record.update(offset_samples=int(off), offset_ms=round(1000.0 * off / sample_rate, 3))
+        record["di_section_start_sample"] = int(n0 - off)
         record["di_section_start_s"] = round((n0 - off) / sample_rate, 4)
         record["di_section_end_s"] = round((n1 - off) / sample_rate, 4)
         warnings.append(f"the target is shorter than the DI; matched on the DI section "
@@ -146,6 +148,24 @@ def _aligned(target: np.ndarray, di: np.ndarray, sample_rate: int) -> tuple:
         record = _record(alignment)
     record["warnings"] = warnings + list(getattr(alignment, "warnings", []))
     return target_x, di_x, record
+
+
+def _refine(target: np.ndarray, di: np.ndarray, off: int, sample_rate: int) -> int:
+    """The sample-exact lag near ``off`` (target[n] ~ di[n - off]): the waveform
+    correlation's peak within +-REFINE_MS, when it is clear (|r| >= 0.3); else ``off``."""
+    import scipy.signal
+
+    reach = int(REFINE_MS * sample_rate / 1000)
+    lo = -off - reach                                 # DI index facing target[0] at lag off+reach
+    if lo < 0 or lo + target.size + 2 * reach > di.size:
+        return off
+    segment = di[lo:lo + target.size + 2 * reach]
+    c = scipy.signal.correlate(segment, target, mode="valid", method="fft")   # 2 reach + 1 lags
+    energy = np.concatenate([[0.0], np.cumsum(segment ** 2)])
+    local = np.sqrt(np.maximum(energy[target.size:] - energy[:-target.size], 1e-30))[:c.size]
+    r = c / (local * max(float(np.linalg.norm(target)), 1e-30))
+    i = int(np.argmax(np.abs(r)))
+    return -(lo + i) if abs(r[i]) >= 0.3 else off
 
 
 def _record(alignment) -> dict:
@@ -162,8 +182,8 @@ def _limit_long_pair(target: np.ndarray, di: np.ndarray, sample_rate: int) -> tu
     window = choose_excerpt(di, sample_rate, seconds=LONG_SECTION_S)
     lo = window.start - window.preroll
     record = {"long_pair_s": round(di.size / sample_rate, 1),
-              "long_pair_section_s": [round(lo / sample_rate, 2),
-                                      round(window.stop / sample_rate, 2)]}
+              "long_pair_section_s": [round(lo / sample_rate, 4),
+                                      round(window.stop / sample_rate, 4)]}
     log.warning("the pair is %.0f s long; matched and rendered on its busiest %.0f s "
                 "(%.1f-%.1f s of the DI, the first %.0f s played as pre-roll)", di.size / sample_rate,
                 LONG_SECTION_S, lo / sample_rate, window.stop / sample_rate,
