@@ -114,7 +114,8 @@ def _effect_ref(text):
               help="Input channel(s), 1-based; '1,2' averages a stereo return.")
 @click.option("--out-ch", type=click.IntRange(1, MAX_CHANNEL), default=1, show_default=True,
               help="Output channel feeding the re-amp box, 1-based.")
-@click.option("--pacing-ms", type=FiniteFloatRange(0.0, MAX_PACING_MS), default=70.0, show_default=True,
+@click.option("--pacing-ms", type=FiniteFloatRange(0.0, MAX_PACING_MS), default=70.0,
+              show_default=True,
               help="Gap between SysEx messages (70 ms is safe for the unit's USB-MIDI).")
 @click.option("--on-dropout", type=click.Choice(["retry", "warn"]), default="retry",
               show_default=True, help="A take with an under-/overrun: re-take it, or keep it "
@@ -138,7 +139,8 @@ def _effect_ref(text):
               help="Working rate in Hz (default 44100 virtual, 48000 hardware).")
 @click.option("--min-follow-score", type=FiniteFloatRange(0.0, 1.0), default=0.25,
               show_default=True, help="Refuse a target whose notes follow the DI less than this.")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Random seed of the search.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+              help="Random seed of the search.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("out"), show_default=True)
 @click.option("--force", is_flag=True, help="Replace an existing session of that name.")

@@ -74,14 +74,14 @@ class Excerpt:
 
 
 def load_pair(target_path, di_path, *, sample_rate: int,
-              min_follow: float = MIN_FOLLOW_SCORE) -> Pair:
+              min_follow: float = MIN_FOLLOW_SCORE, excerpt_s: float | None = None) -> Pair:
     """Load both files at ``sample_rate``, align the target to the DI, trim to one length.
 
     A target shorter than the DI (a part of the same performance) is matched on
     the DI section it covers (:func:`analyzers.alignment.locate_section`); a DI
     shorter than the target, on the target section it covers. A pair longer than
-    :data:`LONG_PAIR_S` is cut to its busiest :data:`LONG_SECTION_S` (see
-    :func:`_limit_long_pair`).
+    :data:`LONG_PAIR_S` is cut to its busiest :data:`LONG_SECTION_S`, or ``excerpt_s``
+    and its pre-roll when that is longer (see :func:`_limit_long_pair`).
 
     Raises
     ------
@@ -97,7 +97,7 @@ def load_pair(target_path, di_path, *, sample_rate: int,
     di = load_audio(di_path, sample_rate=sample_rate, role="di")
     target_x, di_x, record = _aligned(target.samples, di.samples, sample_rate)
     del target, di
-    target_x, di_x, cut = _limit_long_pair(target_x, di_x, sample_rate)
+    target_x, di_x, cut = _limit_long_pair(target_x, di_x, sample_rate, excerpt_s=excerpt_s)
     _refuse_same_recording(target_x, di_x)
     score = follow_score(target_x, di_x, sample_rate)
     if score < min_follow:
@@ -173,20 +173,23 @@ def _record(alignment) -> dict:
     return {k: v for k, v in record.items() if not isinstance(v, (list, np.ndarray))}
 
 
-def _limit_long_pair(target: np.ndarray, di: np.ndarray, sample_rate: int) -> tuple:
-    """A pair longer than LONG_PAIR_S is cut to the DI's busiest LONG_SECTION_S (with the
-    excerpt pre-roll before it), so the analysis, the takes and the full-length renders
-    stay in bounded time and memory. Returns (target, DI, record or None)."""
+def _limit_long_pair(target: np.ndarray, di: np.ndarray, sample_rate: int, *,
+                     excerpt_s: float | None = None) -> tuple:
+    """A pair longer than LONG_PAIR_S is cut to the DI's busiest LONG_SECTION_S (or
+    ``excerpt_s`` when longer), with the excerpt pre-roll before it, so the analysis, the
+    takes and the full-length renders stay in bounded time and memory.
+    Returns (target, DI, record or None)."""
     if di.size <= LONG_PAIR_S * sample_rate:
         return target, di, None
-    window = choose_excerpt(di, sample_rate, seconds=LONG_SECTION_S)
+    section_s = max(LONG_SECTION_S, float(excerpt_s or 0.0))
+    window = choose_excerpt(di, sample_rate, seconds=section_s)
     lo = window.start - window.preroll
     record = {"long_pair_s": round(di.size / sample_rate, 1),
               "long_pair_section_s": [round(lo / sample_rate, 4),
                                       round(window.stop / sample_rate, 4)]}
     log.warning("the pair is %.0f s long; matched and rendered on its busiest %.0f s "
-                "(%.1f-%.1f s of the DI, the first %.0f s played as pre-roll)", di.size / sample_rate,
-                LONG_SECTION_S, lo / sample_rate, window.stop / sample_rate,
+                "(%.1f-%.1f s of the DI, the first %.0f s played as pre-roll)",
+                di.size / sample_rate, section_s, lo / sample_rate, window.stop / sample_rate,
                 window.preroll / sample_rate)
     return target[lo:window.stop].copy(), di[lo:window.stop].copy(), record
 

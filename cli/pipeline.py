@@ -146,7 +146,7 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             if opts["send_patch"]:
                 midi = _open_midi(opts, stack)
         pair = load_pair(opts["target"], opts["di_path"], sample_rate=sample_rate,
-                         min_follow=opts["min_follow_score"])
+                         min_follow=opts["min_follow_score"], excerpt_s=opts["excerpt"])
         if hardware:      # refuse a DI the sound card must not play before calibrating
             from hil.rig import MAX_SEND_PEAK_DBFS, check_di
             check_di(pair.di, max_peak_dbfs=MAX_SEND_PEAK_DBFS)
