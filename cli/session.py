@@ -42,6 +42,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 #: what runs leave beside the sessions: ``.<name>.partial-<pid>-XXXX``, ``.<name>.replaced-<pid>``
 _LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:partial-(?P<ppid>\d+)-.*|replaced-(?P<rpid>\d+)"
                        r"|partial-[^-]*)$")
+_STALE_LOCK = re.compile(r"^\.(?P<name>.+)\.lock$")
 
 
 def sanitize_session_name(name: str | None) -> str:
@@ -298,13 +299,22 @@ class SessionLock:
 
 
 def remove_leftovers(out_dir: Path, name: str) -> list:
-    """Remove partial and replaced folders of runs that ended; returns the names removed.
+    """Remove partial and replaced folders, and locks, of runs that ended; returns the names
+    removed.
 
     A folder of the session ``name`` (whose lock the caller holds) is always a
     leftover; one of another session only when the pid in its name is not alive.
     """
     removed = []
     for entry in Path(out_dir).iterdir():
+        lock = _STALE_LOCK.match(entry.name)
+        if lock and lock.group("name") != name and entry.is_file():
+            owner = SessionLock(out_dir, lock.group("name")).owner()
+            if owner is not None and owner != os.getpid() and not pid_alive(owner):
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+                removed.append(entry.name)
+            continue
         m = _LEFTOVER.match(entry.name)
         if m is None or not entry.is_dir() or entry.is_symlink():
             continue

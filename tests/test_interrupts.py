@@ -99,9 +99,13 @@ def test_stale_lock_and_leftovers_of_dead_runs_are_removed(tmp_path, live_pid):
     gone = dead_pid()
     (tmp_path / ".s.lock").write_text(f"{gone}\n")
     leftovers = [f".s.partial-{gone}-abc", f".s.replaced-{gone}", ".s.partial-old1x",
-                 f".other.partial-{gone}-k2", f".other.replaced-{gone}"]
-    keep = [f".busy.partial-{live_pid}-zz", f".busy.replaced-{live_pid}", "other", "s2"]
+                 f".other.partial-{gone}-k2", f".other.replaced-{gone}", ".other.lock"]
+    keep = [f".busy.partial-{live_pid}-zz", f".busy.replaced-{live_pid}", "other", "s2",
+            ".busy.lock"]
     for name in leftovers + keep:
+        if name.endswith(".lock"):
+            (tmp_path / name).write_text(f"{gone if 'other' in name else live_pid}\n")
+            continue
         (tmp_path / name).mkdir()
         (tmp_path / name / "file.txt").write_text("x")
     with SessionWriter(tmp_path, "s") as writer:
