@@ -49,6 +49,8 @@ class OneLineCommand(click.Command):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = _join_nargs(list(sys.argv[1:] if args is None else args), "--optimize-params")
+        from cli.session import published
+        published["dir"] = None             # no session of this run yet
         return run_one_line(super().main, usage_hint=lambda exc: " (see --help)",
                             interrupted_message=_interrupted_message,
                             standalone_mode=standalone_mode, args=args, prog_name=prog_name,

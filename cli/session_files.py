@@ -11,7 +11,9 @@
     <s>_history.csv              every take: index, label, seconds, loss, terms, parameters
     <s>_report.txt               the report (cli.report)
     <s>_loss.png, <s>_spectra.png, <s>_mel.png   plots (cli.plots)
-    <s>_session.json             options, alignment, excerpt, rig, figures (machine-readable)
+    <s>_session.json             options, alignment, excerpt, rig, figures (machine-readable);
+                                 a minimal one ("complete": false, why) is written first and
+                                 stays when a second interrupt or a write error cut the rest
     calibration.json             hardware rig only: latency, polarity, gain, replicate floor
     input.wav, output.wav        with --export-capture: DI and optimized take, 44.1 kHz float mono
 """
