@@ -48,13 +48,19 @@ class OneLineCommand(click.Command):
     """A click command whose usage errors are one line (``Error: ...``) and exit 2."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from_command_line = args is None
         args = _join_nargs(list(sys.argv[1:] if args is None else args), "--optimize-params")
+        from cli.interrupts import restore_signals
         from cli.session import published
         published["dir"] = None             # no session of this run yet
-        return run_one_line(super().main, usage_hint=lambda exc: " (see --help)",
-                            interrupted_message=_interrupted_message,
-                            standalone_mode=standalone_mode, args=args, prog_name=prog_name,
-                            complete_var=complete_var, **extra)
+        try:
+            return run_one_line(super().main, usage_hint=lambda exc: " (see --help)",
+                                interrupted_message=_interrupted_message,
+                                standalone_mode=standalone_mode, args=args, prog_name=prog_name,
+                                complete_var=complete_var, **extra)
+        finally:
+            if not from_command_line:       # in-process (tests): give the handlers back
+                restore_signals()
 
 
 def _interrupted_message() -> str:

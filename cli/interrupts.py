@@ -2,6 +2,7 @@
 
     sigterm_as_interrupt()   SIGTERM raises KeyboardInterrupt, as Ctrl-C does (restored on exit)
     deferred_interrupts()    SIGINT/SIGTERM arriving inside are held and raised on leaving
+    quiet_from_now()         after an interrupted run is saved: later signals are ignored
     pid_alive(pid)           is process ``pid`` still running (for stale locks and folders)
 
 A critical section is a few file writes and renames (the best patch, the
@@ -71,6 +72,30 @@ def deferred_interrupts():
             _held.clear()
             if wanted:
                 raise KeyboardInterrupt
+
+
+_saved_quiet: dict = {}
+
+
+def quiet_from_now() -> None:
+    """After an interrupted run's session is published: later SIGINT/SIGTERM are ignored,
+    so a late second Ctrl-C cannot turn the exit (130) into a kill by signal while the
+    interpreter shuts down (it resets Python-level handlers then, not SIG_IGN).
+    :func:`restore_signals` undoes it (in-process callers; a process just exits)."""
+    if not _main_thread() or _saved_quiet:
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        _saved_quiet[sig] = signal.signal(sig, signal.SIG_IGN)
+
+
+def restore_signals() -> None:
+    """Undo :func:`quiet_from_now` (nothing when it was not called)."""
+    if not _main_thread():
+        return
+    for sig, handler in _saved_quiet.items():
+        signal.signal(sig, handler)
+    _saved_quiet.clear()
+    _held.clear()
 
 
 def pid_alive(pid: int) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from magicstomp.errors import CalibrationError, ParameterError
 
 from . import residual
-from .interrupts import sigterm_as_interrupt
+from .interrupts import quiet_from_now, sigterm_as_interrupt
 from .matching import choose_excerpt, load_pair, make_evaluator, starting_patch
 from .progress import Progress
 from .session import SessionWriter, sanitize_session_name
@@ -212,6 +212,8 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             if session_dir is None or not isinstance(exc, KeyboardInterrupt):
                 raise
             interrupted = True
+        if interrupted:       # saved: a late Ctrl-C must not kill the exit with code 130
+            quiet_from_now()
         if opts["send_patch"] and not interrupted:
             _send(midi, result.best_patch, opts["patch_number"], session_dir,
                   pacing_ms=opts["pacing_ms"])

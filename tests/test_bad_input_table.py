@@ -316,6 +316,10 @@ def _rows() -> list:
     ]
     # odd but fine: these must work (exit 0)
     rows += [
+        ("match DI 8 channels", _match("target.wav", "eight_channels.wav"), 0),
+        ("match DI 24-bit", _match("target.wav", "pcm24.wav", "--seed", "4294967295"), 0),
+        ("match MAGICSTOMP_ANALYZER librosa", ["ENV", "MAGICSTOMP_ANALYZER=librosa",
+                                               *_match()], 0),
         ("encode BOM json", ["MS", "encode", "bom.json", "--out", "NEW_SYX"], 0),
         ("decode good syx", ["MS", "decode", "good.syx"], 0),
         ("render 8 channels", ["MS", "render", "good.json", "eight_channels.wav", "--out",
