@@ -208,8 +208,11 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
                           residual_eq=eq_info)
             session_dir = writer.commit()
         except (KeyboardInterrupt, OSError) as exc:
+            partial = writer.dir
             session_dir = _publish_essentials(writer, opts, patch, result, exc)
-            if session_dir is None or not isinstance(exc, KeyboardInterrupt):
+            if isinstance(exc, OSError):
+                raise _named_in_session(exc, partial, writer.final_dir) from None
+            if session_dir is None:
                 raise
             interrupted = True
         if interrupted:       # saved: a late Ctrl-C must not kill the exit with code 130
@@ -239,6 +242,17 @@ def _publish_essentials(writer, opts, start, result, exc):
         log.warning("%s; %s holds the best patch (%s_optimized.json/.syx) and a minimal "
                     "session.json, not every file", reason, session_dir, writer.name)
     return session_dir
+
+
+def _named_in_session(exc: OSError, partial, final) -> OSError:
+    """The error with the file named where the session is (or would have been)
+    published, not in the hidden partial folder."""
+    from magicstomp.errors import MagicstompError
+
+    name = str(getattr(exc, "filename", None) or "")
+    if isinstance(exc, MagicstompError) or not name.startswith(str(partial)):
+        return exc
+    return OSError(exc.errno, exc.strerror, str(final) + name[len(str(partial)):])
 
 
 def _replicate_floor(rig, patch, pair, excerpt, loss_cls, loss_opts) -> float:

@@ -242,7 +242,7 @@ def test_a_full_disk_names_the_file_and_keeps_the_essentials(pair, tmp_path, mon
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "the disk is full" in errors[0]
-    assert "full_target.wav" in errors[0]
+    assert f"could not write {out / 'full' / 'full_target.wav'}:" in errors[0]
     folder = out / "full"
     Patch.load(folder / "full_optimized.json")
     doc = json.loads((folder / "full_session.json").read_text())
@@ -278,3 +278,35 @@ def test_magicstomp_analyzer_is_read_and_the_option_wins(pair, tmp_path, monkeyp
     args[0] = str(tmp_path / "missing.wav")         # fails after the options were accepted
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1 and "does not exist" in result.stderr
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 64 kB tmpfs (needs the right to mount: skipped elsewhere)."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    yield folder
+    subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+def test_a_really_full_disk(pair, tiny_disk):
+    from cli.magicstomp_cli import main as magicstomp
+
+    patch_json = tiny_disk.parent / "p.json"
+    patch_json.write_text(Patch.init("Mono Delay").to_json())
+    wav = tiny_disk / "wet.wav"
+    result = CliRunner().invoke(magicstomp, ["render", str(patch_json), str(pair[1]), "--out",
+                                             str(wav)])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"Error: could not write {wav}: the disk is full; free some "
+                                     "space or write elsewhere (--out)")
+    assert list(tiny_disk.iterdir()) == []           # no temporary file left behind
+    out = tiny_disk / "out"
+    result = CliRunner().invoke(main, _args(pair, out, "full", "--optimize", "--budget", "4"))
+    assert result.exit_code == 1 and "the disk is full" in result.stderr
+    Patch.load(out / "full" / "full_optimized.json")
+    assert json.loads((out / "full" / "full_session.json").read_text())["complete"] is False
