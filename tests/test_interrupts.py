@@ -69,17 +69,35 @@ def live_pid():
 
 
 # -- the session lock and the leftovers of dead runs --------------------------------------------
-def test_a_live_run_keeps_its_session_name_even_against_force(pair, tmp_path, live_pid):
+def _holder(out, name):
+    """A process that claims ``name`` in ``out`` and sleeps (a run in progress)."""
+    code = ("import sys, time; from cli.session import SessionWriter; "
+            f"w = SessionWriter({str(out)!r}, {name!r}); print('held', flush=True); "
+            "time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
+                            text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_live_run_keeps_its_session_name_even_against_force(pair, tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / ".s.lock").write_text(f"{live_pid}\n")
-    result = CliRunner().invoke(main, _args(pair, out, "s", "--force"))
-    assert result.exit_code == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1 and "in use by another run" in errors[0]
-    assert f"pid {live_pid}" in errors[0]
-    assert sorted(p.name for p in out.iterdir()) == [".s.lock"]
-    assert (out / ".s.lock").read_text() == f"{live_pid}\n"
+    holder = _holder(out, "s")
+    try:
+        before = sorted(p.name for p in out.iterdir())
+        result = CliRunner().invoke(main, _args(pair, out, "s", "--force"))
+        assert result.exit_code == 1
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and "in use by another run" in errors[0]
+        assert f"pid {holder.pid}" in errors[0]
+        assert sorted(p.name for p in out.iterdir()) == before
+        assert (out / ".s.lock").read_text() == f"{holder.pid}\n"
+    finally:
+        holder.kill()
+        holder.wait()
+    with SessionWriter(out, "s"):            # the holder died: its name is free again
+        assert (out / ".s.lock").read_text() == f"{os.getpid()}\n"
+    assert not (out / ".s.lock").exists()
 
 
 def test_a_second_process_is_refused_while_the_first_holds_the_name(tmp_path):
