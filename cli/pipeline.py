@@ -21,7 +21,7 @@ from . import residual
 from .interrupts import quiet_from_now, sigterm_as_interrupt
 from .matching import choose_excerpt, load_pair, make_evaluator, starting_patch
 from .progress import Progress
-from .session import SessionWriter, sanitize_session_name
+from .session import SessionWriter, public_error, sanitize_session_name
 from .session_files import write_minimal_session, write_session
 
 log = logging.getLogger("magicstomp.auto_match")
@@ -211,7 +211,7 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             partial = writer.dir
             session_dir = _publish_essentials(writer, opts, patch, result, exc)
             if isinstance(exc, OSError):
-                raise _named_in_session(exc, partial, writer.final_dir) from None
+                raise public_error(exc, partial, writer.final_dir) from None
             if session_dir is None:
                 raise
             interrupted = True
@@ -242,17 +242,6 @@ def _publish_essentials(writer, opts, start, result, exc):
         log.warning("%s; %s holds the best patch (%s_optimized.json/.syx) and a minimal "
                     "session.json, not every file", reason, session_dir, writer.name)
     return session_dir
-
-
-def _named_in_session(exc: OSError, partial, final) -> OSError:
-    """The error with the file named where the session is (or would have been)
-    published, not in the hidden partial folder."""
-    from magicstomp.errors import MagicstompError
-
-    name = str(getattr(exc, "filename", None) or "")
-    if isinstance(exc, MagicstompError) or not name.startswith(str(partial)):
-        return exc
-    return OSError(exc.errno, exc.strerror, str(final) + name[len(str(partial)):])
 
 
 def _replicate_floor(rig, patch, pair, excerpt, loss_cls, loss_opts) -> float:

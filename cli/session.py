@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import logging
@@ -72,6 +73,30 @@ def sanitize_session_name(name: str | None) -> str:
     if safe != str(name).strip():
         log.info("session name %r sanitised to %r", name, safe)
     return safe
+
+
+def public_error(exc: OSError, partial, final) -> OSError:
+    """``exc`` with its file named where the session is (or would have been) published,
+    not in the hidden partial folder (toolkit errors and other paths unchanged)."""
+    from magicstomp.errors import MagicstompError
+
+    name = str(getattr(exc, "filename", None) or "")
+    if isinstance(exc, MagicstompError) or not name.startswith(str(partial)):
+        return exc
+    return OSError(exc.errno, exc.strerror, str(final) + name[len(str(partial)):])
+
+
+def _public_names(method):
+    """A writing method whose file errors name the published session's file."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as exc:
+            raise public_error(exc, self.dir, self.final_dir) from None
+
+    return wrapper
 
 
 #: the folder the last :meth:`SessionWriter.commit` of this process published (None: none yet
@@ -140,6 +165,7 @@ class SessionWriter:
         log.debug("wrote %s", path.name)
         return path
 
+    @_public_names
     def write_text(self, suffix_or_name: str, text: str, *, bare: bool = False) -> Path:
         target = self.dir / suffix_or_name if bare else self.path(suffix_or_name)
         return self.register(atomic_write_text(target, text))
@@ -147,6 +173,7 @@ class SessionWriter:
     def write_json(self, suffix: str, doc, *, bare: bool = False) -> Path:
         return self.write_text(suffix, json.dumps(_plain(doc), indent=2) + "\n", bare=bare)
 
+    @_public_names
     def write_patch(self, tag: str, patch) -> tuple:
         """``<s>_<tag>.json`` and ``<s>_<tag>.syx`` (edit-buffer dump), never half-written:
         a signal during the two writes is delivered after them."""
@@ -160,10 +187,15 @@ class SessionWriter:
 
         def save(take, recorder):
             if recorder.best_index == take.index and recorder.best_patch is not None:
-                self.write_patch(tag, recorder.best_patch)
+                try:
+                    self.write_patch(tag, recorder.best_patch)
+                except OSError as exc:    # a full disk: the search goes on; the end tries again
+                    log.warning("could not save the best patch so far: %s",
+                                exc.strerror or exc)
 
         return save
 
+    @_public_names
     def write_wav(self, suffix_or_name: str, samples, sample_rate: int, *,
                   bare: bool = False) -> Path:
         """Mono 32-bit float WAV (keeps levels above full scale intact)."""
@@ -188,6 +220,7 @@ class SessionWriter:
                             + [take.params.get(k, "") for k in keys])
         return self.write_text("_history.csv", buf.getvalue())
 
+    @_public_names
     def write_png(self, suffix: str, figure) -> Path:
         buf = io.BytesIO()
         figure.savefig(buf, format="png", dpi=90)

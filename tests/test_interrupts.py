@@ -328,3 +328,21 @@ def test_a_really_full_disk(pair, tiny_disk):
     assert result.exit_code == 1 and "the disk is full" in result.stderr
     Patch.load(out / "full" / "full_optimized.json")
     assert json.loads((out / "full" / "full_session.json").read_text())["complete"] is False
+
+
+def test_a_disk_full_from_the_start_names_the_sessions_file_and_leaves_nothing(
+        pair, tmp_path, monkeypatch):
+    import cli.session as session
+
+    def full(path, data, **_):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(session, "atomic_write_bytes", full)
+    monkeypatch.setattr(session, "atomic_write_text", full)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, _args(pair, out, "s", "--optimize", "--budget", "3"))
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: could not write {out / 's' / 's_neutral.json'}: the disk is full; free some "
+        "space or write elsewhere (--out)")
+    assert list(out.iterdir()) == []
