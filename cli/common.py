@@ -110,6 +110,11 @@ def os_error_sentence(exc: OSError) -> str:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         what = f"could not write {name}" if name else "could not write a file"
         return f"{what}: the disk is full; free some space or write elsewhere (--out)"
+    if exc.errno == errno.EEXIST and name:       # mkdir over a file
+        return f"{name} is a file where a folder is expected; choose another path (--out)"
+    if exc.errno == errno.ENOTDIR and name:
+        return (f"{name}: part of this path is a file where a folder is expected; choose "
+                "another path (--out)")
     where = f" ({name})" if name else ""
     return f"{exc.strerror or exc}{where}; check the path and its permissions"
 

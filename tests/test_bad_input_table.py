@@ -259,7 +259,8 @@ def _rows() -> list:
                          ("session exists", ["--session-name", "keep"]),
                          ("unknown audio device", ["--in-device", "NoSuchCard",
                                                    "--out-device", "NoSuchCard"]),
-                         ("unknown MIDI port", ["--send-patch", "--midi-port", "NoSuchPort"])]:
+                         ("unknown MIDI port", ["--send-patch", "--midi-port", "NoSuchPort"]),
+                         ("out under a device file", ["--out", "/dev/null/out"])]:
         rows.append((f"match {label}", _match("target.wav", "di.wav", *value), 1))
     rows.append(("match MAGICSTOMP_ANALYZER unknown",
                  ["ENV", "MAGICSTOMP_ANALYZER=madmom", *_match()], 2))
@@ -311,6 +312,10 @@ def _rows() -> list:
                                          "--slot", "3", "--edit-buffer"], 2),
         ("types unknown", ["MS", "types", "Warp Drive"], 1),
         ("decode missing", ["MS", "decode", "missing.syx"], 2),
+        ("encode out under a device file", ["MS", "encode", "good.json", "--out",
+                                            "/dev/null/x.syx"], 1),
+        ("render out under a device file", ["MS", "render", "good.json", "di.wav", "--out",
+                                            "/dev/null/x.wav"], 1),
         ("unknown subcommand", ["MS", "explode"], 2),
     ]
     # odd but fine: these must work (exit 0)

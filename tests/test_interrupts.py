@@ -217,7 +217,7 @@ DRILLS = [("search", [signal.SIGINT], 1), ("search", [signal.SIGTERM], 2),
 def test_signals_at_random_moments_keep_the_best_patch(pair, tmp_path, moment, signals, seed):
     rnd = random.Random(seed)
     out = tmp_path / "out"
-    budget = 6
+    budget = 400 if moment == "search" else 6      # a search of seconds, or one that is over
     proc = _start(pair, out, "run", budget=budget)
     marker = "optimize.search: take 2 " if moment == "search" else \
         f"optimize.search: take {budget - 1} "
@@ -238,6 +238,12 @@ def test_signals_at_random_moments_keep_the_best_patch(pair, tmp_path, moment, s
     if (out / "run").exists():
         assert "no session was written" not in text
     check_saved(out, "run", lines)
+    doc = json.loads((out / "run" / "run_session.json").read_text())
+    if moment == "search":      # stopped mid-search: 130, and the search's takes are recorded
+        assert proc.returncode == 130 and doc["stopped"] == "interrupted", text[-2000:]
+        assert 3 <= doc["takes"] < budget
+        if len(signals) == 1:   # one signal: the whole session is written
+            assert "complete" not in doc and (out / "run" / "run_report.txt").is_file()
     with SessionWriter(out, "next"):     # the next run finds nothing to clean up
         pass
     assert sorted(p.name for p in out.iterdir()) == ["run"]
