@@ -352,3 +352,25 @@ def test_a_disk_full_from_the_start_names_the_sessions_file_and_leaves_nothing(
         f"Error: could not write {out / 's' / 's_neutral.json'}: the disk is full; free some "
         "space or write elsewhere (--out)")
     assert list(out.iterdir()) == []
+
+
+def test_a_signal_inside_a_critical_section_is_delivered_after_it():
+    from cli.interrupts import deferred_interrupts, sigterm_as_interrupt
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with sigterm_as_interrupt():
+            with deferred_interrupts():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+                with deferred_interrupts():          # nested: one section
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(0.05)
+                done.append("finished")
+    assert done == ["finished"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):
+        with sigterm_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
