@@ -31,7 +31,12 @@ DEFAULT_RATE_HZ = 48000
 MIN_DURATION_S = 1.0
 SILENCE_DBFS = -90.0
 CLIP_LEVEL = 0.999
+#: a float file may go above full scale, but not by 60 dB: that is not audio
+MAX_PEAK = 1000.0
 CANCEL_RATIO = 0.5
+#: multichannel files above this many samples are folded to mono block by block
+LONG_FILE_SAMPLES = 2 ** 25
+BLOCK_FRAMES = 2 ** 18
 
 
 @dataclass
@@ -75,7 +80,7 @@ def fold_to_mono(data: np.ndarray, *, warnings: list | None = None) -> np.ndarra
     if x.ndim != 2:
         raise AudioInputError(f"audio has shape {x.shape}; expected (samples,) or (samples, channels)")
     if x.shape[1] == 1:
-        return x[:, 0].copy()
+        return np.ascontiguousarray(x[:, 0])      # a view when it can be (long files)
     mono = x.mean(axis=1)
     rms = np.sqrt(np.mean(x ** 2, axis=0))
     loudest = int(np.argmax(rms))
@@ -119,12 +124,16 @@ def check_samples(samples: np.ndarray, sample_rate: int, *, role: str = "target"
     if duration_s < MIN_DURATION_S:
         raise AudioInputError(f"the {role} {name} is {duration_s:.2f} s long; expected at least "
                               f"{MIN_DURATION_S:.0f} s of audio (use a longer excerpt)")
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    peak = max(float(x.max()), -float(x.min())) if x.size else 0.0   # no |x| copy
+    if peak > MAX_PEAK:
+        raise AudioInputError(f"the {role} {name} peaks at {_dbfs(peak)}; expected audio near "
+                              f"full scale (at most {_dbfs(MAX_PEAK)}): check the file's format "
+                              "or normalise it")
     if peak <= 10 ** (SILENCE_DBFS / 20):
         raise AudioInputError(f"the {role} {name} is silent (peak {_dbfs(peak)}); expected a "
                               "recording with signal (check the file and its channel)")
     if warnings is not None:
-        clipped = int(np.count_nonzero(np.abs(x) >= CLIP_LEVEL))
+        clipped = int(np.count_nonzero(x >= CLIP_LEVEL) + np.count_nonzero(x <= -CLIP_LEVEL))
         if clipped >= 3:
             warnings.append(f"the {role} {name} has {clipped} samples at full scale (clipping); "
                             "the analysis will treat the clipping as part of the tone")
@@ -158,18 +167,26 @@ def load_audio(path, *, sample_rate: int | None = None, role: str = "target") ->
     if not p.is_file():
         raise AudioInputError(f"the {role} file {p} does not exist; expected a WAV, FLAC or AIFF "
                               "file (check the path)")
+    warnings: list = []
     try:
-        data, source_rate = sf.read(str(p), dtype="float64", always_2d=True)
+        info = sf.info(str(p))
+        if info.channels > 1 and info.frames * info.channels > LONG_FILE_SAMPLES:
+            mono, source_rate, channels = _read_long(p, role, warnings)
+        else:
+            data, source_rate = sf.read(str(p), dtype="float64", always_2d=True)
+            channels = data.shape[1]
+            mono = None
     except (RuntimeError, sf.LibsndfileError, OSError) as exc:
         raise AudioInputError(f"the {role} file {p} cannot be read as audio ({exc}); expected a "
                               "WAV, FLAC or AIFF file (convert it, e.g. with sox or ffmpeg)") from None
-    warnings: list = []
-    if data.shape[0] == 0:
-        raise AudioInputError(f"the {role} file {p} holds no samples; expected at least "
-                              f"{MIN_DURATION_S:.0f} s of audio (re-export it)")
-    if not np.all(np.isfinite(data)):
-        check_samples(data.ravel(), source_rate * data.shape[1], role=role, name=f"file {p}")
-    mono = fold_to_mono(data, warnings=warnings)
+    if mono is None:
+        if data.shape[0] == 0:
+            raise AudioInputError(f"the {role} file {p} holds no samples; expected at least "
+                                  f"{MIN_DURATION_S:.0f} s of audio (re-export it)")
+        if not np.all(np.isfinite(data)):
+            check_samples(data.ravel(), source_rate * data.shape[1], role=role, name=f"file {p}")
+        mono = fold_to_mono(data, warnings=warnings)
+        del data
     check_samples(mono, source_rate, role=role, name=f"file {p}", warnings=warnings)
     rate = int(sample_rate) if sample_rate else int(source_rate)
     if rate <= 0:
@@ -179,7 +196,41 @@ def load_audio(path, *, sample_rate: int | None = None, role: str = "target") ->
         mono = resample(mono, int(source_rate), rate)
         log.debug("resampled %s from %d to %d Hz", p, source_rate, rate)
     return Audio(samples=mono, sample_rate=rate, source_rate=int(source_rate),
-                 channels=int(data.shape[1]), warnings=warnings, path=str(p))
+                 channels=int(channels), warnings=warnings, path=str(p))
+
+
+def _read_long(path: Path, role: str, warnings: list) -> tuple:
+    """A long multichannel file folded to mono block by block (the same fold as
+    :func:`fold_to_mono`), so the whole multichannel array is never in memory.
+    Returns (mono, rate, channels)."""
+    import soundfile as sf
+
+    with sf.SoundFile(str(path)) as handle:
+        rate, channels, frames = handle.samplerate, handle.channels, handle.frames
+        mono = np.empty(frames, dtype=np.float64)
+        channel_energy = np.zeros(channels)
+        at = 0
+        for block in handle.blocks(blocksize=BLOCK_FRAMES, dtype="float64", always_2d=True):
+            if not np.all(np.isfinite(block)):
+                check_samples(block.ravel(), rate, role=role, name=f"file {path}")
+            mono[at:at + block.shape[0]] = block.mean(axis=1)
+            channel_energy += np.einsum("ij,ij->j", block, block)
+            at += block.shape[0]
+        mono = mono[:at]
+        loudest = int(np.argmax(channel_energy))
+        if channel_energy[loudest] > 0 and np.dot(mono, mono) < \
+                CANCEL_RATIO ** 2 * channel_energy[loudest]:
+            warnings.append(f"the {channels} channels cancel when averaged (inverted polarity?); "
+                            f"used channel {loudest + 1} alone instead of the mean")
+            handle.seek(0)
+            at = 0
+            for block in handle.blocks(blocksize=BLOCK_FRAMES, dtype="float64", always_2d=True):
+                mono[at:at + block.shape[0]] = block[:, loudest]
+                at += block.shape[0]
+    if mono.size == 0:
+        raise AudioInputError(f"the {role} file {path} holds no samples; expected at least "
+                              f"{MIN_DURATION_S:.0f} s of audio (re-export it)")
+    return mono, rate, channels
 
 
 def match_lengths(a: np.ndarray, b: np.ndarray, *, mode: str = "trim") -> tuple:
@@ -219,4 +270,4 @@ def match_lengths(a: np.ndarray, b: np.ndarray, *, mode: str = "trim") -> tuple:
 
 
 def _dbfs(peak: float) -> str:
-    return "-inf dBFS" if peak <= 0 else f"{20 * np.log10(peak):.1f} dBFS"
+    return "-inf dBFS" if peak <= 0 else f"{20 * np.log10(peak):+.1f} dBFS"

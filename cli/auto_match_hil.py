@@ -28,13 +28,18 @@ import time  # noqa: E402
 
 import click  # noqa: E402
 
-from cli.common import (EXIT_INTERRUPTED, handle_errors, run_one_line,  # noqa: E402
-                        setup_logging, verbose_option)
-from cli.pipeline import run_match  # noqa: E402
+from cli.common import (EXIT_INTERRUPTED, FiniteFloatRange, handle_errors,  # noqa: E402
+                        run_one_line, setup_logging, verbose_option)
+from cli.pipeline import MAX_BUDGET_TAKES, run_match  # noqa: E402
 
 log = logging.getLogger("magicstomp.auto_match")
 
 DEFAULT_BUDGET_TAKES = 40
+MAX_PASSES = 100
+MAX_CHANNEL = 64
+MAX_PACING_MS = 5000.0
+MAX_EXCERPT_S = 600.0
+MAX_SEED = 2**32 - 1
 DEFAULT_OPTIMIZER = "ours"
 VIRTUAL_RATE_HZ = 44100
 
@@ -43,11 +48,28 @@ class OneLineCommand(click.Command):
     """A click command whose usage errors are one line (``Error: ...``) and exit 2."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from_command_line = args is None
         args = _join_nargs(list(sys.argv[1:] if args is None else args), "--optimize-params")
-        return run_one_line(super().main, usage_hint=lambda exc: " (see --help)",
-                            interrupted_message="interrupted; no session was written",
-                            standalone_mode=standalone_mode, args=args, prog_name=prog_name,
-                            complete_var=complete_var, **extra)
+        from cli.interrupts import restore_signals
+        from cli.session import published
+        published["dir"] = None             # no session of this run yet
+        try:
+            return run_one_line(super().main, usage_hint=lambda exc: " (see --help)",
+                                interrupted_message=_interrupted_message,
+                                standalone_mode=standalone_mode, args=args, prog_name=prog_name,
+                                complete_var=complete_var, **extra)
+        finally:
+            if not from_command_line:       # in-process (tests): give the handlers back
+                restore_signals()
+
+
+def _interrupted_message() -> str:
+    """Ctrl-C that reached the top: was a session published before it?"""
+    from cli.session import published
+
+    if published["dir"] is not None:
+        return f"interrupted; the session {published['dir']} holds the best patch so far"
+    return "interrupted; no session was written"
 
 
 def _join_nargs(args: list, option: str) -> list:
@@ -89,7 +111,7 @@ def _effect_ref(text):
 @click.option("--send-patch", is_flag=True, help="Load the best patch into the unit.")
 @click.option("--patch-number", type=click.IntRange(1, 99),
               help="With --send-patch: store to this user slot (after a bank backup).")
-@click.option("--max-iterations", type=click.IntRange(min=1),
+@click.option("--max-iterations", type=click.IntRange(1, MAX_PASSES),
               help="Budget in search passes (the original project's option): 1 + 2 x "
               "parameters x N takes; --budget wins when both are given.")
 @click.option("--session-name", help="Session folder name (sanitised); default: a timestamp.")
@@ -101,9 +123,10 @@ def _effect_ref(text):
 @click.option("--out-device", help="Sound-card output (index or name part).")
 @click.option("--in-ch", default="1", show_default=True,
               help="Input channel(s), 1-based; '1,2' averages a stereo return.")
-@click.option("--out-ch", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--out-ch", type=click.IntRange(1, MAX_CHANNEL), default=1, show_default=True,
               help="Output channel feeding the re-amp box, 1-based.")
-@click.option("--pacing-ms", type=click.FloatRange(min=0.0), default=70.0, show_default=True,
+@click.option("--pacing-ms", type=FiniteFloatRange(0.0, MAX_PACING_MS), default=70.0,
+              show_default=True,
               help="Gap between SysEx messages (70 ms is safe for the unit's USB-MIDI).")
 @click.option("--on-dropout", type=click.Choice(["retry", "warn"]), default="retry",
               show_default=True, help="A take with an under-/overrun: re-take it, or keep it "
@@ -123,18 +146,19 @@ def _effect_ref(text):
 @click.option("--loss", "loss_name", default="match", show_default=True,
               help="Objective: match (level-matched multi-term) or seed (the original "
               "project's 0.6 log-mel + 0.4 MFCC).")
-@click.option("--budget", type=click.IntRange(min=1), help=f"Takes in total "
+@click.option("--budget", type=click.IntRange(1, MAX_BUDGET_TAKES), help=f"Takes in total "
               f"(default {DEFAULT_BUDGET_TAKES}, take 0 = the starting patch included).")
 @click.option("--analyzer", type=click.Choice(["librosa", "essentia"]), default="librosa",
-              show_default=True, help="Feature library that analyses the target (and computes "
-              "--loss seed).")
-@click.option("--excerpt", type=click.FloatRange(min=1.0),
+              show_default=True, envvar="MAGICSTOMP_ANALYZER", show_envvar=True,
+              help="Feature library that analyses the target (and computes --loss seed).")
+@click.option("--excerpt", type=FiniteFloatRange(1.0, MAX_EXCERPT_S),
               help="Match on the busiest SECONDS of the DI (shorter takes).")
 @click.option("--sample-rate", type=click.Choice(["44100", "48000", "96000"]),
               help="Working rate in Hz (default 44100 virtual, 48000 hardware).")
-@click.option("--min-follow-score", type=click.FloatRange(0.0, 1.0), default=0.25,
+@click.option("--min-follow-score", type=FiniteFloatRange(0.0, 1.0), default=0.25,
               show_default=True, help="Refuse a target whose notes follow the DI less than this.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the search.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+              help="Random seed of the search.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("out"), show_default=True,
               help="Folder that receives the session folder (and calibration.json).")
@@ -210,9 +234,9 @@ def _channels(text) -> list:
         channels = [int(c) for c in str(text).replace(",", " ").split()]
     except ValueError:
         channels = []
-    if not channels or min(channels) < 1:
+    if not channels or min(channels) < 1 or max(channels) > MAX_CHANNEL:
         raise click.UsageError(f"--in-ch {text!r} is not a channel list; expected 1-based "
-                               "numbers such as 1 or 1,2")
+                               f"numbers up to {MAX_CHANNEL} such as 1 or 1,2")
     return channels
 
 

@@ -5,5 +5,6 @@ The code lives in :mod:`magicstomp.console` (the lowest layer), so that
 importing `cli`.
 """
 
-from magicstomp.console import (EXIT_INTERRUPTED, EXIT_USAGE, fail, handle_errors,  # noqa: F401
-                                log, run_one_line, setup_logging, verbose_option)
+from magicstomp.console import (EXIT_INTERRUPTED, EXIT_USAGE, FiniteFloatRange,  # noqa: F401
+                                fail, handle_errors, log, os_error_sentence, run_one_line,
+                                setup_logging, verbose_option)

@@ -31,6 +31,8 @@ from cli.common import handle_errors, run_one_line, setup_logging, verbose_optio
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+#: a float WAV may go above full scale, but not by 60 dB: that is not audio
+MAX_INPUT_PEAK = 1000.0
 
 
 class OneLineGroup(click.Group):
@@ -225,7 +227,20 @@ def render_cmd(patch_file, in_wav, out_path):
                               "file") from None
     if audio.shape[0] == 0:
         raise AudioInputError(f"{in_wav}: the file holds no samples; expected a recording")
+    bad = int(np.count_nonzero(~np.isfinite(audio)))
+    if bad:
+        raise AudioInputError(f"{in_wav}: {bad} samples are NaN or infinite; expected finite "
+                              "audio (re-export it from your editor as PCM or float WAV)")
+    peak = float(np.max(np.abs(audio)))
+    if peak > MAX_INPUT_PEAK:
+        raise AudioInputError(f"{in_wav}: the audio peaks at {20 * np.log10(peak):+.0f} dBFS; "
+                              f"expected audio near full scale (at most "
+                              f"{20 * np.log10(MAX_INPUT_PEAK):+.0f} dBFS): check the file's "
+                              "format or normalise it")
     stereo = render(patch, audio.mean(axis=1), rate_hz)
+    if not np.all(np.isfinite(stereo)):
+        raise AudioInputError(f"rendering {in_wav} through {patch.effect_type} gave NaN or "
+                              "infinite samples; nothing was written (check the input's level)")
     buffer = io.BytesIO()
     sf.write(buffer, stereo.astype(np.float32), rate_hz, subtype="FLOAT", format="WAV")
     atomic_write_bytes(out_path, buffer.getvalue())

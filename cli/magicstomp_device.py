@@ -9,12 +9,14 @@ from pathlib import Path
 
 import click
 
-from cli.common import handle_errors
+from cli.common import FiniteFloatRange, handle_errors
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 DEFAULT_BACKUP_DIR = Path("out/backups")
 DEFAULT_TIMEOUT_S = 2.0
+MAX_TIMEOUT_S = 600.0
+MAX_PACING_MS = 5000.0
 
 
 def port_options(func):
@@ -27,13 +29,22 @@ def port_options(func):
 
 
 def timeout_option(func):
-    return click.option("--timeout-s", type=click.FloatRange(min=0.05), default=DEFAULT_TIMEOUT_S,
+    return click.option("--timeout-s", type=FiniteFloatRange(0.05, MAX_TIMEOUT_S),
+                        default=DEFAULT_TIMEOUT_S,
                         show_default=True, help="Give up after this much silence from the unit.")(func)
 
 
 def _confirm(question: str) -> None:
-    """Ask; anything but yes stops with exit 1 before anything is sent."""
-    if not click.confirm(question, err=True):
+    """Ask; anything but yes, or no answer at all (stdin at its end, as in a script), stops
+    with exit 1 before anything is sent. Ctrl-C at the question is an interrupt (130)."""
+    try:
+        confirmed = click.confirm(question, err=True)
+    except click.Abort as exc:
+        if not isinstance(exc.__context__, EOFError):
+            raise
+        click.echo("", err=True)      # end the question's line
+        confirmed = False
+    if not confirmed:
         raise click.ClickException("not confirmed; nothing was sent (answer y, or pass --yes)")
 
 
@@ -62,7 +73,8 @@ def ports_cmd():
 @click.option("--yes", is_flag=True, help="Store to --slot without asking.")
 @click.option("--dry-run", "dry_run_path", type=FILE, default=None,
               help="Write the bytes that would be sent to this .syx file and send nothing.")
-@click.option("--pacing-ms", type=click.FloatRange(min=0), default=70.0, show_default=True,
+@click.option("--pacing-ms", type=FiniteFloatRange(0.0, MAX_PACING_MS), default=70.0,
+              show_default=True,
               help="Pause between SysEx messages.")
 @click.option("--backup-dir", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_BACKUP_DIR, show_default=True,
@@ -139,7 +151,8 @@ def dump_cmd(slot, dump_all, out_path, port, in_port, timeout_s):
 @click.argument("bank_file", metavar="BANK.syx", type=EXISTING_FILE)
 @port_options
 @click.option("--yes", is_flag=True, help="Overwrite all 99 user slots without asking.")
-@click.option("--pacing-ms", type=click.FloatRange(min=0), default=70.0, show_default=True,
+@click.option("--pacing-ms", type=FiniteFloatRange(0.0, MAX_PACING_MS), default=70.0,
+              show_default=True,
               help="Pause between SysEx messages.")
 @handle_errors
 def restore_cmd(bank_file, port, in_port, yes, pacing_ms):

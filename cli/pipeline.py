@@ -21,15 +21,18 @@ import click
 from magicstomp.errors import CalibrationError, ParameterError
 
 from . import residual
+from .interrupts import quiet_from_now, sigterm_as_interrupt
 from .matching import choose_excerpt, load_pair, make_evaluator, starting_patch
 from .progress import Progress
-from .session import SessionWriter, sanitize_session_name
-from .session_files import write_session
+from .session import SessionWriter, public_error, sanitize_session_name
+from .session_files import write_minimal_session, write_session
 
 log = logging.getLogger("magicstomp.auto_match")
 
 CALIBRATION_FILE = "calibration.json"
 HARDWARE_RATE_HZ = 48000
+#: most takes one run may ask for (5000 virtual takes are over an hour; hardware ones, half a day)
+MAX_BUDGET_TAKES = 5000
 
 
 @dataclass
@@ -93,7 +96,13 @@ def _budget(opts: dict, plan: dict, space) -> int:
     if not opts["optimize"]:
         return 1
     if opts["budget"] is None and opts["max_iterations"]:
-        return 1 + 2 * space.size * opts["max_iterations"]
+        takes = 1 + 2 * space.size * opts["max_iterations"]
+        if takes > MAX_BUDGET_TAKES:
+            raise ParameterError(
+                f"--max-iterations {opts['max_iterations']} over {space.size} parameters asks for "
+                f"{takes} takes; the maximum is {MAX_BUDGET_TAKES} (use fewer passes or --budget)",
+                field="max_iterations", value=opts["max_iterations"])
+        return takes
     return plan["budget"]
 
 
@@ -159,7 +168,8 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
     name = sanitize_session_name(opts["session_name"])
     hardware = opts["rig"] == "hardware"
     sample_rate = opts["sample_rate"] or (HARDWARE_RATE_HZ if hardware else virtual_rate_hz)
-    with SessionWriter(opts["out_dir"], name, force=opts["force"]) as writer, \
+    with sigterm_as_interrupt(), SessionWriter(opts["out_dir"], name,
+                                               force=opts["force"]) as writer, \
             contextlib.ExitStack() as stack:
         calibration = midi = None
         if not hardware:
@@ -169,7 +179,7 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
         log.info("loading the target %s and the DI %s at %d Hz, aligning them ...",
                  opts["target"], opts["di_path"], sample_rate)
         pair = load_pair(opts["target"], opts["di_path"], sample_rate=sample_rate,
-                         min_follow=opts["min_follow_score"])
+                         min_follow=opts["min_follow_score"], excerpt_s=opts["excerpt"])
         _log_alignment(pair)
         if hardware:      # refuse a DI the sound card must not play before calibrating
             from hil.rig import MAX_SEND_PEAK_DBFS, check_di
@@ -218,10 +228,11 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
                  plan["budget"])
         evaluate = make_evaluator(rig, loss, pair.di, excerpt)
         fit_eq = residual.planned(opts, patch) and plan["budget"] >= 3
+        writer.write_patch("initial", patch)
         try:      # with the residual EQ, its one take is reserved in the budget
             result = run_search(plan["optimizer"], space=space, start=patch, evaluate=evaluate,
                                 budget_takes=plan["budget"] - int(fit_eq), seed=opts["seed"],
-                                on_take=[progress], **strategy_opts)
+                                on_take=[writer.best_patch_saver(), progress], **strategy_opts)
         finally:
             progress.close()
         interrupted = result.stopped == "interrupted"
@@ -240,12 +251,23 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             except KeyboardInterrupt:
                 interrupted = True
                 result = dataclasses.replace(result, stopped="interrupted")
-        write_session(writer, opts=opts, pair=pair, rig=rig, result=result, space=space,
-                      start=patch, optimizer=plan["optimizer"], budget_takes=plan["budget"],
-                      floor=floor, calibration=calibration, notes=notes,
-                      seconds=time.monotonic() - started, skip_takes=interrupted and hardware,
-                      residual_eq=eq_info, bypass=bypass)
-        session_dir = writer.commit()
+        try:
+            write_session(writer, opts=opts, pair=pair, rig=rig, result=result, space=space,
+                          start=patch, optimizer=plan["optimizer"], budget_takes=plan["budget"],
+                          floor=floor, calibration=calibration, notes=notes,
+                          seconds=time.monotonic() - started, skip_takes=interrupted and hardware,
+                          residual_eq=eq_info, bypass=bypass)
+            session_dir = writer.commit()
+        except (KeyboardInterrupt, OSError) as exc:
+            partial = writer.dir
+            session_dir = _publish_essentials(writer, opts, patch, result, exc)
+            if isinstance(exc, OSError):
+                raise public_error(exc, partial, writer.final_dir) from None
+            if session_dir is None:
+                raise
+            interrupted = True
+        if interrupted:       # saved: a late Ctrl-C must not kill the exit with code 130
+            quiet_from_now()
         if opts["send_patch"] and not interrupted:
             _send(midi, result.best_patch, opts["patch_number"], session_dir,
                   pacing_ms=opts["pacing_ms"])
@@ -298,6 +320,24 @@ def _log_choices(rig, opts: dict, plan: dict) -> None:
               type(analyzer).__name__)
     log.debug("loss: %s (%s); optimizer: %s", opts["loss_name"], plan["loss_cls"].__name__,
               plan["optimizer"] if opts["optimize"] else "none (no --optimize: take 0 only)")
+
+
+def _publish_essentials(writer, opts, start, result, exc):
+    """A second Ctrl-C (or SIGTERM, or a write error) while the session was written:
+    publish the best patch and a minimal session.json; None when they were not written."""
+    if isinstance(exc, KeyboardInterrupt):
+        reason = "interrupted while the session files were written"
+    else:
+        reason = f"a file could not be written ({exc.strerror or exc})"
+
+    def minimal():
+        write_minimal_session(writer, opts=opts, start=start, result=result, reason=reason)
+
+    session_dir = writer.publish_essentials(minimal)
+    if session_dir is not None:
+        log.warning("%s; %s holds the best patch (%s_optimized.json/.syx) and a minimal "
+                    "session.json, not every file", reason, session_dir, writer.name)
+    return session_dir
 
 
 def _replicate_floor(rig, patch, pair, excerpt, loss_cls, loss_opts) -> float:

@@ -1,16 +1,22 @@
-"""The session folder ``out/<session>/``: written whole or not at all.
+"""The session folder ``out/<session>/``: written whole, or its essentials, or not at all.
 
-Every file is written into a hidden sibling folder ``out/.<session>.partial-XXXX``
+Every file is written into a hidden sibling folder ``out/.<session>.partial-<pid>-XXXX``
 (each file atomically), and the folder is renamed to ``out/<session>`` only by
-:meth:`SessionWriter.commit`. An error or Ctrl-C before that removes the
-partial folder, so a failed run never leaves a half-written session, and an
-existing session is replaced only with ``force`` (and only once the new one is
-complete).
+:meth:`SessionWriter.commit`. An error or Ctrl-C before the search found
+anything removes the partial folder; an interrupt after it publishes the
+essentials (:meth:`SessionWriter.publish_essentials`). An existing session is
+replaced only with ``force`` (and only once the new one is written).
+
+The name is claimed when the run starts (:mod:`cli.session_lock`): ``out/.<session>.lock``
+holds the run's pid, and a second run with that name is refused while the first lives
+(``--force`` included). Locks, partial folders and ``.<session>.replaced-<pid>``
+folders left by runs that died (SIGKILL, power cut) are removed by the next run.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import logging
@@ -26,6 +32,9 @@ import numpy as np
 
 from magicstomp.errors import ParameterError
 from magicstomp.files import atomic_write_bytes, atomic_write_text, write_syx
+
+from .interrupts import deferred_interrupts
+from .session_lock import SessionLock, remove_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,35 @@ def sanitize_session_name(name: str | None) -> str:
     return safe
 
 
+def public_error(exc: OSError, partial, final) -> OSError:
+    """``exc`` with its file named where the session is (or would have been) published,
+    not in the hidden partial folder (toolkit errors and other paths unchanged)."""
+    from magicstomp.errors import MagicstompError
+
+    name = str(getattr(exc, "filename", None) or "")
+    if isinstance(exc, MagicstompError) or not name.startswith(str(partial)):
+        return exc
+    return OSError(exc.errno, exc.strerror, str(final) + name[len(str(partial)):])
+
+
+def _public_names(method):
+    """A writing method whose file errors name the published session's file."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as exc:
+            raise public_error(exc, self.dir, self.final_dir) from None
+
+    return wrapper
+
+
+#: the folder the last :meth:`SessionWriter.commit` of this process published (None: none yet
+#: in the current run); read by the interrupt message of ``auto_match_hil``
+published: dict = {"dir": None}
+
+
 class SessionWriter:
     """Collects the files of one session and publishes them in one rename.
 
@@ -82,11 +120,21 @@ class SessionWriter:
         self.name = name
         self.final_dir = self.out_dir / name
         self.force = bool(force)
-        self.check_free()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.dir = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=self.out_dir))
         self.files: list = []
         self.committed = False
+        published["dir"] = None
+        self.check_free()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = SessionLock(self.out_dir, name)
+        self.lock.acquire()
+        try:
+            self.check_free()
+            remove_leftovers(self.out_dir, name)
+            self.dir = Path(tempfile.mkdtemp(prefix=f".{name}.partial-{os.getpid()}-",
+                                             dir=self.out_dir))
+        except BaseException:
+            self.lock.release()
+            raise
 
     def check_free(self) -> None:
         """Refuse an existing session unless ``force``."""
@@ -103,10 +151,12 @@ class SessionWriter:
 
     def register(self, path: Path) -> Path:
         """Record a file written into the session folder by another module; returns ``path``."""
-        self.files.append(path.name)
+        if path.name not in self.files:
+            self.files.append(path.name)
         log.debug("wrote %s", path.name)
         return path
 
+    @_public_names
     def write_text(self, suffix_or_name: str, text: str, *, bare: bool = False) -> Path:
         target = self.dir / suffix_or_name if bare else self.path(suffix_or_name)
         return self.register(atomic_write_text(target, text))
@@ -114,12 +164,29 @@ class SessionWriter:
     def write_json(self, suffix: str, doc, *, bare: bool = False) -> Path:
         return self.write_text(suffix, json.dumps(_plain(doc), indent=2) + "\n", bare=bare)
 
+    @_public_names
     def write_patch(self, tag: str, patch) -> tuple:
-        """``<s>_<tag>.json`` and ``<s>_<tag>.syx`` (edit-buffer dump)."""
-        json_path = self.write_text(f"_{tag}.json", patch.to_json())
-        syx_path = self.register(write_syx(self.path(f"_{tag}.syx"), patch))
+        """``<s>_<tag>.json`` and ``<s>_<tag>.syx`` (edit-buffer dump), never half-written:
+        a signal during the two writes is delivered after them."""
+        with deferred_interrupts():
+            json_path = self.write_text(f"_{tag}.json", patch.to_json())
+            syx_path = self.register(write_syx(self.path(f"_{tag}.syx"), patch))
         return json_path, syx_path
 
+    def best_patch_saver(self, tag: str = "optimized"):
+        """An ``on_take`` callback writing ``<s>_<tag>.json/.syx`` whenever a take is a new best."""
+
+        def save(take, recorder):
+            if recorder.best_index == take.index and recorder.best_patch is not None:
+                try:
+                    self.write_patch(tag, recorder.best_patch)
+                except OSError as exc:    # a full disk: the search goes on; the end tries again
+                    log.warning("could not save the best patch so far: %s",
+                                exc.strerror or exc)
+
+        return save
+
+    @_public_names
     def write_wav(self, suffix_or_name: str, samples, sample_rate: int, *,
                   bare: bool = False) -> Path:
         """Mono 32-bit float WAV (keeps levels above full scale intact)."""
@@ -144,6 +211,7 @@ class SessionWriter:
                             + [take.params.get(k, "") for k in keys])
         return self.write_text("_history.csv", buf.getvalue())
 
+    @_public_names
     def write_png(self, suffix: str, figure) -> Path:
         buf = io.BytesIO()
         figure.savefig(buf, format="png", dpi=90)
@@ -151,24 +219,52 @@ class SessionWriter:
 
     # -- publishing -----------------------------------------------------------
     def commit(self) -> Path:
-        """Publish the session as ``out_dir/name`` (replacing an old one with ``force``)."""
-        self.check_free()
-        old = None
-        if self.final_dir.exists():
-            old = self.out_dir / f".{self.name}.replaced-{os.getpid()}"
-            os.replace(self.final_dir, old)
-        os.chmod(self.dir, 0o777 & ~_umask())
-        os.replace(self.dir, self.final_dir)
-        self.committed = True
-        self.dir = self.final_dir
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        """Publish the session as ``out_dir/name`` (replacing an old one with ``force``);
+        a signal during the renames is delivered after them."""
+        with deferred_interrupts():
+            self.check_free()
+            old = None
+            if self.final_dir.exists():
+                old = self.out_dir / f".{self.name}.replaced-{os.getpid()}"
+                if old.exists():
+                    shutil.rmtree(old, ignore_errors=True)
+                os.replace(self.final_dir, old)
+            os.chmod(self.dir, 0o777 & ~_umask())
+            os.replace(self.dir, self.final_dir)
+            self.committed = True
+            published["dir"] = self.final_dir
+            self.dir = self.final_dir
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
         return self.final_dir
 
+    def has(self, suffix: str) -> bool:
+        """Is ``<name><suffix>`` already written in the (partial) session folder?"""
+        return self.path(suffix).is_file()
+
+    def publish_essentials(self, write_minimal) -> Path | None:
+        """After an interrupt or a write error: publish what is written, if the best patch is.
+
+        ``write_minimal()`` writes a minimal ``<s>_session.json`` (skipped when it fails,
+        e.g. on a full disk). Returns the published folder, or None when the best
+        patch was never written (the partial folder is then discarded on exit).
+        """
+        with deferred_interrupts():
+            if not (self.has("_optimized.json") and self.has("_optimized.syx")):
+                return None
+            try:
+                write_minimal()
+            except OSError as exc:
+                log.warning("could not write %s_session.json (%s)", self.name, exc.strerror or exc)
+            return self.commit()
+
     def discard(self) -> None:
-        """Remove the partial folder (nothing is published)."""
-        if not self.committed:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        """Remove the partial folder (nothing is published) and free the session name."""
+        try:
+            if not self.committed and hasattr(self, "dir"):
+                shutil.rmtree(self.dir, ignore_errors=True)
+        finally:
+            self.lock.release()
 
     def __enter__(self):
         return self

@@ -11,7 +11,9 @@
     <s>_history.csv              every take: index, label, seconds, loss, terms, parameters
     <s>_report.txt               the report (cli.report)
     <s>_loss.png, <s>_spectra.png, <s>_mel.png   plots (cli.plots)
-    <s>_session.json             options, alignment, excerpt, rig, figures (machine-readable)
+    <s>_session.json             options, alignment, excerpt, rig, figures (machine-readable);
+                                 a minimal one ("complete": false, why) is written first and
+                                 stays when a second interrupt or a write error cut the rest
     calibration.json             hardware rig only: latency, polarity, gain, replicate floor
     input.wav, output.wav        with --export-capture: DI and optimized take, 44.1 kHz float mono
 """
@@ -74,10 +76,35 @@ def _option_value(value):
     return value
 
 
+def write_essentials(writer, *, opts, start, result, reason: str) -> None:
+    """The files a run must never lose, written first: the starting and best patches
+    (JSON and .syx) and a minimal ``<s>_session.json`` (``"complete": false`` and why),
+    which the full one replaces at the end."""
+    best = result.best_patch if result.best_patch is not None else start
+    writer.write_patch("initial", start)
+    writer.write_patch("optimized", best)
+    write_minimal_session(writer, opts=opts, start=start, result=result, reason=reason)
+
+
+def write_minimal_session(writer, *, opts, start, result, reason: str) -> None:
+    """``<s>_session.json`` with what is known after the search (see :func:`write_essentials`)."""
+    best = result.best_patch if result.best_patch is not None else start
+    writer.write_json("_session.json", {
+        "session": writer.name, "complete": False, "incomplete_reason": reason,
+        "target": str(opts["target"]), "di": str(opts["di_path"]),
+        "effect_type": {"id": best.effect_type.id, "name": best.effect_type.name},
+        "takes": len(result.history), "stopped": result.stopped,
+        "initial_loss": _finite(result.initial_loss), "final_loss": _finite(result.best_loss),
+        "best_take": result.best_index, "seed": opts["seed"],
+        "files": sorted(set(writer.files) | {f"{writer.name}_session.json"}),
+    })
+
+
 def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, budget_takes,
                   floor, calibration, notes, seconds, skip_takes=False,
                   residual_eq=None, bypass=None) -> None:
-    """Write every file of the session into ``writer`` (not yet published).
+    """Write every file of the session into ``writer`` (not yet published), the
+    essentials first (:func:`write_essentials`).
 
     ``residual_eq`` is the record of :func:`cli.residual.residual_eq_step` (None: not tried);
     ``bypass`` the loss of the dry DI against the target (:mod:`optimize.reference`).
@@ -87,9 +114,9 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
     from .report import bypass_reading, next_step_lines
 
     sr = pair.sample_rate
-    best = result.best_patch
-    writer.write_patch("initial", start)
-    writer.write_patch("optimized", best)
+    best = result.best_patch if result.best_patch is not None else start
+    write_essentials(writer, opts=opts, start=start, result=result,
+                     reason="the run stopped while the other session files were written")
     writer.write_wav("_target.wav", pair.target, sr)
     writer.write_wav("_di.wav", pair.di, sr)
     writer.write_history(result.history, start.effect_type.keys())

@@ -6,8 +6,10 @@ the JACK virtual unit in `hil`, the `cli` entry points) can use it without impor
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
+import math
 import os
 import sys
 import traceback
@@ -49,8 +51,8 @@ def run_one_line(super_main: Callable, *, usage_hint: Callable[[click.UsageError
         The parent class' ``main`` (bound), called with ``standalone_mode=False``.
     usage_hint : callable
         Maps the usage error to the text appended to its message, e.g. ``" (see --help)"``.
-    interrupted_message : str
-        What is printed after ``Error: `` on Ctrl-C (exit 130).
+    interrupted_message : str or callable
+        What is printed after ``Error: `` on Ctrl-C (exit 130), or a function returning it.
     standalone_mode : bool
         click's flag: when False the command's return value is returned, else the process exits.
     **main_kwargs
@@ -66,7 +68,8 @@ def run_one_line(super_main: Callable, *, usage_hint: Callable[[click.UsageError
     except click.UsageError as exc:
         fail(f"{exc.format_message()}{usage_hint(exc)}", code=EXIT_USAGE)
     except click.Abort:
-        fail(interrupted_message, code=EXIT_INTERRUPTED)
+        fail(interrupted_message() if callable(interrupted_message) else interrupted_message,
+             code=EXIT_INTERRUPTED)
     except click.ClickException as exc:
         fail(exc.format_message(), code=exc.exit_code)
     if not standalone_mode:
@@ -100,10 +103,35 @@ def handle_errors(func):
         except OSError as exc:   # files and folders the user named
             if verbose:
                 traceback.print_exc()
-            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-            fail(f"{exc.strerror or exc}{where}; check the path and its permissions", code=1)
+            fail(os_error_sentence(exc), code=1)
 
     return wrapper
+
+
+def os_error_sentence(exc: OSError) -> str:
+    """One sentence for a file error: which file, what happened, what to try."""
+    name = getattr(exc, "filename", None)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = f"could not write {name}" if name else "could not write a file"
+        return f"{what}: the disk is full; free some space or write elsewhere (--out)"
+    if exc.errno == errno.EEXIST and name:       # mkdir over a file
+        return f"{name} is a file where a folder is expected; choose another path (--out)"
+    if exc.errno == errno.ENOTDIR and name:
+        return (f"{name}: part of this path is a file where a folder is expected; choose "
+                "another path (--out)")
+    where = f" ({name})" if name else ""
+    return f"{exc.strerror or exc}{where}; check the path and its permissions"
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A float option within [min, max] that refuses NaN and infinity (click lets NaN through)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number; expected {self._describe_range()}",
+                      param, ctx)
+        return number
 
 
 def _silence_stdout() -> None:

@@ -19,13 +19,12 @@ at 0x600, zero padding to 0x4400.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
 
 from .errors import MagicstompError, PatchFormatError, SysexError
-from .patch import NAME_CHARS, NAME_OFFSET, PAYLOAD_BYTES, Patch
+from .patch import NAME_CHARS, NAME_OFFSET, PAYLOAD_BYTES, Patch, parse_json_bytes, read_limited
 from .sysex import SLOT_COUNT, SYSEX_START, PatchAssembler, bank_messages, patch_messages, \
     split_messages
 
@@ -51,7 +50,7 @@ def _read_bytes(path) -> tuple:
     path = Path(path)
     if not path.is_file():
         raise PatchFormatError(f"{path}: no such file; check the path")
-    data = path.read_bytes()
+    data = read_limited(path)
     if not data:
         raise SysexError(f"{path}: the file is empty; expected a patch file")
     return path, data
@@ -235,11 +234,7 @@ def read_patches(path) -> list:
     if kind == ".ub9":
         return read_ub9(path)
     if kind == ".json":
-        try:
-            doc = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PatchFormatError(f"{path}: not valid JSON ({exc}); expected a patch document "
-                                   "as written by `magicstomp decode`") from None
+        doc = parse_json_bytes(data, str(path))
         docs = doc if isinstance(doc, list) else [doc]
         if not docs:
             raise PatchFormatError(f"{path}: the JSON list holds no patch")
@@ -269,11 +264,13 @@ def atomic_write_bytes(path, data: bytes) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp_name)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.filename in (None, tmp_name):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None  # name ours
         raise
     return path
 

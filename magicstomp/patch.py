@@ -21,6 +21,8 @@ parameter keys or null (not assigned).
 from __future__ import annotations
 
 import json
+import math
+import re
 from importlib import resources
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +37,11 @@ NAME_OFFSET = 16
 NAME_CHARS = 12
 JSON_FORMAT = "magicstomp-patch"
 JSON_VERSION = 1
+#: limits checked before a patch file is parsed (a 99-patch JSON bank is about 150 kB)
+MAX_FILE_BYTES = 4_000_000
+MAX_JSON_DEPTH = 16
+MAX_NUMBER_CHARS = 40
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 @lru_cache(maxsize=1)
@@ -278,7 +285,10 @@ class Patch:
             ref = ref.get("id", ref.get("name"))
         patch = cls.init(ref)
         if "name" in doc:
-            patch.name = check_name(str(doc["name"]).rstrip(" "))
+            if not isinstance(doc["name"], str):
+                raise PatchFormatError(f"'name' is {doc['name']!r}; expected a string of at most "
+                                       f"{NAME_CHARS} printable ASCII characters")
+            patch.name = check_name(doc["name"].rstrip(" "))
         params = doc.get("params", {})
         if not isinstance(params, dict):
             raise PatchFormatError("'params' must be an object of {key: value}")
@@ -299,23 +309,93 @@ class Patch:
 
     @classmethod
     def from_json(cls, text: str) -> "Patch":
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PatchFormatError(f"the patch is not valid JSON ({exc.msg} at line {exc.lineno})") \
-                from None
-        return cls.from_dict(doc)
+        """A patch from JSON text (nesting depth and number lengths checked, see
+        :func:`parse_json_text`)."""
+        return cls.from_dict(parse_json_text(text))
 
     @classmethod
     def load(cls, path) -> "Patch":
-        """Read a patch JSON file. Every format (.syx, .ub9, .mid too): ``files.load_patch``."""
+        """Read a patch JSON file. Every format (.syx, .ub9, .mid too): ``files.load_patch``.
+
+        The file's size, encoding (UTF-8), nesting depth and number lengths are
+        checked before it is parsed; each problem is a :class:`PatchFormatError`.
+        """
         path = Path(path)
         if not path.is_file():
             raise PatchFormatError(f"patch file {str(path)!r} does not exist")
         if path.suffix.lower() != ".json":
             raise PatchFormatError(f"{path} is not a patch .json; read .syx, .ub9 and .mid "
                                    "files with magicstomp.files.load_patch")
-        return cls.from_json(path.read_text(encoding="utf-8"))
+        try:
+            return cls.from_dict(parse_json_bytes(read_limited(path), str(path)))
+        except PatchFormatError as exc:
+            if str(exc).startswith(str(path)):
+                raise
+            raise PatchFormatError(f"{path}: {exc}") from None
+
+
+def read_limited(path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a patch file, refused above ``limit`` before anything is read."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > limit:
+        raise PatchFormatError(f"{path} is {size} bytes; a patch file is at most {limit} bytes "
+                               "(a 99-patch bank is far smaller): check that it is a patch file")
+    return path.read_bytes()
+
+
+def parse_json_bytes(data: bytes, source: str = "the patch") -> object:
+    """Decode patch-file bytes as UTF-8 JSON, checked (see :func:`parse_json_text`)."""
+    if len(data) > MAX_FILE_BYTES:
+        raise PatchFormatError(f"{source} is {len(data)} bytes; a patch file is at most "
+                               f"{MAX_FILE_BYTES} bytes")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PatchFormatError(f"{source} is not UTF-8 text (byte 0x{data[exc.start]:02X} at "
+                               f"offset {exc.start}); expected a patch JSON file as written by "
+                               "`magicstomp decode`") from None
+    return parse_json_text(text, source)
+
+
+def parse_json_text(text: str, source: str = "the patch") -> object:
+    """``json.loads`` with limits: nesting at most 16 levels (checked before parsing),
+    numbers of at most 40 characters, finite, and no NaN/Infinity constants.
+
+    Raises
+    ------
+    PatchFormatError
+        with one sentence naming what was found.
+    """
+    depth = deepest = 0
+    for bracket in re.findall(r"[\[\]{}]", _JSON_STRING.sub('""', text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            raise PatchFormatError(f"{source} nests objects or lists more than {MAX_JSON_DEPTH} "
+                                   "levels deep; a patch JSON is 3 levels deep (check the file)")
+
+    def number(kind):
+        def parse(token: str):
+            value = float(token) if kind is float else int(token) if len(token) <= 20 else None
+            if len(token) > MAX_NUMBER_CHARS or value is None or not math.isfinite(value):
+                shown = token if len(token) <= 24 else f"{token[:12]}...({len(token)} characters)"
+                raise PatchFormatError(f"{source} holds the number {shown}, too long or too "
+                                       "large for a parameter; expected values in the "
+                                       "parameters' ranges (see `magicstomp types TYPE`)")
+            return value
+        return parse
+
+    def constant(token: str):
+        raise PatchFormatError(f"{source} holds {token}, which is not a number; expected finite "
+                               "values in the parameters' ranges")
+
+    try:
+        return json.loads(text, parse_int=number(int), parse_float=number(float),
+                          parse_constant=constant)
+    except json.JSONDecodeError as exc:
+        raise PatchFormatError(f"{source} is not valid JSON ({exc.msg} at line {exc.lineno})") \
+            from None
 
 
 def _check_unmapped(items) -> dict:

@@ -63,7 +63,7 @@ class FrontCache:
 
     def render(self, patch, audio, sample_rate: int, variant) -> "np.ndarray":
         """``render(patch, audio, sample_rate, variant=variant)``, reusing a cached front."""
-        from . import StreamProcessor
+        from .core import StreamProcessor
         stream = StreamProcessor(patch, sample_rate, variant=variant)
         impl = stream._impl
         if not hasattr(impl, "front_key") or audio.size == 0:
@@ -84,7 +84,7 @@ class FrontCache:
 
 
 def _render(patch, audio, rate, variant, cache, mono: bool):
-    from . import render, to_mono
+    from .core import render, to_mono
     y = render(patch, audio, rate, variant=variant) if cache is None \
         else cache.render(patch, audio, rate, variant)
     return to_mono(y) if mono else y
