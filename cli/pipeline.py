@@ -157,14 +157,14 @@ def _open_midi(opts: dict, stack: contextlib.ExitStack):
 
 def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started: float) -> Summary:
     """Run the whole match; returns the printed summary (raises toolkit errors)."""
-    log.info("starting: %s ...", "the hardware rig" if opts["rig"] == "hardware" else
-             "the virtual Magicstomp (the first run after installing also compiles its DSP "
-             "kernels: about 20 s more)")
     from hil.rig import VirtualRig
     from optimize.reference import bypass_loss
     from optimize.search import run_search
 
-    plan = _plan(opts, default_budget)
+    plan = _plan(opts, default_budget)     # usage errors first: one line, nothing before it
+    log.info("starting: %s ...", "the hardware rig" if opts["rig"] == "hardware" else
+             "the virtual Magicstomp (the first run after installing also compiles its DSP "
+             "kernels: about 20 s more)")
     name = sanitize_session_name(opts["session_name"])
     hardware = opts["rig"] == "hardware"
     sample_rate = opts["sample_rate"] or (HARDWARE_RATE_HZ if hardware else virtual_rate_hz)

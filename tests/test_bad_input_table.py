@@ -243,7 +243,9 @@ def _rows() -> list:
                          ("flag with a value", ["--optimize=yes"]),
                          ("patch number without send", ["--patch-number", "5"]),
                          ("hardware without devices", ["--rig", "hardware"]),
-                         ("out is a file", ["--out", "EXISTING_SYX"])]:
+                         ("out is a file", ["--out", "EXISTING_SYX"]),
+                         ("parameter unknown", ["--optimize-params", "warp_ms"]),
+                         ("parameter of another type", ["--optimize-params", "drive"])]:
         rows.append((f"match {label}", _match("target.wav", "di.wav", *value), 2))
     for label, value in [("optimizer unknown", ["--optimize", "--optimizer", "annealing"]),
                          ("optimizer empty", ["--optimize", "--optimizer", ""]),
@@ -252,8 +254,6 @@ def _rows() -> list:
                          ("effect type huge id", ["--effect-type", HUGE]),
                          ("effect type negative", ["--effect-type", "-1"]),
                          ("effect type not emulated", ["--effect-type", "Gate Reverb"]),
-                         ("parameter unknown", ["--optimize-params", "warp_ms"]),
-                         ("parameter of another type", ["--optimize-params", "drive"]),
                          ("session name dots", ["--session-name", "../.."]),
                          ("session name symbols", ["--session-name", "***"]),
                          ("session exists", ["--session-name", "keep"]),
