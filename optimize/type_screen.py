@@ -109,8 +109,9 @@ class TypeScreen:
         return (f"effect type {chosen} chosen by measurement (the rule suggested "
                 f"{effect_type(self.suggested_id).name}): model loss of {len(self.ranking)} "
                 f"types in {self.evaluations} model evaluations, best first: "
-                f"{'; '.join(parts)}; {self.rig_takes} rig take(s) confirmed the best "
-                "(choose another with --effect-type)")
+                f"{'; '.join(parts)}; the best {self.rig_takes} measured on the rig "
+                "(takes in the budget; the kept type's take is take 0); choose another "
+                "with --effect-type")
 
 
 def _round(value):
@@ -291,3 +292,37 @@ def confirm_on_rig(screen: TypeScreen, evaluate, *, top: int = 2) -> tuple:
             best = (c, value)
     screen.chosen_id = best[0].type_id
     return best[0].patch.copy(), best[1]
+
+
+def choose_effect_type(target, di, neutral: NeutralPatch, sample_rate: int, *, evaluate,
+                       preroll: int = 0, loss=None, rig_top: int = 2, allowed=None,
+                       **screen_opts) -> tuple:
+    """Screen the types on the model, then measure the best ``rig_top`` on the rig.
+
+    Returns ``(patch, screen, value, notes)``: the kept type's starting patch, the
+    :class:`TypeScreen`, the rig take's value of that patch (reusable as take 0,
+    see :func:`reuse_take`) and the report's notes (the ranking, fields the type
+    cannot express).
+    """
+    screen = screen_types(target, di, neutral, sample_rate, preroll=preroll, loss=loss,
+                          allowed=allowed, **screen_opts)
+    patch, value = confirm_on_rig(screen, evaluate, top=rig_top)
+    notes = [screen.describe()]
+    _, unexpressed = to_patch(neutral, patch.effect_type)
+    if unexpressed:
+        notes.append(f"{patch.effect_type.name} cannot express these analysed fields: "
+                     f"{', '.join(map(str, unexpressed))}")
+    return patch, screen, value, notes
+
+
+def reuse_take(evaluate, patch, value):
+    """``evaluate`` whose first call on ``patch`` returns ``value`` (a take already made)."""
+    pending = [patch.copy()]
+
+    def wrapped(candidate):
+        if pending and candidate == pending[0]:
+            pending.clear()
+            return value
+        return evaluate(candidate)
+
+    return wrapped
