@@ -10,8 +10,8 @@ real recordings to a Distortion or Amp Multi. This module measures instead:
 * :func:`screen_types` - each candidate's starting patch (``to_patch`` of the
   analysis) rendered on the **model** (the virtual Magicstomp, no take) and scored
   with the match loss; the best few then get a few coarse moves of their drive,
-  level and mix knobs (found by parameter role) so a type is not judged by one
-  badly-set knob; returns the ranking, the loss of each type and the model
+  level and mix knobs (found by parameter role; 35 % of the range, then 15 %) and, for a type with an amp or
+  distortion model, a few other models, so a type is not judged by one badly-set knob; returns the ranking, the loss of each type and the model
   evaluations spent (a budget apart from the rig's takes);
 * :func:`confirm_on_rig` - the best few of the ranking measured on the rig (one
   take each, counted in the take budget); the lowest rig loss is kept.
@@ -37,14 +37,17 @@ MONO_DELAY, REVERB, SPRING_REVERB = 0x0D, 0x09, 0x34
 COMPRESSION_CREST_DROP_DB = 3.0
 #: roles whose coarse moves decide whether a type can reach the target's balance
 AMOUNT_ROLES = ("drive", "level", "mix")
-#: one coarse move, as a fraction of the knob's range (tried down, then up)
-MOVE_FRACTION = 0.35
+#: coarse moves, as fractions of the knob's range (down, then up; the smaller one when the
+#: larger one found nothing better)
+MOVE_FRACTIONS = (0.35, 0.15)
 #: one single effect per family, screened even when the analysis did not hear it: on short
 #: clean excerpts it misses chorus, phaser and reverb (they cost one fast render each)
 PROBES = (MONO_DELAY, REVERB, 0x12, 0x15, 0x17, 0x13)
-DEFAULT_MAX_EVALUATIONS = 30
-DEFAULT_REFINE = 3
-DEFAULT_MOVES_PER_TYPE = 5
+#: amp or distortion models tried by the refinement of a type that has one
+VOICINGS = 2
+DEFAULT_MAX_EVALUATIONS = 40
+DEFAULT_REFINE = 4
+DEFAULT_MOVES_PER_TYPE = 7
 DEFAULT_MAX_CANDIDATES = 13
 
 
@@ -171,11 +174,11 @@ def _movable(patch, neutral: NeutralPatch) -> list:
     return keys
 
 
-def _moves(patch, key: str) -> list:
-    """The patch moved down and up by MOVE_FRACTION of ``key``'s range (raw steps)."""
+def _moves(patch, key: str, fraction: float) -> list:
+    """The patch moved down and up by ``fraction`` of ``key``'s range (raw steps)."""
     p = patch.effect_type.param(key)
     raw = patch.get_raw(key)
-    step = max(1, int(round(MOVE_FRACTION * (p.max_raw - p.min_raw))))
+    step = max(1, int(round(fraction * (p.max_raw - p.min_raw))))
     out = []
     for new in (raw - step, raw + step):
         new = min(max(new, p.min_raw), p.max_raw)
@@ -202,11 +205,32 @@ class _Model:
         return float(getattr(value, "total", value))
 
 
+def _voicing_key(t):
+    """The amp section's first choice (the amp or distortion model), or None."""
+    return next((p.key for p in t.params if p.role == "choice" and p.section == "amp"), None)
+
+
+def _voicings(patch) -> list:
+    """The patch with VOICINGS other amp/distortion models, spread evenly over the list."""
+    key = _voicing_key(patch.effect_type)
+    if key is None:
+        return []
+    p = patch.effect_type.param(key)
+    n, current = p.max_raw - p.min_raw + 1, patch.get_raw(key)
+    raws = dict.fromkeys(p.min_raw + int((i + 0.5) * n / VOICINGS) for i in range(VOICINGS))
+    return [patch.copy().set_raw(key, raw) for raw in raws if raw != current]
+
+
 def _refine(candidate: TypeCandidate, model: _Model, neutral, moves: int) -> None:
-    """Greedy coarse moves of the candidate's amount knobs, within ``moves`` evaluations."""
+    """Greedy coarse moves within ``moves`` evaluations: other amp/distortion models (the best
+    kept), then each amount knob down or up (the first better one kept)."""
+    groups = [("best", lambda: _voicings(candidate.patch))] + \
+        [("first", lambda key=key: [t for f in MOVE_FRACTIONS
+                                    for t in _moves(candidate.patch, key, f)])
+         for key in _movable(candidate.patch, neutral)]
     spent = 0
-    for key in _movable(candidate.patch, neutral):
-        for trial in _moves(candidate.patch, key):
+    for keep, trials in groups:
+        for trial in trials():
             if spent >= moves or model.left <= 0:
                 return
             loss = model(trial)
@@ -214,7 +238,8 @@ def _refine(candidate: TypeCandidate, model: _Model, neutral, moves: int) -> Non
             candidate.evaluations += 1
             if loss < candidate.loss:
                 candidate.patch, candidate.loss = trial, loss
-                break                      # this knob moved: on to the next one
+                if keep == "first":
+                    break                  # this knob moved: on to the next one
 
 
 def screen_types(target, di, neutral: NeutralPatch, sample_rate: int, *, preroll: int = 0,
@@ -238,7 +263,9 @@ def screen_types(target, di, neutral: NeutralPatch, sample_rate: int, *, preroll
     max_evaluations : int
         Most model renders in all (at least one per candidate start; the rest refine).
     refine, moves_per_type : int
-        How many of the best starts get coarse moves, and how many evaluations each.
+        How many of the best starts get coarse moves (plus the best single type and the best
+        multi with an amp or distortion model, when not among them), and how many
+        evaluations each.
     candidates : iterable, optional
         ``[(type id, reason), ...]``; default :func:`candidate_types`.
 
@@ -268,7 +295,13 @@ def screen_types(target, di, neutral: NeutralPatch, sample_rate: int, *, preroll
         c.evaluations = 1
     pool = [c for c in pool if c.evaluations]
     order = sorted(range(len(pool)), key=lambda i: (pool[i].loss, i))
-    for i in order[:max(0, int(refine))]:
+    chosen = order[:max(0, int(refine))]
+    for multi in (False, True):       # an amp judged at its analysed model and gain only
+        voiced = [i for i in order if _voicing_key(pool[i].patch.effect_type) is not None and
+                  pool[i].patch.effect_type.category.startswith("multi") == multi]
+        if refine and voiced and voiced[0] not in chosen:   # would be judged unfairly: the
+            chosen.append(voiced[0])                         # best single amp and best multi
+    for i in chosen:
         _refine(pool[i], model, neutral, moves_per_type)
     order = sorted(range(len(pool)), key=lambda i: (pool[i].loss, i))
     return TypeScreen(ranking=[pool[i] for i in order], suggested_id=suggest_effect_type(neutral),
