@@ -48,7 +48,8 @@ PAIRS = {
                         GULMINI / "audio" / "input" / f"{n}.flac") for n in ("001", "002", "008",
                                                                            "009")},
     "harmonic": (GULMINI / "harmonic" / "effect.flac", GULMINI / "harmonic" / "clean.flac"),
-    "a_crazy_one": (GULMINI / "a_crazy_one" / "effect.flac", GULMINI / "a_crazy_one" / "clean.flac"),
+    "a_crazy_one": (GULMINI / "a_crazy_one" / "effect.flac",
+                    GULMINI / "a_crazy_one" / "clean.flac"),
     "steinmetz-reverb": (AUDIO / "pair-steinmetz-reverb" / "target.flac",
                          AUDIO / "pair-steinmetz-reverb" / "input.flac"),
 }
@@ -68,7 +69,9 @@ def run_pair(name: str, target_path: Path, di_path: Path) -> dict:
     rule_id = suggest_effect_type(neutral)
     rule_patch, _ = to_patch(neutral, rule_id)
     rule_loss = loss(to_mono(render(rule_patch, segment, RATE_HZ))[excerpt.preroll:]).total
+    cpu = time.process_time()
     screen = screen_types(target, segment, neutral, RATE_HZ, preroll=excerpt.preroll, loss=loss)
+    cpu = time.process_time() - cpu
 
     def evaluate(patch):
         return loss(to_mono(render(patch, segment, RATE_HZ))[excerpt.preroll:])
@@ -87,6 +90,7 @@ def run_pair(name: str, target_path: Path, di_path: Path) -> dict:
                    "rule_type_loss": next((round(c.loss, 4) for c in screen.ranking
                                            if c.type_id == rule_id), None),
                    "model_evaluations": screen.evaluations, "seconds": round(screen.seconds, 2),
+                   "cpu_seconds": round(cpu, 2),
                    "ranking": [c.to_dict() for c in screen.ranking]},
         "searched_loss": searched,
         "neutral": {k: v for k, v in neutral.to_dict().items() if k not in ("features",)},
@@ -100,7 +104,7 @@ def markdown(doc: dict) -> str:
              f"coarse moves for the screened types); `searched`: after {SEARCH_TAKES} takes of "
              "`ours` from that start on the model. `bypass` is the DI itself.", "",
              "| pair | follow | bypass | rule's type | rule start | rule searched | screen's type "
-             "| screen start | screen searched | model evals | screen s |",
+             "| screen start | screen searched | model evals | screen s (CPU s) |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in doc["pairs"]:
         lines.append(f"| {r['pair']} | {r['follow_score']} | {r['bypass_loss']} | "
@@ -108,7 +112,7 @@ def markdown(doc: dict) -> str:
                      f"{r['searched_loss']['rule']} | {r['screen']['type']} | "
                      f"{r['screen']['loss']} | {r['searched_loss']['screen']} | "
                      f"{r['screen']['model_evaluations']} | "
-                     f"{r['screen']['seconds']} |")
+                     f"{r['screen']['seconds']} ({r['screen']['cpu_seconds']}) |")
     s = doc["summary"]
     lines += ["", f"Screen lower than the rule's start on {s['screen_below_rule']} of "
               f"{s['pairs']} pairs; below bypass on {s['screen_below_bypass']} of {s['pairs']} "
@@ -116,8 +120,10 @@ def markdown(doc: dict) -> str:
               f"the screen's type lower on {s['searched_screen_below_rule']} of {s['pairs']}, "
               f"below bypass on {s['searched_screen_below_bypass']} of {s['pairs']} (the "
               f"rule's type: {s['searched_rule_below_bypass']}). Screen time: "
-              f"median {s['median_screen_s']} s, max {s['max_screen_s']} s (the first pair's "
-              "includes the process's first renders); model evaluations: max "
+              f"median {s['median_screen_s']} s, max {s['max_screen_s']} s wall (the first pair's "
+              "includes the process's first renders), CPU time median "
+              f"{s['median_screen_cpu_s']} s, max {s['max_screen_cpu_s']} s (what an unloaded "
+              "core would take); model evaluations: max "
               f"{s['max_model_evaluations']}.", "",
               "Ranking per pair (model loss, best first):", ""]
     for r in doc["pairs"]:
@@ -130,6 +136,7 @@ def main() -> None:
     started = time.perf_counter()
     rows = [run_pair(name, *paths) for name, paths in PAIRS.items()]
     seconds = sorted(r["screen"]["seconds"] for r in rows)
+    cpu = sorted(r["screen"]["cpu_seconds"] for r in rows)
     summary = {
         "pairs": len(rows),
         "screen_below_rule": sum(r["screen"]["loss"] < r["rule"]["start_loss"] for r in rows),
@@ -142,6 +149,7 @@ def main() -> None:
         "searched_rule_below_bypass": sum(r["searched_loss"]["rule"] < r["bypass_loss"]
                                           for r in rows),
         "median_screen_s": seconds[len(seconds) // 2], "max_screen_s": seconds[-1],
+        "median_screen_cpu_s": cpu[len(cpu) // 2], "max_screen_cpu_s": cpu[-1],
         "max_model_evaluations": max(r["screen"]["model_evaluations"] for r in rows),
     }
     doc = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, load average "

@@ -9,10 +9,11 @@ real recordings to a Distortion or Amp Multi. This module measures instead:
   whose sections can carry it, among the types the virtual Magicstomp emulates;
 * :func:`screen_types` - each candidate's starting patch (``to_patch`` of the
   analysis) rendered on the **model** (the virtual Magicstomp, no take) and scored
-  with the match loss; the best few then get a few coarse moves of their drive,
-  level and mix knobs (found by parameter role; 35 % of the range, then 15 %) and, for a type with an amp or
-  distortion model, a few other models, so a type is not judged by one badly-set knob; returns the ranking, the loss of each type and the model
-  evaluations spent (a budget apart from the rig's takes);
+  with the match loss; the best few then get a few coarse moves (for a type with an
+  amp or distortion model, two other models; then its drive, level and mix knobs,
+  found by parameter role, by 35 % of their range, then 15 %), so a type is not
+  judged by one badly-set knob; returns the ranking, the loss of each type and the
+  model evaluations spent (a budget apart from the rig's takes);
 * :func:`confirm_on_rig` - the best few of the ranking measured on the rig (one
   take each, counted in the take budget); the lowest rig loss is kept.
 """
