@@ -288,6 +288,11 @@ def screen_types(target, di, neutral: NeutralPatch, sample_rate: int, *, preroll
     model = _Model(loss, di, sample_rate, preroll, max_evaluations)
     pool = [TypeCandidate(int(t), reason) for t, reason in
             (candidate_types(neutral, allowed=allowed) if candidates is None else candidates)]
+    if not pool:
+        raise ParameterError("no candidate effect type has every field to optimize "
+                             "(--optimize-params); name the "
+                             "type with --effect-type (magicstomp types lists each type's "
+                             "fields)", field="effect_type")
     for c in pool:
         if model.left <= 0:
             break

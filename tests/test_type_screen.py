@@ -218,3 +218,16 @@ def test_cli_explicit_effect_type_skips_the_screen(delay_pair, tmp_path):
     assert not (folder / "s_type_screen.json").exists()
     assert doc["effect_type"]["name"] == "Reverb" and doc["takes"] == 6
     assert not any("chosen by measurement" in note for note in doc["notes"])
+
+
+def test_cli_screens_only_types_with_the_optimize_params(delay_pair, tmp_path):
+    """--optimize-params without --effect-type: the chosen type has those fields."""
+    folder, doc = _run(delay_pair, tmp_path / "out", "--optimize-params", "reverb_level")
+    screen = json.loads((folder / "s_type_screen.json").read_text())
+    assert all("reverb_level" in effect_type(c["type_id"]).keys() for c in screen["ranking"])
+    assert doc["parameters"] == ["reverb_level"]
+
+
+def test_no_candidate_left_is_one_clear_error(clean_di):
+    with pytest.raises(ParameterError, match="--effect-type"):
+        screen_types(clean_di, clean_di, NeutralPatch(), RATE_HZ, allowed=lambda t: False)
