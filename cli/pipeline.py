@@ -189,11 +189,25 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
         patch, notes, neutral = starting_patch(pair, effect_type=plan["type"],
                                                analyzer=opts["analyzer"],
                                                start=opts.get("start_patch"))
+        writer.write_text("_neutral.json", neutral.to_json())
+        excerpt = choose_excerpt(pair.di, sample_rate, seconds=opts["excerpt"])
+        loss_cls = plan["loss_cls"]
+        loss_opts = {"backend": opts["analyzer"]} if opts["loss_name"] == "seed" else {}
+        if opts["loss_name"] == "match":     # MatchLoss reads LFO modulation relative to the DI
+            loss_opts = {"di": pair.di[excerpt.start:excerpt.stop]}
+        loss = loss_cls(pair.target[excerpt.start:excerpt.stop], sample_rate, **loss_opts)
+        evaluate = make_evaluator(rig, loss, pair.di, excerpt)
+        screen = None
+        if plan["type"] is None:          # no --effect-type, no --start-patch: measure the types
+            patch, screen, evaluate, notes = _screen_types(opts, plan, pair, excerpt, loss,
+                                                           neutral, evaluate)
+            writer.write_json("_type_screen.json", screen.to_dict())
         if opts["session_name"]:
             from magicstomp.patch import patch_name_from
             patch.name = patch_name_from(opts["session_name"], default=patch.name)
         log.info("starting patch: %s, named %r", patch.effect_type.name, patch.name)
-        writer.write_text("_neutral.json", neutral.to_json())
+        if excerpt.samples < pair.di.size:
+            notes.append(excerpt.describe(sample_rate))
         if not hardware:
             from magicstomp.emulator import processor_class
             processor_class(patch.effect_type)
@@ -202,14 +216,6 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             opts["optimize_params"] = list(space.keys)
         log.debug("parameter space:\n%s", space.describe())
         plan["budget"] = _budget(opts, plan, space)
-        excerpt = choose_excerpt(pair.di, sample_rate, seconds=opts["excerpt"])
-        if excerpt.samples < pair.di.size:
-            notes.append(excerpt.describe(sample_rate))
-        loss_cls = plan["loss_cls"]
-        loss_opts = {"backend": opts["analyzer"]} if opts["loss_name"] == "seed" else {}
-        if opts["loss_name"] == "match":     # MatchLoss reads LFO modulation relative to the DI
-            loss_opts = {"di": pair.di[excerpt.start:excerpt.stop]}
-        loss = loss_cls(pair.target[excerpt.start:excerpt.stop], sample_rate, **loss_opts)
         floor = _replicate_floor(rig, patch, pair, excerpt, loss_cls, loss_opts)
         bypass = bypass_loss(loss, pair.di[excerpt.start:excerpt.stop])
         log.debug("bypass loss (the dry DI against the target, no take): %.6g", bypass)
@@ -226,12 +232,13 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
         log.info("matching %s with %s: %s, budget %d takes", patch.effect_type.name,
                  plan["optimizer"] if opts["optimize"] else "no search", ", ".join(space.keys),
                  plan["budget"])
-        evaluate = make_evaluator(rig, loss, pair.di, excerpt)
         fit_eq = residual.planned(opts, patch) and plan["budget"] >= 3
         writer.write_patch("initial", patch)
+        extra = screen.rig_takes - 1 if screen else 0     # the kept type's take is take 0
         try:      # with the residual EQ, its one take is reserved in the budget
             result = run_search(plan["optimizer"], space=space, start=patch, evaluate=evaluate,
-                                budget_takes=plan["budget"] - int(fit_eq), seed=opts["seed"],
+                                budget_takes=max(1, plan["budget"] - int(fit_eq) - extra),
+                                seed=opts["seed"],
                                 on_take=[writer.best_patch_saver(), progress], **strategy_opts)
         finally:
             progress.close()
@@ -338,6 +345,30 @@ def _publish_essentials(writer, opts, start, result, exc):
         log.warning("%s; %s holds the best patch (%s_optimized.json/.syx) and a minimal "
                     "session.json, not every file", reason, session_dir, writer.name)
     return session_dir
+
+
+def _screen_types(opts, plan, pair, excerpt, loss, neutral, evaluate) -> tuple:
+    """The effect type chosen by measurement (optimize/type_screen.py): the best types on
+    the model, the best two of them on the rig (one without --optimize).
+
+    Returns (patch, screen, evaluate reusing the kept type's take as take 0, notes)."""
+    from optimize.constraints import ParameterSpace
+    from optimize.type_screen import choose_effect_type, reuse_take
+
+    def fits(type_id):      # --optimize-params must name fields of the chosen type
+        try:
+            return ParameterSpace(type_id, opts["optimize_params"]) is not None
+        except ParameterError:
+            return False
+
+    rig_top = min(2, max(1, plan["budget"] - 2)) if opts["optimize"] else 1
+    segment = pair.di[excerpt.start - excerpt.preroll:excerpt.stop]
+    patch, screen, value, notes = choose_effect_type(
+        pair.target[excerpt.start:excerpt.stop], segment, neutral, pair.sample_rate,
+        evaluate=evaluate, preroll=excerpt.preroll, loss=loss, rig_top=rig_top,
+        allowed=fits if opts["optimize_params"] else None)
+    log.info("%s", notes[0])
+    return patch, screen, reuse_take(evaluate, patch, value), notes
 
 
 def _replicate_floor(rig, patch, pair, excerpt, loss_cls, loss_opts) -> float:
