@@ -4,7 +4,11 @@ Order matters for safety: every name the user gave (optimizer, loss, effect
 type, parameters, session, output folder, devices, MIDI port) is checked
 before any audio is loaded or any take is made; files go to a partial folder
 that is published only when complete (:mod:`cli.session`); the unit's slot is
-written only after the session exists, with the bank backup inside it.
+written only after the session exists, with the bank backup inside it, and
+read back (``magicstomp.midi_store``). A unit or device that vanishes mid-search
+stops the search like Ctrl-C (:class:`FaultGuard`): the session is written with
+the best patch so far (without the final full-length takes) and the run exits 1
+naming what vanished.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from magicstomp.errors import CalibrationError
+from magicstomp.errors import CalibrationError, DeviceError, MidiError
 
 from . import residual
 from .matching import choose_excerpt, load_pair, make_evaluator, starting_patch
@@ -37,6 +41,27 @@ class Summary:
     interrupted: bool
     session_dir: object
     result: object
+    fault: str | None = None
+
+
+class FaultGuard:
+    """Wraps ``evaluate``: a DeviceError or MidiError (a unit, MIDI link or audio device
+    gone) is kept in ``fault`` and stops the search as Ctrl-C does, so the search
+    returns its best so far instead of losing it."""
+
+    def __init__(self, evaluate):
+        self._evaluate = evaluate
+        self.fault: Exception | None = None
+
+    def __call__(self, patch):
+        if self.fault is not None:
+            raise KeyboardInterrupt
+        try:
+            return self._evaluate(patch)
+        except (DeviceError, MidiError) as exc:
+            self.fault = exc
+            log.debug("take failed: %s", exc)
+            raise KeyboardInterrupt from None
 
 
 def _plan(opts: dict, default_budget: int) -> dict:
@@ -171,12 +196,16 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
         log.info("matching %s with %s: %s, budget %d takes", patch.effect_type.name,
                  plan["optimizer"] if opts["optimize"] else "no search", ", ".join(space.keys),
                  plan["budget"])
-        evaluate = make_evaluator(rig, loss, pair.di, excerpt)
+        evaluate = FaultGuard(make_evaluator(rig, loss, pair.di, excerpt))
         fit_eq = residual.planned(opts, patch) and plan["budget"] >= 3
         try:      # with the residual EQ, its one take is reserved in the budget
             result = run_search(plan["optimizer"], space=space, start=patch, evaluate=evaluate,
                                 budget_takes=plan["budget"] - int(fit_eq), seed=opts["seed"],
                                 on_take=[progress], **strategy_opts)
+        except KeyboardInterrupt:
+            if evaluate.fault is not None:   # before the first take: nothing to keep
+                raise evaluate.fault from None
+            raise
         finally:
             progress.close()
         interrupted = result.stopped == "interrupted"
@@ -189,19 +218,33 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             except KeyboardInterrupt:
                 interrupted = True
                 result = dataclasses.replace(result, stopped="interrupted")
+        fault = _fault_text(evaluate.fault)
+        if fault is not None:
+            result = dataclasses.replace(result, stopped="device fault")
+            notes.append(f"the run stopped after {len(result.history)} takes because {fault}; "
+                         "the optimized patch is the best measured so far")
         write_session(writer, opts=opts, pair=pair, rig=rig, result=result, space=space,
                       start=patch, optimizer=plan["optimizer"], budget_takes=plan["budget"],
                       floor=floor, calibration=calibration, notes=notes,
-                      seconds=time.monotonic() - started, skip_takes=interrupted and hardware,
+                      seconds=time.monotonic() - started,
+                      skip_takes=(interrupted and hardware) or fault is not None,
                       residual_eq=eq_info)
         session_dir = writer.commit()
-        if opts["send_patch"] and not interrupted:
+        if opts["send_patch"] and not interrupted and fault is None:
             _send(midi, result.best_patch, opts["patch_number"], session_dir,
                   pacing_ms=opts["pacing_ms"])
     text = (f"Session {session_dir}: {len(result.history)} takes ({result.stopped}), initial loss "
             f"{result.initial_loss:.6g}, final loss {result.best_loss:.6g} "
             f"({result.improvement_pct:.1f} % lower), {time.monotonic() - started:.1f} s")
-    return Summary(text=text, interrupted=interrupted, session_dir=session_dir, result=result)
+    return Summary(text=text, interrupted=interrupted and fault is None, session_dir=session_dir,
+                   result=result, fault=fault)
+
+
+def _fault_text(exc) -> str | None:
+    """The fault's sentence without its advice tail, lower-case first (for "because ...")."""
+    if exc is None:
+        return None
+    return str(exc).rstrip(".")
 
 
 def _replicate_floor(rig, patch, pair, excerpt, loss_cls, loss_opts) -> float:
@@ -226,4 +269,5 @@ def _send(midi, patch, slot, session_dir, *, pacing_ms: float) -> None:
         log.info("sent the best patch to the unit's edit buffer (not stored)")
         return
     backup = midi.store_to_slot(patch, slot, backup_dir=session_dir, pacing_ms=pacing_ms)
-    log.info("stored the best patch to user slot %d; the previous bank is in %s", slot, backup)
+    log.info("stored the best patch to user slot %d and read all 99 slots back identical; the "
+             "previous bank is in %s", slot, backup)

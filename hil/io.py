@@ -15,6 +15,13 @@ device and needs no PortAudio library.
 
 The signal sent is never rescaled here: :func:`playrec` refuses a stimulus
 peaking above -1 dBFS instead.
+
+Faults: PortAudio calls run inside :func:`magicstomp.quiet.quiet_stderr` (no
+library chatter before the one-line error). A stream that fails or does not
+finish marks PortAudio as *wedged*: the library is then never re-initialised or
+terminated in this process (``Pa_Terminate`` on a JACK server that lost a client
+can abort the process inside pa_jack.c), so the caller can still write its
+session and exit cleanly.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from magicstomp.errors import DeviceError
+from magicstomp.quiet import quiet_stderr
 
 log = logging.getLogger(__name__)
 
@@ -57,21 +65,49 @@ class DeviceInfo:
                 f"{self.default_samplerate_hz:g} Hz)")
 
 
+_WEDGED = {"reason": None}
+
+
 def _sd():
+    import sys
+    first = "sounddevice" not in sys.modules
     try:
-        import sounddevice
+        with quiet_stderr("loading PortAudio"):
+            import sounddevice
     except OSError as exc:   # PortAudio missing
         raise DeviceError(f"sounddevice cannot load PortAudio ({exc}); install it "
                           "(Debian/Ubuntu: apt-get install libportaudio2)") from None
+    if first:   # registered after sounddevice's own handler, so it runs before it
+        import atexit
+        atexit.register(_skip_terminate_if_wedged)
     return sounddevice
+
+
+def mark_wedged(reason: str) -> None:
+    """Note that a stream failed: PortAudio is not re-initialised nor terminated again."""
+    if _WEDGED["reason"] is None:
+        log.debug("audio library marked wedged: %s", reason)
+        _WEDGED["reason"] = reason
+
+
+def _skip_terminate_if_wedged() -> None:
+    import sys
+    sd = sys.modules.get("sounddevice")
+    if _WEDGED["reason"] is not None and sd is not None:
+        sd._initialized = 0          # sounddevice's exit handler then skips Pa_Terminate
 
 
 def refresh_devices() -> None:
     """Re-initialise PortAudio so devices that appeared after start-up are listed
-    (PortAudio scans only at initialisation; JACK clients come and go)."""
+    (PortAudio scans only at initialisation; JACK clients come and go). Skipped once
+    a stream has failed in this process (see the module notes)."""
     sd = _sd()
-    sd._terminate()   # private API of sounddevice, stable since 0.3
-    sd._initialize()
+    if _WEDGED["reason"] is not None:
+        log.debug("not re-scanning audio devices: %s", _WEDGED["reason"])
+        return
+    with quiet_stderr("re-scanning audio devices"):
+        sd._terminate()   # private API of sounddevice, stable since 0.3
+        sd._initialize()
 
 
 def list_devices(*, refresh: bool = False) -> list[DeviceInfo]:
@@ -79,13 +115,14 @@ def list_devices(*, refresh: bool = False) -> list[DeviceInfo]:
     sd = _sd()
     if refresh:
         refresh_devices()
-    hostapis = sd.query_hostapis()
+    with quiet_stderr("listing audio devices"):
+        hostapis, devices = sd.query_hostapis(), sd.query_devices()
     return [DeviceInfo(index=int(d["index"]), name=str(d["name"]),
                        hostapi=str(hostapis[d["hostapi"]]["name"]),
                        max_input_channels=int(d["max_input_channels"]),
                        max_output_channels=int(d["max_output_channels"]),
                        default_samplerate_hz=float(d["default_samplerate"]))
-            for d in sd.query_devices()]
+            for d in devices]
 
 
 def _channels_of(dev: DeviceInfo, kind: str) -> int:
@@ -175,7 +212,9 @@ def check_stream(in_device: DeviceInfo, out_device: DeviceInfo, *, in_channels, 
                               f"which has {have} {kind} channel(s); choose 1..{have}")
         check = sd.check_input_settings if kind == "input" else sd.check_output_settings
         try:
-            check(device=dev.index, channels=max(chans), samplerate=sample_rate, dtype="float32")
+            with quiet_stderr("checking the stream settings"):
+                check(device=dev.index, channels=max(chans), samplerate=sample_rate,
+                      dtype="float32")
         except sd.PortAudioError as exc:
             raise DeviceError(
                 f"{kind} device {dev.name!r} refuses {sample_rate} Hz with {max(chans)} channel(s) "
@@ -263,23 +302,27 @@ def _one_take(x, *, in_device, out_device, in_channels, out_channels, sample_rat
         if state["pos"] >= total:
             raise sd.CallbackStop
 
+    if _WEDGED["reason"] is not None:
+        raise DeviceError(f"the audio library stopped working earlier in this run "
+                          f"({_WEDGED['reason']}); start the run again")
     try:
-        stream = sd.Stream(samplerate=sample_rate, blocksize=blocksize,
-                           device=(in_device.index, out_device.index),
-                           channels=(max(in_channels), max(out_channels)), dtype="float32",
-                           callback=callback, finished_callback=done.set)
+        with quiet_stderr("opening the audio stream"):
+            stream = sd.Stream(samplerate=sample_rate, blocksize=blocksize,
+                               device=(in_device.index, out_device.index),
+                               channels=(max(in_channels), max(out_channels)), dtype="float32",
+                               callback=callback, finished_callback=done.set)
     except sd.PortAudioError as exc:
-        raise DeviceError(f"cannot open {in_device.name!r} -> {out_device.name!r} at "
-                          f"{sample_rate} Hz ({exc}); check the devices and the rate "
-                          "(auto_match_hil --list-devices)") from None
+        mark_wedged(f"opening the stream failed: {exc}")
+        raise DeviceError(_vanished_message(in_device, out_device, "open", exc)) from None
     try:
         try:
-            stream.start()
+            with quiet_stderr("starting the audio stream"):
+                stream.start()
         except sd.PortAudioError as exc:
-            raise DeviceError(f"cannot start the stream {in_device.name!r} -> {out_device.name!r} "
-                              f"({exc}); is the device (or the JACK client) still there? "
-                              "(auto_match_hil --list-devices)") from None
+            mark_wedged(f"starting the stream failed: {exc}")
+            raise DeviceError(_vanished_message(in_device, out_device, "start", exc)) from None
         if not done.wait(total / sample_rate + timeout_s):
+            mark_wedged("a take did not finish")
             raise DeviceError(
                 f"the take did not finish within {timeout_s:g} s after its {total / sample_rate:.2f} s "
                 f"duration (recorded {state['pos']} of {total} samples); the audio device or its "
@@ -290,12 +333,24 @@ def _one_take(x, *, in_device, out_device, in_channels, out_channels, sample_rat
     return rec, state["flags"]
 
 
+def _vanished_message(in_device: DeviceInfo, out_device: DeviceInfo, action: str,
+                      exc: Exception) -> str:
+    """One sentence for a stream PortAudio could not open or start: a device that was
+    there when the run began has vanished (PortAudio's own text, e.g. "Insufficient
+    memory", says nothing useful then)."""
+    names = " and ".join(dict.fromkeys(repr(d.name) for d in (in_device, out_device)))
+    return (f"the audio device {names} vanished or stopped answering (PortAudio could not "
+            f"{action} the stream: {' '.join(str(exc).split())}): it was unplugged or switched "
+            "off, or the unit's JACK client or the JACK server stopped; reconnect it and run "
+            "again (auto_match_hil --list-devices shows what is there)")
+
+
 def _close_stream(stream, *, abort: bool, wait_s: float = 1.0) -> None:
     """Stop and close ``stream`` without ever hanging the caller: a stalled audio server (e.g.
     JACK waiting for a client that was killed) can block PortAudio for 20 s, so the closing
     runs in a daemon thread and is left to finish in the background after ``wait_s``."""
     def work():
-        try:
+        try:    # not inside quiet_stderr: a stuck close would keep fd 2 redirected
             if abort:
                 stream.abort(ignore_errors=True)
             stream.close(ignore_errors=True)
@@ -306,8 +361,9 @@ def _close_stream(stream, *, abort: bool, wait_s: float = 1.0) -> None:
     closer.start()
     closer.join(wait_s if abort else max(wait_s, 5.0))
     if closer.is_alive():
-        log.warning("the audio stream did not close within %.0f s; it closes in the background",
-                    wait_s)
+        mark_wedged("a stream did not close")
+        log.debug("the audio stream did not close within %.0f s; it closes in the background",
+                  wait_s)
 
 
 def check_return_alive(rec: np.ndarray, stimulus: np.ndarray, *, latency_samples: int,

@@ -4,6 +4,7 @@
     wait_for_ports(names, timeout_s)     until every port exists (or the process died)
     wait_for_ports_gone(names, timeout_s) until none exists (a client was removed)
     freewheel()                          context manager: run the graph faster than real time
+    JackWatch()                          is the server up, does a client still have its ports?
 
 Stop order matters: stop every client (e.g. the virtual unit) *before* the
 server, or jackd hangs for 20 s (``AUDIO_MIDI_TEST_RIG.md``).
@@ -18,6 +19,9 @@ import subprocess
 import time
 
 from magicstomp.errors import DeviceError
+from magicstomp.quiet import quiet_stderr
+
+JACK_HOSTAPI = "JACK Audio Connection Kit"
 
 
 def _jack():
@@ -76,6 +80,48 @@ def wait_for_ports_gone(names, *, timeout_s: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise DeviceError(f"JACK ports {', '.join(names)} still exist after {timeout_s:g} s")
         time.sleep(0.2)
+
+
+class JackWatch:
+    """A passive JACK client (no ports, never activated) that checks, before each take,
+    that the server still runs and that the audio devices' clients still have ports.
+
+    ``problem(names)`` returns None, or one sentence naming what vanished. Reading
+    the port list does not wait on other clients, so a frozen client cannot block it.
+    """
+
+    def __init__(self):
+        jack = _jack()
+        self.server_gone = False
+        with quiet_stderr("opening a JACK watch client"):
+            try:
+                self.client = jack.Client(f"watch{os.getpid()}", no_start_server=True)
+            except jack.JackError as exc:
+                raise DeviceError(f"cannot connect to the JACK server ({exc}); is jackd "
+                                  "running?") from None
+        self.client.set_shutdown_callback(lambda status, reason: self._gone())
+
+    def _gone(self) -> None:
+        self.server_gone = True
+
+    def problem(self, client_names) -> str | None:
+        """None when every client in ``client_names`` has ports, else what vanished."""
+        if self.server_gone:
+            return "the JACK server stopped (every JACK audio device vanished with it)"
+        have = {p.name.split(":", 1)[0] for p in self.client.get_ports()}
+        if not have:              # not even the server's own ports: it is gone
+            self.server_gone = True
+            return self.problem(client_names)
+        for name in dict.fromkeys(client_names):
+            if name not in have:
+                return (f"the audio device {name!r} vanished: its JACK client is gone "
+                        "(the unit or its audio client stopped, or was unplugged)")
+        return None
+
+    def close(self) -> None:
+        if not self.server_gone:
+            with quiet_stderr("closing the JACK watch client"):
+                self.client.close()
 
 
 @contextlib.contextmanager

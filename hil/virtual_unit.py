@@ -2,7 +2,10 @@
 
 Run it with ``python -m hil.virtual_unit [--name magicstomp] [--latency-samples N]
 [--gain-db G] [--invert] [--noise-dbfs L] [--bank bank.syx]`` while a JACK
-server runs. The client has one audio input (``in``), two audio outputs
+server runs. Fault injection for drills: ``--cut-midi-after N`` (deaf and mute
+on MIDI after N SysEx messages; SIGUSR1 cuts MIDI at once), ``--corrupt-slot-writes``
+(written slots keep one wrong byte), ``--ignore-edit-requests`` (no answer to
+the edit-buffer dump request, as a unit that does not implement it). The client has one audio input (``in``), two audio outputs
 (``out_1``, ``out_2``) and MIDI ports ``midi_in`` / ``midi_out``:
 
 * sounddevice sees it as an audio device named after the client
@@ -43,7 +46,8 @@ PORTS = ("in", "out_1", "out_2", "midi_in", "midi_out")
 def run_unit(name: str = "magicstomp", *, latency_samples: int = 0, gain_db: float = 0.0,
              invert: bool = False, noise_dbfs: float | None = None, bank_path=None,
              seed: int = 0, warm_up: bool = True,
-             stop_event: threading.Event | None = None) -> None:
+             stop_event: threading.Event | None = None, cut_midi_after: int | None = None,
+             corrupt_slot_writes: bool = False, ignore_edit_requests: bool = False) -> None:
     """Run the virtual unit as JACK client ``name`` until ``stop_event`` is set (or the server
     stops). ``warm_up`` loads every emulated type before the ports appear (several seconds)."""
     import jack
@@ -60,7 +64,11 @@ def run_unit(name: str = "magicstomp", *, latency_samples: int = 0, gain_db: flo
     if warm_up:
         _warm_up(client.samplerate)     # before activation: the graph never waits for it
     state = UnitState(client.samplerate, latency_samples=latency_samples, gain_db=gain_db,
-                      invert=invert, noise_dbfs=noise_dbfs, bank_path=bank_path, seed=seed)
+                      invert=invert, noise_dbfs=noise_dbfs, bank_path=bank_path, seed=seed,
+                      cut_midi_after=cut_midi_after, corrupt_slot_writes=corrupt_slot_writes,
+                      ignore_edit_requests=ignore_edit_requests)
+    if hasattr(signal, "SIGUSR1") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGUSR1, lambda *a: state.cut_midi())
     audio_in = client.inports.register("in")
     outs = [client.outports.register("out_1"), client.outports.register("out_2")]
     midi_in = client.midi_inports.register("midi_in")
@@ -180,6 +188,11 @@ class VirtualUnitProcess:
             self.proc.kill()
             self.proc.wait(5)
 
+    def cut_midi(self) -> None:
+        """SIGUSR1: the unit ignores all MIDI from now on (a pulled MIDI cable)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGUSR1)
+
     def __enter__(self):
         return self.start()
 
@@ -199,8 +212,15 @@ class VirtualUnitProcess:
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
 @click.option("--warm-up/--no-warm-up", default=True, show_default=True,
               help="Load every emulated type before the ports appear.")
+@click.option("--cut-midi-after", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Fault drill: ignore all MIDI after N SysEx messages (SIGUSR1: at once).")
+@click.option("--corrupt-slot-writes", is_flag=True,
+              help="Fault drill: store every written slot with one wrong byte.")
+@click.option("--ignore-edit-requests", is_flag=True,
+              help="Fault drill: do not answer the edit-buffer dump request.")
 @click.option("--verbose", "-v", is_flag=True, help="Log every message.")
-def main(name, latency_samples, gain_db, invert, noise_dbfs, bank_path, seed, warm_up, verbose):
+def main(name, latency_samples, gain_db, invert, noise_dbfs, bank_path, seed, warm_up,
+         cut_midi_after, corrupt_slot_writes, ignore_edit_requests, verbose):
     """Run the JACK virtual Magicstomp until SIGTERM or Ctrl-C."""
     from cli.common import fail, setup_logging
     from magicstomp.errors import MagicstompError
@@ -211,7 +231,9 @@ def main(name, latency_samples, gain_db, invert, noise_dbfs, bank_path, seed, wa
     try:
         run_unit(name, latency_samples=latency_samples, gain_db=gain_db, invert=invert,
                  noise_dbfs=noise_dbfs, bank_path=bank_path, seed=seed, warm_up=warm_up,
-                 stop_event=stop)
+                 stop_event=stop, cut_midi_after=cut_midi_after,
+                 corrupt_slot_writes=corrupt_slot_writes,
+                 ignore_edit_requests=ignore_edit_requests)
     except MagicstompError as exc:
         fail(str(exc))
 
