@@ -17,11 +17,12 @@ The signal sent is never rescaled here: :func:`playrec` refuses a stimulus
 peaking above -1 dBFS instead.
 
 Faults: PortAudio calls run inside :func:`magicstomp.quiet.quiet_stderr` (no
-library chatter before the one-line error). A stream that fails or does not
-finish marks PortAudio as *wedged*: the library is then never re-initialised or
-terminated in this process (``Pa_Terminate`` on a JACK server that lost a client
-can abort the process inside pa_jack.c), so the caller can still write its
-session and exit cleanly.
+library chatter before the one-line error). A stream that fails, does not finish
+or whose device vanished is a *fault*: PortAudio is then not terminated at exit
+(``Pa_Terminate`` on a JACK server that lost a client can abort the process inside
+pa_jack.c; the OS frees what it held). A stream still closing in the background
+(a stalled server) blocks re-scans and new streams until it has closed, so the
+caller can still write its session and exit cleanly.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ class DeviceInfo:
                 f"{self.default_samplerate_hz:g} Hz)")
 
 
-_WEDGED = {"reason": None}
+_FAULT = {"reason": None}
+_CLOSERS: list = []          # threads closing streams of vanished devices
 
 
 def _sd():
@@ -83,17 +85,26 @@ def _sd():
     return sounddevice
 
 
-def mark_wedged(reason: str) -> None:
-    """Note that a stream failed: PortAudio is not re-initialised nor terminated again."""
-    if _WEDGED["reason"] is None:
-        log.debug("audio library marked wedged: %s", reason)
-        _WEDGED["reason"] = reason
+def mark_fault(reason: str) -> None:
+    """Note that an audio device failed or vanished: PortAudio is not terminated at exit."""
+    if _FAULT["reason"] is None:
+        log.debug("audio fault: %s", reason)
+        _FAULT["reason"] = reason
+
+
+def _closing(wait_s: float = 0.0) -> bool:
+    """True while a stream is still closing in the background (after ``wait_s`` more)."""
+    for thread in list(_CLOSERS):
+        thread.join(wait_s)
+        if not thread.is_alive():
+            _CLOSERS.remove(thread)
+    return bool(_CLOSERS)
 
 
 def _skip_terminate_if_wedged() -> None:
     import sys
     sd = sys.modules.get("sounddevice")
-    if _WEDGED["reason"] is not None and sd is not None:
+    if (_FAULT["reason"] is not None or _closing()) and sd is not None:
         sd._initialized = 0          # sounddevice's exit handler then skips Pa_Terminate
 
 
@@ -102,8 +113,8 @@ def refresh_devices() -> None:
     (PortAudio scans only at initialisation; JACK clients come and go). Skipped once
     a stream has failed in this process (see the module notes)."""
     sd = _sd()
-    if _WEDGED["reason"] is not None:
-        log.debug("not re-scanning audio devices: %s", _WEDGED["reason"])
+    if _closing(wait_s=2.0):
+        log.debug("not re-scanning audio devices: a stream is still closing")
         return
     with quiet_stderr("re-scanning audio devices"):
         sd._terminate()   # private API of sounddevice, stable since 0.3
@@ -302,9 +313,9 @@ def _one_take(x, *, in_device, out_device, in_channels, out_channels, sample_rat
         if state["pos"] >= total:
             raise sd.CallbackStop
 
-    if _WEDGED["reason"] is not None:
-        raise DeviceError(f"the audio library stopped working earlier in this run "
-                          f"({_WEDGED['reason']}); start the run again")
+    if _closing(wait_s=2.0):
+        raise DeviceError(f"the audio library is still closing a stream of a device that "
+                          f"failed ({_FAULT['reason']}); start the run again")
     try:
         with quiet_stderr("opening the audio stream"):
             stream = sd.Stream(samplerate=sample_rate, blocksize=blocksize,
@@ -312,17 +323,17 @@ def _one_take(x, *, in_device, out_device, in_channels, out_channels, sample_rat
                                channels=(max(in_channels), max(out_channels)), dtype="float32",
                                callback=callback, finished_callback=done.set)
     except sd.PortAudioError as exc:
-        mark_wedged(f"opening the stream failed: {exc}")
+        mark_fault(f"opening the stream failed: {exc}")
         raise DeviceError(_vanished_message(in_device, out_device, "open", exc)) from None
     try:
         try:
             with quiet_stderr("starting the audio stream"):
                 stream.start()
         except sd.PortAudioError as exc:
-            mark_wedged(f"starting the stream failed: {exc}")
+            mark_fault(f"starting the stream failed: {exc}")
             raise DeviceError(_vanished_message(in_device, out_device, "start", exc)) from None
         if not done.wait(total / sample_rate + timeout_s):
-            mark_wedged("a take did not finish")
+            mark_fault("a take did not finish")
             raise DeviceError(
                 f"the take did not finish within {timeout_s:g} s after its {total / sample_rate:.2f} s "
                 f"duration (recorded {state['pos']} of {total} samples); the audio device or its "
@@ -361,7 +372,8 @@ def _close_stream(stream, *, abort: bool, wait_s: float = 1.0) -> None:
     closer.start()
     closer.join(wait_s if abort else max(wait_s, 5.0))
     if closer.is_alive():
-        mark_wedged("a stream did not close")
+        _CLOSERS.append(closer)
+        mark_fault("a stream did not close")
         log.debug("the audio stream did not close within %.0f s; it closes in the background",
                   wait_s)
 

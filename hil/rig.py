@@ -370,8 +370,8 @@ class HardwareRig(Rig):
         problem = self._watch.problem([self.in_device.name, self.out_device.name]) \
             if self._watch is not None else None
         if problem is not None:
-            from .io import mark_wedged
-            mark_wedged(problem)
+            from .io import mark_fault
+            mark_fault(problem)
             raise DeviceError(f"{problem}; reconnect it and run again")
 
     def _close(self) -> None:
