@@ -105,7 +105,8 @@ def _open_hardware(opts: dict, stack: contextlib.ExitStack, sample_rate: int):
     out_dev = resolve_device(opts["out_device"], "output")
     midi = _open_midi(opts, stack)
     shared = opts["out_dir"] / CALIBRATION_FILE
-    if opts["calibrate"]:
+    damaged = not opts["calibrate"] and _damaged_calibration(shared)
+    if opts["calibrate"] or damaged:
         log.info("calibrating %s -> %s at %d Hz", out_dev.name, in_dev.name, sample_rate)
         record = calibrate(in_device=in_dev.index, out_device=out_dev.index, in_ch=opts["in_ch"],
                            out_ch=opts["out_ch"], sample_rate=sample_rate, midi=midi,
@@ -125,6 +126,20 @@ def _open_hardware(opts: dict, stack: contextlib.ExitStack, sample_rate: int):
         out_ch=opts["out_ch"], sample_rate=sample_rate, midi=midi, calibration=record,
         pacing_ms=opts["pacing_ms"], on_dropout=opts["on_dropout"]))
     return rig, midi, record
+
+
+def _damaged_calibration(path) -> bool:
+    """True (after a one-line warning) when ``path`` exists but cannot be used."""
+    from hil.calibration import CalibrationRecord
+    if not path.exists():
+        return False
+    try:
+        CalibrationRecord.load(path)
+    except CalibrationError as exc:
+        reason = str(exc).split("; run ")[0].split("; calibrate again")[0]
+        log.warning("ignoring the damaged calibration file (%s); measuring a new one", reason)
+        return True
+    return False
 
 
 def _clean_patch(patch_cls):

@@ -346,11 +346,11 @@ class HardwareRig(Rig):
 
     def _render(self, patch, di: np.ndarray) -> np.ndarray:
         from . import io
+        self._check_devices()
         self._send_confirmed(patch)
         latency = int(self.calibration.latency_samples)
         pre = self.pre_roll_samples
         stimulus = np.concatenate([np.zeros(pre), di, np.zeros(latency + self.tail_samples)])
-        self._check_devices()
         try:
             rec = io.playrec(stimulus, in_device=self.in_device, out_device=self.out_device,
                              in_channels=self.in_channels, out_channels=self.out_channels,
