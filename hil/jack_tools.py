@@ -33,9 +33,10 @@ def _jack():
     return jack
 
 
-def wait_for_ports(names, *, timeout_s: float = 20.0, process=None) -> None:
+def wait_for_ports(names, *, timeout_s: float = 20.0, process=None, server=None) -> None:
     """Return once every JACK port in ``names`` exists; DeviceError after ``timeout_s`` or
-    when ``process`` (a Popen that should create them) exits first."""
+    when ``process`` (a Popen that should create them) exits first. ``server`` names the
+    JACK server (default ``$JACK_DEFAULT_SERVER``)."""
     jack = _jack()
     deadline = time.monotonic() + timeout_s
     client = None
@@ -46,7 +47,8 @@ def wait_for_ports(names, *, timeout_s: float = 20.0, process=None) -> None:
                                   f"code {process.returncode} before its ports appeared")
             if client is None:
                 try:
-                    client = jack.Client(f"portwait{os.getpid()}", no_start_server=True)
+                    client = jack.Client(f"portwait{os.getpid()}", no_start_server=True,
+                                         servername=server)
                 except jack.JackError:
                     client = None
             if client is not None:
@@ -108,14 +110,19 @@ class JackWatch:
         """None when every client in ``client_names`` has ports, else what vanished."""
         if self.server_gone:
             return "the JACK server stopped (every JACK audio device vanished with it)"
-        have = {p.name.split(":", 1)[0] for p in self.client.get_ports()}
-        if not have:              # not even the server's own ports: it is gone
+        ports = self.client.get_ports()
+        if not ports:             # not even the server's own ports: it is gone
             self.server_gone = True
             return self.problem(client_names)
+        clients = {p.name.split(":", 1)[0] for p in ports}
+        audio = {p.name.split(":", 1)[0] for p in ports if p.is_audio}
         for name in dict.fromkeys(client_names):
-            if name not in have:
+            if name not in clients:
                 return (f"the audio device {name!r} vanished: its JACK client is gone "
                         "(the unit or its audio client stopped, or was unplugged)")
+            if name not in audio:
+                return (f"the audio device {name!r} vanished: its JACK client has no audio "
+                        "ports any more (the audio interface was unplugged or switched off)")
         return None
 
     def close(self) -> None:
