@@ -18,11 +18,12 @@ peaking above -1 dBFS instead.
 
 Faults: PortAudio calls run inside :func:`magicstomp.quiet.quiet_stderr` (no
 library chatter before the one-line error). A stream that fails, does not finish
-or whose device vanished is a *fault*: PortAudio is then not terminated at exit
-(``Pa_Terminate`` on a JACK server that lost a client can abort the process inside
-pa_jack.c; the OS frees what it held). A stream still closing in the background
-(a stalled server) blocks re-scans and new streams until it has closed, so the
-caller can still write its session and exit cleanly.
+or whose device vanished is a *fault* (:func:`audio_fault_seen`): the commands
+then leave with ``os._exit`` once their files are written and the error printed
+(``cli.common``), because the interpreter's normal finalisation (``Pa_Terminate``,
+libjack's destructors) can crash a process whose JACK client lost its peer. A
+stream still closing in the background (a stalled server) blocks re-scans and new
+streams until it has closed, and PortAudio is not terminated at exit while it does.
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ def mark_fault(reason: str) -> None:
         _FAULT["reason"] = reason
 
 
+def audio_fault_seen() -> bool:
+    """True once an audio device failed or vanished in this process (see :func:`mark_fault`)."""
+    return _FAULT["reason"] is not None
+
+
 def _closing(wait_s: float = 0.0) -> bool:
     """True while a stream is still closing in the background (after ``wait_s`` more)."""
     for thread in list(_CLOSERS):
@@ -104,7 +110,7 @@ def _closing(wait_s: float = 0.0) -> bool:
 def _skip_terminate_if_wedged() -> None:
     import sys
     sd = sys.modules.get("sounddevice")
-    if (_FAULT["reason"] is not None or _closing()) and sd is not None:
+    if _closing() and sd is not None:
         sd._initialized = 0          # sounddevice's exit handler then skips Pa_Terminate
 
 
@@ -334,11 +340,12 @@ def _one_take(x, *, in_device, out_device, in_channels, out_channels, sample_rat
             raise DeviceError(_vanished_message(in_device, out_device, "start", exc)) from None
         if not done.wait(total / sample_rate + timeout_s):
             mark_fault("a take did not finish")
+            names = " -> ".join(dict.fromkeys(repr(d.name) for d in (out_device, in_device)))
             raise DeviceError(
-                f"the take did not finish within {timeout_s:g} s after its {total / sample_rate:.2f} s "
-                f"duration (recorded {state['pos']} of {total} samples); the audio device or its "
-                "server stopped (unplugged, or the unit's JACK client died): check the interface "
-                "and try again")
+                f"the audio device {names} stopped in the middle of a take: it did not finish "
+                f"within {timeout_s:g} s after its {total / sample_rate:.2f} s duration (recorded "
+                f"{state['pos']} of {total} samples); it was unplugged, or the unit's JACK client "
+                "or the JACK server died: check the interface and try again")
     finally:
         _close_stream(stream, abort=not done.is_set())
     return rec, state["flags"]
