@@ -37,6 +37,7 @@ def _confirm(question: str) -> None:
     try:
         answer = click.confirm(question, err=True)
     except click.Abort:      # stdin at its end (a script): not an interrupt
+        click.echo("", err=True)
         answer = False
     if not answer:
         raise click.ClickException("not confirmed; nothing was sent (answer y, or pass --yes)")

@@ -50,9 +50,11 @@ def private_jack(tmp_path):
     yield server
     for unit in units:
         unit.stop(timeout_s=2.0)
-    server.proc.terminate()        # no other client: a stalled server is not waited for
+    # A server that lost a client stalls for up to ~20 s; wait for it to stop by itself:
+    # a SIGKILLed jackd leaves its entry in JACK's shared registry (8 servers at most).
+    server.proc.terminate()
     try:
-        server.proc.wait(3)
+        server.proc.wait(40)
     except subprocess.TimeoutExpired:
         server.proc.kill()
         server.proc.wait(5)
