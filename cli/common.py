@@ -87,6 +87,7 @@ def _exit_now_after_audio_fault(code) -> None:
     if io_module is None or not io_module.audio_fault_seen():
         return
     code = code if isinstance(code, int) else (0 if code is None else 1)
+    io_module.release_audio()           # close PortAudio's JACK client when that is safe
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

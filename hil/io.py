@@ -28,6 +28,7 @@ streams until it has closed, and PortAudio is not terminated at exit while it do
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -67,7 +68,7 @@ class DeviceInfo:
                 f"{self.default_samplerate_hz:g} Hz)")
 
 
-_FAULT = {"reason": None}
+_FAULT = {"reason": None, "server_gone": False}
 _CLOSERS: list = []          # threads closing streams of vanished devices
 
 
@@ -86,11 +87,34 @@ def _sd():
     return sounddevice
 
 
-def mark_fault(reason: str) -> None:
-    """Note that an audio device failed or vanished: PortAudio is not terminated at exit."""
+def mark_fault(reason: str, *, server_gone: bool = False) -> None:
+    """Note that an audio device failed or vanished (``server_gone``: its JACK server)."""
     if _FAULT["reason"] is None:
         log.debug("audio fault: %s", reason)
         _FAULT["reason"] = reason
+    _FAULT["server_gone"] = _FAULT["server_gone"] or server_gone
+
+
+def release_audio(*, timeout_s: float = 2.0) -> bool:
+    """Terminate PortAudio (closing its JACK client, so a JACK server does not stall on a
+    vanished client) unless its server is gone or a stream is still closing; gives up
+    after ``timeout_s`` (a stalled server). True when PortAudio was released."""
+    import sys
+    sd = sys.modules.get("sounddevice")
+    if sd is None or not sd._initialized:
+        return True
+    if _FAULT["server_gone"] or _closing():
+        return False
+
+    def work():
+        with contextlib.suppress(Exception):
+            while sd._initialized:
+                sd._terminate()
+
+    worker = threading.Thread(target=work, name="release-audio", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    return not worker.is_alive()
 
 
 def audio_fault_seen() -> bool:

@@ -371,7 +371,7 @@ class HardwareRig(Rig):
             if self._watch is not None else None
         if problem is not None:
             from .io import mark_fault
-            mark_fault(problem)
+            mark_fault(problem, server_gone=self._watch.server_gone)
             raise DeviceError(f"{problem}; reconnect it and run again")
 
     def _close(self) -> None:
