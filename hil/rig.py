@@ -328,8 +328,8 @@ class HardwareRig(Rig):
         """Send ``patch`` (if needed) and confirm it, within the settle wait; send and
         confirm once more on failure, then raise."""
         for attempt in range(2):
-            sent_at = time.monotonic()
             sent = self.send_patch(patch, force=attempt > 0, settle=False)
+            sent_at = time.monotonic()       # the settle wait starts after the last message
             if self.confirm_patch(patch):
                 if sent:
                     time.sleep(max(0.0, self.settle_ms * 1e-3 - (time.monotonic() - sent_at)))
