@@ -161,23 +161,33 @@ def test_audio_device_vanished_mid_take_is_named(private_jack, pair, tmp_path):
     assert doc["takes"] == 2          # take 0 and take 1; take 2 was cut off
 
 
-def test_a_unit_without_edit_buffer_dumps_is_confirmed_by_a_round_trip(private_jack, pair,
-                                                                        tmp_path):
-    """The real unit may ignore the edit-buffer request: takes are confirmed by a slot dump,
-    and a damaged calibration.json is replaced by a new calibration with one warning."""
-    unit = _unit(private_jack, tmp_path, ignore_edit_requests=True)
+def test_round_trip_confirmation_damaged_calibration_and_a_failed_store(private_jack, pair,
+                                                                         tmp_path):
+    """A unit that ignores the edit-buffer request (the real unit may): takes are confirmed
+    by a slot-dump round trip. A damaged calibration.json is replaced by a new calibration
+    with one warning. The unit stores slots wrongly: --patch-number fails after the session
+    is written, naming the backup inside it."""
+    unit = _unit(private_jack, tmp_path, ignore_edit_requests=True, corrupt_slot_writes=True)
     out = tmp_path / "out"
     out.mkdir()
     (out / "calibration.json").write_bytes(b'["not", "a", "record"]')
-    code, stdout, lines = _match(private_jack, unit, pair, out, budget=3)
-    assert code == 0, lines
+    code, stdout, lines = _match(private_jack, unit, pair, out, "--send-patch",
+                                 "--patch-number", 7, budget=3)
+    assert code == 1, lines
     warnings = [line for line in lines if "calibration" in line and "ignoring" in line]
     assert warnings == [f"ignoring the damaged calibration file ({out / 'calibration.json'}: not "
                         "a calibration record (a JSON list, expected an object)); measuring a "
                         "new one"]
+    assert json.loads((out / "calibration.json").read_text())["format"] == "magicstomp-calibration"
     doc = _valid_session(out, stopped="budget")
     assert doc["rig"]["patch_confirmation"] == "round trip" and doc["rig"]["patch_resends"] == 0
-    assert json.loads((out / "calibration.json").read_text())["format"] == "magicstomp-calibration"
+    [backup] = (out / "hw").glob("magicstomp_backup_*.syx")
+    error = _one_error_line(lines)
+    assert error.startswith("Error: storing to user slot 7 FAILED: 99 user slot(s) read back "
+                            "different from what was sent")
+    assert f"`magicstomp restore {backup} --yes`" in error
+    from hil.unit_state import default_slots
+    assert [item.payload for item in read_syx(backup)] == default_slots()
 
 
 # -- slot writes ------------------------------------------------------------------------------
