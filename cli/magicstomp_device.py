@@ -113,10 +113,13 @@ def send_cmd(patch_file, port, in_port, slot, yes, dry_run_path, bank_path, paci
     if not yes:
         _confirm(f"Overwrite user slot {slot} on the unit (the bank is backed up first)?")
     progress = BankProgress()
-    with MagicstompMidi(port, in_port=in_port) as midi:
-        midi.store_to_slot(patch, slot, backup_dir=backup_dir, timeout_s=timeout_s,
-                           pacing_ms=pacing_ms, progress=progress,
-                           on_backup=progress.announce_backup)
+    try:
+        with MagicstompMidi(port, in_port=in_port) as midi:
+            midi.store_to_slot(patch, slot, backup_dir=backup_dir, timeout_s=timeout_s,
+                               pacing_ms=pacing_ms, progress=progress,
+                               on_backup=progress.announce_backup)
+    finally:
+        progress.close()
     click.echo(f"stored {patch.name or 'the patch'!r} to user slot {slot}; all 99 slots read "
                "back identical to what was sent", err=True)
 
@@ -166,16 +169,21 @@ class BankProgress:
         import sys
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.line_open = False
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         label = self.LABELS.get(stage, stage)
         if self.tty:
-            end = "\n" if done >= total else ""
-            click.echo(f"\r{label}: {done}/{total}", file=self.stream, nl=False)
-            if end:
-                click.echo("", file=self.stream)
+            self.line_open = done < total
+            click.echo(f"\r{label}: {done}/{total}", file=self.stream, nl=not self.line_open)
         elif done in (1, total // 3, 2 * total // 3, total):
             click.echo(f"{label}: {done}/{total}", file=self.stream)
+
+    def close(self) -> None:
+        """End a redrawn line left open (an error comes next)."""
+        if self.line_open:
+            click.echo("", file=self.stream)
+            self.line_open = False
 
     def announce_backup(self, path) -> None:
         click.echo(f"backed up the 99 user patches to {path}", file=self.stream)
@@ -228,8 +236,12 @@ def restore_cmd(bank_file, port, in_port, yes, pacing_ms, timeout_s):
     payloads = _read_bank(bank_file)
     if not yes:
         _confirm("Overwrite all 99 user slots on the unit?")
-    with MagicstompMidi(port, in_port=in_port) as midi:
-        midi.restore_bank(payloads, source=bank_file, timeout_s=timeout_s, pacing_ms=pacing_ms,
-                          progress=BankProgress())
+    progress = BankProgress()
+    try:
+        with MagicstompMidi(port, in_port=in_port) as midi:
+            midi.restore_bank(payloads, source=bank_file, timeout_s=timeout_s,
+                              pacing_ms=pacing_ms, progress=progress)
+    finally:
+        progress.close()
     click.echo(f"wrote the 99 user patches of {bank_file} to the unit; all 99 read back "
                "identical", err=True)

@@ -70,6 +70,15 @@ class DeviceInfo:
 
 _FAULT = {"reason": None, "server_gone": False}
 _CLOSERS: list = []          # threads closing streams of vanished devices
+_LEFT_OPEN: list = []        # streams never closed (see _close_stream); kept referenced
+
+
+def _safe_call(func) -> bool:
+    try:
+        return bool(func())
+    except Exception:   # noqa: BLE001 - a check that fails says "not alive"
+        log.debug("server check failed", exc_info=True)
+        return False
 
 
 def _sd():
@@ -103,7 +112,7 @@ def release_audio(*, timeout_s: float = 2.0) -> bool:
     sd = sys.modules.get("sounddevice")
     if sd is None or not sd._initialized:
         return True
-    if _FAULT["server_gone"] or _closing():
+    if _FAULT["server_gone"] or _closing() or _LEFT_OPEN:
         return False
 
     def work():
@@ -134,7 +143,7 @@ def _closing(wait_s: float = 0.0) -> bool:
 def _skip_terminate_if_wedged() -> None:
     import sys
     sd = sys.modules.get("sounddevice")
-    if _closing() and sd is not None:
+    if (_closing() or _LEFT_OPEN) and sd is not None:
         sd._initialized = 0          # sounddevice's exit handler then skips Pa_Terminate
 
 
@@ -143,8 +152,8 @@ def refresh_devices() -> None:
     (PortAudio scans only at initialisation; JACK clients come and go). Skipped once
     a stream has failed in this process (see the module notes)."""
     sd = _sd()
-    if _closing(wait_s=2.0):
-        log.debug("not re-scanning audio devices: a stream is still closing")
+    if _closing(wait_s=2.0) or (_LEFT_OPEN and _FAULT["server_gone"]):
+        log.debug("not re-scanning audio devices: a stream is still closing or left open")
         return
     with quiet_stderr("re-scanning audio devices"):
         sd._terminate()   # private API of sounddevice, stable since 0.3
@@ -265,7 +274,8 @@ def check_stream(in_device: DeviceInfo, out_device: DeviceInfo, *, in_channels, 
 
 def playrec(stimulus, *, in_device: DeviceInfo, out_device: DeviceInfo, in_channels=(1,),
             out_channels=(1,), sample_rate: int, timeout_s: float = 5.0, retries: int = 2,
-            on_dropout: str | None = None, blocksize: int = 0) -> np.ndarray:
+            on_dropout: str | None = None, blocksize: int = 0,
+            server_alive=None) -> np.ndarray:
     """Play mono ``stimulus`` on ``out_channels`` and record ``in_channels`` at the same time.
 
     Several input channels are averaged (mono fold). Under-/overruns are
@@ -275,6 +285,10 @@ def playrec(stimulus, *, in_device: DeviceInfo, out_device: DeviceInfo, in_chann
     server in synchronous mode, whose "xruns" are a late timer, not lost data).
     None reads the environment variable ``MAGICSTOMP_HIL_ON_DROPOUT`` (default "retry"). A stream that has not finished
     ``timeout_s`` after the stimulus' duration is aborted with a DeviceError.
+    ``server_alive()`` (optional) is asked before a finished stream is closed: a
+    stream whose JACK server is gone, or that did not finish, is left open rather
+    than closed (closing it makes PortAudio's pa_jack.c fail an assertion and abort
+    the process).
 
     Returns
     -------
@@ -293,7 +307,7 @@ def playrec(stimulus, *, in_device: DeviceInfo, out_device: DeviceInfo, in_chann
         rec, flags = _one_take(x, in_device=in_device, out_device=out_device,
                                in_channels=tuple(in_channels), out_channels=tuple(out_channels),
                                sample_rate=int(sample_rate), timeout_s=float(timeout_s),
-                               blocksize=blocksize)
+                               blocksize=blocksize, server_alive=server_alive)
         if not flags:
             return rec
         if on_dropout == "warn":
@@ -317,7 +331,7 @@ def dropout_policy(on_dropout: str | None = None) -> str:
 
 
 def _one_take(x, *, in_device, out_device, in_channels, out_channels, sample_rate, timeout_s,
-              blocksize):
+              blocksize, server_alive=None):
     sd = _sd()
     total = len(x)
     rec = np.zeros(total)
@@ -371,7 +385,7 @@ def _one_take(x, *, in_device, out_device, in_channels, out_channels, sample_rat
                 f"{state['pos']} of {total} samples); it was unplugged, or the unit's JACK client "
                 "or the JACK server died: check the interface and try again")
     finally:
-        _close_stream(stream, abort=not done.is_set())
+        _close_stream(stream, finished=done.is_set(), server_alive=server_alive)
     return rec, state["flags"]
 
 
@@ -387,21 +401,31 @@ def _vanished_message(in_device: DeviceInfo, out_device: DeviceInfo, action: str
             "again (auto_match_hil --list-devices shows what is there)")
 
 
-def _close_stream(stream, *, abort: bool, wait_s: float = 1.0) -> None:
-    """Stop and close ``stream`` without ever hanging the caller: a stalled audio server (e.g.
-    JACK waiting for a client that was killed) can block PortAudio for 20 s, so the closing
-    runs in a daemon thread and is left to finish in the background after ``wait_s``."""
+def _close_stream(stream, *, finished: bool, server_alive=None, wait_s: float = 5.0) -> None:
+    """Close ``stream`` without ever hanging or aborting the caller.
+
+    A stream that did not finish (its device or server stalled or vanished), or whose
+    JACK server is gone (``server_alive()`` False), is left open: PortAudio's JACK
+    host API asserts (SIGABRT) when its port calls fail while closing, and blocks for
+    20 s on a stalled server. Otherwise the closing runs in a daemon thread, left to
+    finish in the background after ``wait_s``.
+    """
+    gone = server_alive is not None and not _safe_call(server_alive)
+    if not finished or gone:
+        _LEFT_OPEN.append(stream)
+        mark_fault("a stream was left open: " + ("its JACK server is gone" if gone
+                                                 else "it did not finish"), server_gone=gone)
+        return
+
     def work():
         try:    # not inside quiet_stderr: a stuck close would keep fd 2 redirected
-            if abort:
-                stream.abort(ignore_errors=True)
             stream.close(ignore_errors=True)
         except Exception:   # noqa: BLE001 - a vanished device cannot be closed cleanly
             log.debug("closing the stream failed", exc_info=True)
 
     closer = threading.Thread(target=work, name="close-audio-stream", daemon=True)
     closer.start()
-    closer.join(wait_s if abort else max(wait_s, 5.0))
+    closer.join(wait_s)
     if closer.is_alive():
         _CLOSERS.append(closer)
         mark_fault("a stream did not close")

@@ -19,7 +19,7 @@ import subprocess
 import time
 
 from magicstomp.errors import DeviceError
-from magicstomp.quiet import quiet_stderr
+from magicstomp.quiet import quiet_stderr, route_jack_messages
 
 JACK_HOSTAPI = "JACK Audio Connection Kit"
 
@@ -102,6 +102,7 @@ class JackWatch:
                 raise DeviceError(f"cannot connect to the JACK server ({exc}); is jackd "
                                   "running?") from None
         self.client.set_shutdown_callback(lambda status, reason: self._gone())
+        route_jack_messages()           # libjack's own lines go to the DEBUG log
 
     def _gone(self) -> None:
         self.server_gone = True

@@ -355,7 +355,8 @@ class HardwareRig(Rig):
             rec = io.playrec(stimulus, in_device=self.in_device, out_device=self.out_device,
                              in_channels=self.in_channels, out_channels=self.out_channels,
                              sample_rate=self.sample_rate, timeout_s=self.timeout_s,
-                             retries=self.retries, on_dropout=self.on_dropout)
+                             retries=self.retries, on_dropout=self.on_dropout,
+                             server_alive=self._server_alive if self._watch else None)
             io.check_return_alive(rec, stimulus, latency_samples=latency,
                                   sample_rate=self.sample_rate)
         except DeviceError:
@@ -363,6 +364,9 @@ class HardwareRig(Rig):
             raise
         take = rec[pre + latency:pre + latency + len(di)]
         return take * float(self.calibration.polarity)
+
+    def _server_alive(self) -> bool:
+        return self._watch.problem([]) is None
 
     def _check_devices(self) -> None:
         """DeviceError naming what vanished when the JACK server or the devices' JACK

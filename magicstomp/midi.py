@@ -37,7 +37,7 @@ from .errors import MidiError, MidiTimeoutError, SysexError
 from .files import atomic_write_bytes
 from .midi_store import backup_path  # noqa: F401  (re-exported: the backup file names)
 from .patch import Patch
-from .quiet import quiet_stderr
+from .quiet import quiet_stderr, route_jack_messages
 from .sysex import (SLOT_COUNT, FAMILY_BULK, PatchAssembler, bank_messages, check_slot,
                     dump_request, edit_dump_request, parameter_change_for, patch_messages)
 
@@ -170,6 +170,7 @@ class MagicstompMidi:
         except MidiError:
             self.close()
             raise
+        route_jack_messages()        # rtmidi's libjack: its thread chatter to the DEBUG log
         time.sleep(SETTLE_S)
         log.debug("MIDI open: out %s, in %s", out_name, in_name)
         return self

@@ -3,6 +3,11 @@
     quiet_stderr(what)   context manager: inside it, file descriptor 2 goes to a
                          temporary file; what the libraries wrote there is logged
                          at DEBUG afterwards
+    route_jack_messages() every loaded libjack (the system's, used by PortAudio and
+                         JACK-Client, and the copy bundled with python-rtmidi) sends
+                         its error and info lines to the DEBUG log instead of stderr:
+                         they come from libjack's own threads at any time (e.g.
+                         "Cannot read socket fd = 17" when the JACK server stops)
 
 libjack ("Cannot connect to server socket ...", "JackShmReadWritePtr ..."), ALSA
 ("ALSA lib seq_hw.c:466 ... /dev/snd/seq failed") and PortAudio ("Expression
@@ -24,6 +29,7 @@ import os
 import sys
 import tempfile
 import threading
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -91,3 +97,38 @@ def quiet_stderr(what: str = ""):
         if active:
             with _lock:
                 _end(what)
+
+
+_ROUTED: dict = {}      # libjack path -> (library, callback): kept alive
+
+
+def _jack_message(message: bytes) -> None:
+    log.debug("libjack said: %s", message.decode("utf-8", "replace") if message else "")
+
+
+def route_jack_messages() -> None:
+    """Point every libjack loaded in this process at the DEBUG log (Linux; idempotent).
+
+    Call after the library is loaded (after opening a JACK MIDI port or a JACK
+    client). Elsewhere (no ``/proc/self/maps``) it does nothing.
+    """
+    import ctypes
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return
+    paths = {line.split()[-1] for line in maps.splitlines()
+             if line.split()[-1].startswith("/") and Path(line.split()[-1]).name.startswith("libjack")}
+    proto = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
+    for path in sorted(paths - set(_ROUTED)):
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        callback = proto(_jack_message)
+        for name in ("jack_set_error_function", "jack_set_info_function"):
+            setter = getattr(library, name, None)
+            if setter is not None:
+                setter.argtypes, setter.restype = [proto], None
+                setter(callback)
+        _ROUTED[path] = (library, callback)

@@ -248,3 +248,30 @@ def test_midi_error_without_a_sequencer_is_one_line():
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: could not list MIDI"), lines
+
+
+def test_bank_progress_redraws_one_line_on_a_terminal_and_closes_it():
+    import io
+
+    from cli.magicstomp_device import BankProgress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    progress = BankProgress(tty)
+    for done in (1, 50, 99):
+        progress("read", done, 99)
+    progress("write", 10, 99)
+    progress.close()
+    assert tty.getvalue() == ("\rreading the 99 user patches for the backup: 1/99"
+                              "\rreading the 99 user patches for the backup: 50/99"
+                              "\rreading the 99 user patches for the backup: 99/99\n"
+                              "\rwriting the bank to the unit: 10/99\n")
+    plain = io.StringIO()
+    progress = BankProgress(plain)
+    for done in range(1, 100):
+        progress("verify", done, 99)
+    assert plain.getvalue().splitlines() == [f"reading the bank back to verify it: {n}/99"
+                                             for n in (1, 33, 66, 99)]
