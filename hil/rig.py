@@ -347,7 +347,11 @@ class HardwareRig(Rig):
     def _render(self, patch, di: np.ndarray) -> np.ndarray:
         from . import io
         self._check_devices()
-        self._send_confirmed(patch)
+        try:
+            self._send_confirmed(patch)
+        except PatchNotConfirmedError:
+            self._check_devices()       # the JACK server (MIDI and audio) may be what went
+            raise
         latency = int(self.calibration.latency_samples)
         pre = self.pre_roll_samples
         stimulus = np.concatenate([np.zeros(pre), di, np.zeros(latency + self.tail_samples)])
@@ -380,6 +384,10 @@ class HardwareRig(Rig):
 
     def _close(self) -> None:
         if self._watch is not None:
+            problem = self._watch.problem([])
+            if problem is not None:     # the server went away: PortAudio must not terminate
+                from .io import mark_fault
+                mark_fault(problem, server_gone=self._watch.server_gone)
             self._watch.close()
         if self._owns_midi and self.midi is not None:
             try:

@@ -161,6 +161,34 @@ def test_audio_device_vanished_mid_take_is_named(private_jack, pair, tmp_path):
     assert doc["takes"] == 2          # take 0 and take 1; take 2 was cut off
 
 
+def test_jack_server_stopped_mid_match_no_abort(private_jack, pair, tmp_path):
+    """The whole audio server goes away during the search (PortAudio's pa_jack.c used to
+    abort the process with SIGABRT when the stream was closed afterwards)."""
+    unit = _unit(private_jack, tmp_path)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "cli.auto_match_hil", str(pair[0]), "--di-signal", str(pair[1]),
+           "--optimize", "--in-device", unit.name, "--out-device", unit.name, "--in-ch", "1,2",
+           "--midi-port", unit.name, "--effect-type", "Mono Delay", "--optimizer", "coordinate",
+           "--budget", "30", "--out", str(out), "--session-name", "hw", "--on-dropout", "warn",
+           "--pacing-ms", "2", "--calibrate"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=dict(private_jack.env(), PYTHONPATH=str(REPO)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:                   # stop the server once take 1 is scored
+        lines.append(line.rstrip("\n"))
+        if line.startswith("take 1/"):
+            private_jack.proc.terminate()
+            break
+    rest = proc.communicate(timeout=120)[1]
+    lines += [line for line in rest.splitlines() if line]
+    assert proc.returncode == 1, "\n".join(lines)  # not -6 (SIGABRT) nor -11 (SIGSEGV)
+    error = _one_error_line(lines)
+    assert "the JACK server stopped" in error or "vanished" in error or \
+        "stopped in the middle of a take" in error or "did not confirm" in error, error
+    doc = _valid_session(out, stopped="device fault")
+    assert doc["takes"] >= 1
+
+
 def test_round_trip_confirmation_damaged_calibration_and_a_failed_store(private_jack, pair,
                                                                          tmp_path):
     """A unit that ignores the edit-buffer request (the real unit may): takes are confirmed
