@@ -283,6 +283,12 @@ def _send(midi, patch, slot, session_dir, *, pacing_ms: float) -> None:
         midi.send_patch(patch, pacing_ms=pacing_ms)
         log.info("sent the best patch to the unit's edit buffer (not stored)")
         return
-    backup = midi.store_to_slot(patch, slot, backup_dir=session_dir, pacing_ms=pacing_ms)
+    from .magicstomp_device import BankProgress
+    progress = BankProgress()
+    try:      # read-back verified: a difference raises SlotWriteError naming the backup
+        backup = midi.store_to_slot(patch, slot, backup_dir=session_dir, pacing_ms=pacing_ms,
+                                    progress=progress, on_backup=progress.announce_backup)
+    finally:
+        progress.close()
     log.info("stored the best patch to user slot %d and read all 99 slots back identical; the "
              "previous bank is in %s", slot, backup)

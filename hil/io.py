@@ -18,17 +18,12 @@ peaking above -1 dBFS instead.
 
 Faults: PortAudio calls run inside :func:`magicstomp.quiet.quiet_stderr` (no
 library chatter before the one-line error). A stream that fails, does not finish
-or whose device vanished is a *fault* (:func:`audio_fault_seen`): the commands
-then leave with ``os._exit`` once their files are written and the error printed
-(``cli.common``), because the interpreter's normal finalisation (``Pa_Terminate``,
-libjack's destructors) can crash a process whose JACK client lost its peer. A
-stream still closing in the background (a stalled server) blocks re-scans and new
-streams until it has closed, and PortAudio is not terminated at exit while it does.
+or whose device vanished is a *fault* (:func:`audio_fault_seen`); how streams are
+closed, or left open, after one is :mod:`hil.stream_safety`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -38,6 +33,9 @@ import numpy as np
 
 from magicstomp.errors import DeviceError
 from magicstomp.quiet import quiet_stderr
+
+from .stream_safety import (_FAULT, _LEFT_OPEN, _closing, _skip_terminate_if_wedged,  # noqa: F401
+                            audio_fault_seen, close_stream, mark_fault, release_audio)
 
 log = logging.getLogger(__name__)
 
@@ -68,19 +66,6 @@ class DeviceInfo:
                 f"{self.default_samplerate_hz:g} Hz)")
 
 
-_FAULT = {"reason": None, "server_gone": False}
-_CLOSERS: list = []          # threads closing streams of vanished devices
-_LEFT_OPEN: list = []        # streams never closed (see _close_stream); kept referenced
-
-
-def _safe_call(func) -> bool:
-    try:
-        return bool(func())
-    except Exception:   # noqa: BLE001 - a check that fails says "not alive"
-        log.debug("server check failed", exc_info=True)
-        return False
-
-
 def _sd():
     import sys
     first = "sounddevice" not in sys.modules
@@ -94,57 +79,6 @@ def _sd():
         import atexit
         atexit.register(_skip_terminate_if_wedged)
     return sounddevice
-
-
-def mark_fault(reason: str, *, server_gone: bool = False) -> None:
-    """Note that an audio device failed or vanished (``server_gone``: its JACK server)."""
-    if _FAULT["reason"] is None:
-        log.debug("audio fault: %s", reason)
-        _FAULT["reason"] = reason
-    _FAULT["server_gone"] = _FAULT["server_gone"] or server_gone
-
-
-def release_audio(*, timeout_s: float = 2.0) -> bool:
-    """Terminate PortAudio (closing its JACK client, so a JACK server does not stall on a
-    vanished client) unless its server is gone or a stream is still closing; gives up
-    after ``timeout_s`` (a stalled server). True when PortAudio was released."""
-    import sys
-    sd = sys.modules.get("sounddevice")
-    if sd is None or not sd._initialized:
-        return True
-    if _FAULT["server_gone"] or _closing() or _LEFT_OPEN:
-        return False
-
-    def work():
-        with contextlib.suppress(Exception):
-            while sd._initialized:
-                sd._terminate()
-
-    worker = threading.Thread(target=work, name="release-audio", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    return not worker.is_alive()
-
-
-def audio_fault_seen() -> bool:
-    """True once an audio device failed or vanished in this process (see :func:`mark_fault`)."""
-    return _FAULT["reason"] is not None
-
-
-def _closing(wait_s: float = 0.0) -> bool:
-    """True while a stream is still closing in the background (after ``wait_s`` more)."""
-    for thread in list(_CLOSERS):
-        thread.join(wait_s)
-        if not thread.is_alive():
-            _CLOSERS.remove(thread)
-    return bool(_CLOSERS)
-
-
-def _skip_terminate_if_wedged() -> None:
-    import sys
-    sd = sys.modules.get("sounddevice")
-    if (_closing() or _LEFT_OPEN) and sd is not None:
-        sd._initialized = 0          # sounddevice's exit handler then skips Pa_Terminate
 
 
 def refresh_devices() -> None:
@@ -385,7 +319,7 @@ def _one_take(x, *, in_device, out_device, in_channels, out_channels, sample_rat
                 f"{state['pos']} of {total} samples); it was unplugged, or the unit's JACK client "
                 "or the JACK server died: check the interface and try again")
     finally:
-        _close_stream(stream, finished=done.is_set(), server_alive=server_alive)
+        close_stream(stream, finished=done.is_set(), server_alive=server_alive)
     return rec, state["flags"]
 
 
@@ -399,38 +333,6 @@ def _vanished_message(in_device: DeviceInfo, out_device: DeviceInfo, action: str
             f"{action} the stream: {' '.join(str(exc).split())}): it was unplugged or switched "
             "off, or the unit's JACK client or the JACK server stopped; reconnect it and run "
             "again (auto_match_hil --list-devices shows what is there)")
-
-
-def _close_stream(stream, *, finished: bool, server_alive=None, wait_s: float = 5.0) -> None:
-    """Close ``stream`` without ever hanging or aborting the caller.
-
-    A stream that did not finish (its device or server stalled or vanished), or whose
-    JACK server is gone (``server_alive()`` False), is left open: PortAudio's JACK
-    host API asserts (SIGABRT) when its port calls fail while closing, and blocks for
-    20 s on a stalled server. Otherwise the closing runs in a daemon thread, left to
-    finish in the background after ``wait_s``.
-    """
-    gone = server_alive is not None and not _safe_call(server_alive)
-    if not finished or gone:
-        _LEFT_OPEN.append(stream)
-        mark_fault("a stream was left open: " + ("its JACK server is gone" if gone
-                                                 else "it did not finish"), server_gone=gone)
-        return
-
-    def work():
-        try:    # not inside quiet_stderr: a stuck close would keep fd 2 redirected
-            stream.close(ignore_errors=True)
-        except Exception:   # noqa: BLE001 - a vanished device cannot be closed cleanly
-            log.debug("closing the stream failed", exc_info=True)
-
-    closer = threading.Thread(target=work, name="close-audio-stream", daemon=True)
-    closer.start()
-    closer.join(wait_s)
-    if closer.is_alive():
-        _CLOSERS.append(closer)
-        mark_fault("a stream did not close")
-        log.debug("the audio stream did not close within %.0f s; it closes in the background",
-                  wait_s)
 
 
 def check_return_alive(rec: np.ndarray, stimulus: np.ndarray, *, latency_samples: int,
