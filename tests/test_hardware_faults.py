@@ -33,6 +33,7 @@ RATE = 48000
 #: patch (4), the first replicate-floor take (4 + 1 read-back), the second (1), take 0 (1)
 BEFORE_SEARCH = 4 + 5 + 1 + 1
 PER_NEW_PATCH = 5         # 4 messages + 1 edit-buffer read-back
+DRILL_SERVER = "msdrill"
 
 
 @pytest.fixture
@@ -43,8 +44,9 @@ def private_jack(tmp_path):
     from hil.jack_tools import DummyServer
     if shutil.which("jackd") is None:
         pytest.skip("jackd is not installed (apt-get install jackd2; `make test` does this)")
-    server = DummyServer(f"drill{os.getpid()}{time.monotonic_ns() % 100000}",
-                         log_path=tmp_path / "jackd.log").start()
+    # One fixed name: a jackd stopped with clients attached leaves its entry in JACK's shared
+    # registry (8 servers at most), and only a server of the same name reclaims it.
+    server = DummyServer(DRILL_SERVER, log_path=tmp_path / "jackd.log").start()
     units = []
     server.units = units
     yield server
