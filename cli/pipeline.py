@@ -154,8 +154,19 @@ def _open_midi(opts: dict, stack: contextlib.ExitStack):
     from magicstomp.midi import MagicstompMidi
 
     midi = MagicstompMidi(opts["midi_port"]).open()
-    stack.callback(midi.close)
+    stack.callback(_close_midi, midi)
     return midi
+
+
+def _close_midi(midi) -> None:
+    """Close the MIDI ports, or after an audio fault (a JACK server that may be stalled)
+    let go of them: the process leaves with os._exit right after (cli.common)."""
+    import sys
+    audio = sys.modules.get("hil.io")
+    if audio is not None and audio.audio_fault_seen():
+        midi.abandon()
+    else:
+        midi.close()
 
 
 def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started: float) -> Summary:

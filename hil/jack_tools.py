@@ -19,7 +19,7 @@ import subprocess
 import time
 
 from magicstomp.errors import DeviceError
-from magicstomp.quiet import quiet_stderr, route_jack_messages
+from magicstomp.quiet import close_within, quiet_stderr, route_jack_messages
 
 JACK_HOSTAPI = "JACK Audio Connection Kit"
 
@@ -128,8 +128,7 @@ class JackWatch:
 
     def close(self) -> None:
         if not self.server_gone:
-            with quiet_stderr("closing the JACK watch client"):
-                self.client.close()
+            close_within(self.client.close, "closing the JACK watch client")
 
 
 @contextlib.contextmanager

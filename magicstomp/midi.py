@@ -37,7 +37,7 @@ from .errors import MidiError, MidiTimeoutError, SysexError
 from .files import atomic_write_bytes
 from .midi_store import backup_path  # noqa: F401  (re-exported: the backup file names)
 from .patch import Patch
-from .quiet import quiet_stderr, route_jack_messages
+from .quiet import close_within, quiet_stderr, route_jack_messages
 from .sysex import (SLOT_COUNT, FAMILY_BULK, PatchAssembler, bank_messages, check_slot,
                     dump_request, edit_dump_request, parameter_change_for, patch_messages)
 
@@ -51,6 +51,7 @@ PACING_MS = 70          # between messages of a patch (MagicstompFrenzy's proven
 #: and an event sent before that is dropped silently.
 SETTLE_S = 0.05
 POLL_S = 0.001
+_ABANDONED: list = []     # ports let go of without closing (see MagicstompMidi.abandon)
 
 
 def _backend():
@@ -195,8 +196,13 @@ class MagicstompMidi:
     def close(self) -> None:
         for port in (self._in, self._out):
             if port is not None:
-                with quiet_stderr("closing a MIDI port"):
-                    port.close()
+                close_within(port.close, "closing a MIDI port")
+        self._in = self._out = None
+
+    def abandon(self) -> None:
+        """Let go of the ports without closing them (kept referenced until the process ends):
+        after a JACK server stalled, rtmidi's close blocks, holding the GIL, for a minute."""
+        _ABANDONED.extend(p for p in (self._in, self._out) if p is not None)
         self._in = self._out = None
 
     def __enter__(self) -> "MagicstompMidi":

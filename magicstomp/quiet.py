@@ -3,6 +3,8 @@
     quiet_stderr(what)   context manager: inside it, file descriptor 2 goes to a
                          temporary file; what the libraries wrote there is logged
                          at DEBUG afterwards
+    close_within(func, what, wait_s)   run a closing call in a daemon thread, wait at most
+                         ``wait_s`` (a stalled JACK server blocks client closes ~20 s)
     route_jack_messages() every loaded libjack (the system's, used by PortAudio and
                          JACK-Client, and the copy bundled with python-rtmidi) sends
                          its error and info lines to the DEBUG log instead of stderr:
@@ -132,3 +134,26 @@ def route_jack_messages() -> None:
                 setter.argtypes, setter.restype = [proto], None
                 setter(callback)
         _ROUTED[path] = (library, callback)
+
+
+def close_within(func, what: str, wait_s: float = 2.0) -> bool:
+    """Call ``func()`` (a close) in a daemon thread; True when it returned within ``wait_s``.
+
+    A JACK server that lost a client stalls for about 20 s, and every client close
+    blocks until then; the caller moves on and the close finishes in the background
+    (or the process exits first).
+    """
+    def work():
+        try:
+            with quiet_stderr(what):
+                func()
+        except Exception:   # noqa: BLE001 - a port of a vanished server cannot close cleanly
+            log.debug("%s failed", what, exc_info=True)
+
+    closer = threading.Thread(target=work, name=what, daemon=True)
+    closer.start()
+    closer.join(wait_s)
+    if closer.is_alive():
+        log.debug("%s did not finish within %g s; it goes on in the background", what, wait_s)
+        return False
+    return True
