@@ -27,6 +27,9 @@ def setup_logging(verbose: bool) -> None:
 
 def fail(message: str, *, code: int = 1) -> None:
     """Print one line to stderr and exit with ``code``."""
+    quiet = sys.modules.get("magicstomp.quiet")
+    if quiet is not None:          # a library call still hanging must not swallow the line
+        quiet.restore_stderr()
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
 

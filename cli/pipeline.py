@@ -159,11 +159,12 @@ def _open_midi(opts: dict, stack: contextlib.ExitStack):
 
 
 def _close_midi(midi) -> None:
-    """Close the MIDI ports, or after an audio fault (a JACK server that may be stalled)
-    let go of them: the process leaves with os._exit right after (cli.common)."""
+    """Close the MIDI ports, or, when an audio stream was left open (its JACK server may be
+    stalled: rtmidi's close would block), let go of them: the process leaves with os._exit
+    right after (cli.common)."""
     import sys
     audio = sys.modules.get("hil.io")
-    if audio is not None and audio.audio_fault_seen():
+    if audio is not None and audio.audio_stalled():
         midi.abandon()
     else:
         midi.close()

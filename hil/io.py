@@ -35,7 +35,8 @@ from magicstomp.errors import DeviceError
 from magicstomp.quiet import quiet_stderr
 
 from .stream_safety import (_FAULT, _LEFT_OPEN, _closing, _skip_terminate_if_wedged,  # noqa: F401
-                            audio_fault_seen, close_stream, mark_fault, release_audio)
+                            audio_fault_seen, audio_stalled, close_stream, mark_fault,
+                            release_audio)
 
 log = logging.getLogger(__name__)
 

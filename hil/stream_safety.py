@@ -2,6 +2,7 @@
 
     mark_fault(reason, server_gone=False)   note that a device failed or vanished
     audio_fault_seen()                      -> bool   (the commands then leave with os._exit)
+    audio_stalled()                         -> bool   a stream left open or still closing
     release_audio(timeout_s)                terminate PortAudio when that is safe
     close_stream(stream, finished, server_alive)   close, or leave open, a finished take's stream
 
@@ -68,6 +69,11 @@ def release_audio(*, timeout_s: float = 2.0) -> bool:
 def audio_fault_seen() -> bool:
     """True once an audio device failed or vanished in this process (see :func:`mark_fault`)."""
     return _FAULT["reason"] is not None
+
+
+def audio_stalled() -> bool:
+    """True when a stream was left open or is still closing (its server may be stalled)."""
+    return bool(_LEFT_OPEN) or _closing()
 
 
 def _closing(wait_s: float = 0.0) -> bool:

@@ -1,5 +1,6 @@
 """Keep the C libraries' stderr chatter out of the user's terminal.
 
+    restore_stderr()     fd 2 back at once (before printing the one-line error)
     quiet_stderr(what)   context manager: inside it, file descriptor 2 goes to a
                          temporary file; what the libraries wrote there is logged
                          at DEBUG afterwards
@@ -62,6 +63,8 @@ def _begin() -> bool:
 
 
 def _end(what: str) -> None:
+    if _state["depth"] == 0:          # restore_stderr() already put fd 2 back
+        return
     _state["depth"] -= 1
     if _state["depth"] > 0:
         return
@@ -77,6 +80,17 @@ def _end(what: str) -> None:
     for line in text.splitlines():
         if line.strip():
             log.debug("%s: library said: %s", what or "device", line.rstrip())
+
+
+def restore_stderr() -> None:
+    """Put fd 2 back at once, even inside a block that has not ended (a library call that
+    hangs in another thread must not swallow the command's error line)."""
+    with _lock:
+        if _state["depth"] > 0:
+            os.dup2(_state["saved_fd"], 2)
+            os.close(_state["saved_fd"])
+            _state["sink"].close()
+            _state.update(depth=0, saved_fd=None, sink=None)
 
 
 @contextlib.contextmanager
@@ -143,10 +157,9 @@ def close_within(func, what: str, wait_s: float = 2.0) -> bool:
     blocks until then; the caller moves on and the close finishes in the background
     (or the process exits first).
     """
-    def work():
+    def work():      # not inside quiet_stderr: a stuck close would keep fd 2 redirected
         try:
-            with quiet_stderr(what):
-                func()
+            func()
         except Exception:   # noqa: BLE001 - a port of a vanished server cannot close cleanly
             log.debug("%s failed", what, exc_info=True)
 

@@ -275,3 +275,16 @@ def test_bank_progress_redraws_one_line_on_a_terminal_and_closes_it():
         progress("verify", done, 99)
     assert plain.getvalue().splitlines() == [f"reading the bank back to verify it: {n}/99"
                                              for n in (1, 33, 66, 99)]
+
+
+def test_restore_stderr_puts_fd2_back_inside_a_block(capfd):
+    from magicstomp.quiet import restore_stderr
+    logging.getLogger("magicstomp").setLevel(logging.INFO)
+    try:
+        with quiet_stderr("a call that hangs"):
+            os.write(2, b"chatter\n")
+            restore_stderr()
+            os.write(2, b"Error: the line that must be seen\n")
+    finally:
+        logging.getLogger("magicstomp").setLevel(logging.NOTSET)
+    assert capfd.readouterr().err == "Error: the line that must be seen\n"
