@@ -183,6 +183,10 @@ def main(**opts):
     summary = run_match(opts, default_budget=DEFAULT_BUDGET_TAKES,
                         virtual_rate_hz=VIRTUAL_RATE_HZ, started=time.monotonic())
     click.echo(summary.text)
+    if summary.fault is not None:
+        from magicstomp.errors import DeviceError
+        raise DeviceError(f"{summary.fault}; the session {summary.session_dir} holds the best "
+                          "patch so far")
     if summary.interrupted:
         click.echo("Interrupted: the session holds the best patch so far.", err=True)
         sys.exit(EXIT_INTERRUPTED)

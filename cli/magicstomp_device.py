@@ -1,4 +1,5 @@
-"""``magicstomp ports``, ``send`` and ``dump``: the subcommands that talk to the unit over MIDI.
+"""``magicstomp ports``, ``send``, ``dump`` and ``restore``: the subcommands that talk to the
+unit over MIDI.
 
 They are attached to the ``magicstomp`` group in ``cli/magicstomp_cli.py``.
 """
@@ -69,10 +70,15 @@ def ports_cmd():
 @click.argument("patch_file", metavar="PATCH", type=EXISTING_FILE)
 @port_options
 @click.option("--slot", type=click.IntRange(1, 99),
-              help="Store to user slot N (1-99) instead of the edit buffer; backs up the bank first.")
+              help="Store to user slot N (1-99) instead of the edit buffer; backs up the bank "
+                   "first and reads every slot back.")
 @click.option("--yes", is_flag=True, help="Store to --slot without asking.")
-@click.option("--dry-run", "dry_run_path", type=FILE, default=None,
-              help="Write the bytes that would be sent to this .syx file and send nothing.")
+@click.option("--dry-run", "dry_run_path", type=FILE, default=None, metavar="FILE.syx",
+              help="Write the bytes that would be sent to this .syx file; needs no unit and "
+                   "sends nothing.")
+@click.option("--bank", "bank_path", type=EXISTING_FILE, default=None, metavar="BANK.syx",
+              help="With --slot --dry-run: the bank to store into (e.g. a backup); default an "
+                   "empty bank of 99 flat init patches.")
 @click.option("--pacing-ms", type=FiniteFloatRange(0.0, MAX_PACING_MS), default=70.0,
               show_default=True,
               help="Pause between SysEx messages.")
@@ -81,42 +87,113 @@ def ports_cmd():
               help="Where the bank backup goes before a --slot store.")
 @timeout_option
 @handle_errors
-def send_cmd(patch_file, port, in_port, slot, yes, dry_run_path, pacing_ms, backup_dir, timeout_s):
+def send_cmd(patch_file, port, in_port, slot, yes, dry_run_path, bank_path, pacing_ms,
+             backup_dir, timeout_s):
     """Send PATCH (.json/.syx/.ub9, first patch) to the unit's edit buffer, or store it to --slot.
 
     Storing reads all 99 user patches, writes them to a timestamped backup
-    .syx in --backup-dir, then sends the whole bank with slot N replaced
-    (the only store sequence known to work on the unit).
+    .syx in --backup-dir, sends the whole bank with slot N replaced (the only
+    store sequence known to work on the unit), then reads all 99 back and
+    compares them byte for byte: a difference or a silent unit is an error
+    that names the backup to restore.
 
     Examples: magicstomp send heavy.json --port UB99;
-    magicstomp send heavy.json --slot 5 --yes --port UB99
+    magicstomp send heavy.json --slot 5 --yes --port UB99;
+    magicstomp send heavy.json --slot 5 --dry-run store5.syx (no unit needed)
     """
-    from magicstomp.files import atomic_write_bytes, load_patch
+    from magicstomp.files import load_patch
     from magicstomp.midi import MagicstompMidi
-    from magicstomp.sysex import patch_messages
 
     patch = load_patch(patch_file)
+    if bank_path is not None and (slot is None or dry_run_path is None):
+        raise click.UsageError("--bank is only for --slot N --dry-run FILE (a real store reads "
+                               "the unit's own bank)")
+    if dry_run_path is not None:
+        _dry_run(patch, slot, dry_run_path, bank_path)
+        return
     if slot is None:
-        if dry_run_path is not None:
-            atomic_write_bytes(dry_run_path, b"".join(patch_messages(patch)))
-            click.echo(f"dry run: wrote the 4 edit-buffer messages to {dry_run_path}", err=True)
-            return
         with MagicstompMidi(port, in_port=in_port) as midi:
             midi.send_patch(patch, pacing_ms=pacing_ms)
         click.echo(f"sent {patch.name or 'the patch'!r} ({patch.effect_type}) to the edit buffer",
                    err=True)
         return
-    if not yes and dry_run_path is None:
+    if not yes:
         _confirm(f"Overwrite user slot {slot} on the unit (the bank is backed up first)?")
-    with MagicstompMidi(port, in_port=in_port) as midi:
-        backup = midi.store_to_slot(patch, slot, backup_dir=backup_dir,
-                                    dry_run_path=dry_run_path, timeout_s=timeout_s,
-                                    pacing_ms=pacing_ms)
-    click.echo(f"backed up the 99 user patches to {backup}", err=True)
-    if dry_run_path is not None:
-        click.echo(f"dry run: wrote the bank that would be sent to {dry_run_path}", err=True)
+    progress = BankProgress()
+    try:
+        with MagicstompMidi(port, in_port=in_port) as midi:
+            midi.store_to_slot(patch, slot, backup_dir=backup_dir, timeout_s=timeout_s,
+                               pacing_ms=pacing_ms, progress=progress,
+                               on_backup=progress.announce_backup)
+    finally:
+        progress.close()
+    click.echo(f"stored {patch.name or 'the patch'!r} to user slot {slot}; all 99 slots read "
+               "back identical to what was sent", err=True)
+
+
+def _dry_run(patch, slot, dry_run_path: Path, bank_path) -> None:
+    """Write what `send` would send, with no unit: the 4 edit-buffer messages, or the
+    whole bank (from --bank, else an empty one) with slot N replaced."""
+    from magicstomp.files import atomic_write_bytes
+    from magicstomp.midi_store import bank_with_slot, empty_bank
+    from magicstomp.sysex import patch_messages
+
+    if slot is None:
+        messages, where = patch_messages(patch), "the edit buffer"
     else:
-        click.echo(f"stored {patch.name or 'the patch'!r} to user slot {slot}", err=True)
+        payloads = _read_bank(bank_path) if bank_path is not None else empty_bank()
+        messages = bank_with_slot(payloads, patch, slot)
+        source = bank_path if bank_path is not None else "an empty bank (99 flat init patches)"
+        where = f"user slot {slot} of {source}"
+    data = b"".join(messages)
+    atomic_write_bytes(dry_run_path, data)
+    click.echo(f"dry run: wrote the {len(messages)} messages ({len(data)} bytes) that would "
+               f"put {patch.name or 'the patch'!r} in {where} to {dry_run_path}; nothing was "
+               "sent", err=True)
+
+
+def _read_bank(bank_file: Path) -> list:
+    """The 99 payloads of a bank .syx, or a SysexError naming what the file holds."""
+    from magicstomp.errors import SysexError
+    from magicstomp.files import read_syx
+
+    items = read_syx(bank_file)
+    if [item.slot for item in items] != list(range(1, 100)):
+        raise SysexError(f"{bank_file} is not a 99-patch bank (it holds {len(items)} patch(es)); "
+                         "give a bank such as a backup or `magicstomp dump --all --out FILE`")
+    return [item.payload for item in items]
+
+
+class BankProgress:
+    """``progress(stage, done, total)`` for bank reads, writes and read-backs, on stderr:
+    one redrawn line on a terminal, a line every third of the bank otherwise."""
+
+    LABELS = {"read": "reading the 99 user patches for the backup",
+              "write": "writing the bank to the unit",
+              "verify": "reading the bank back to verify it"}
+
+    def __init__(self, stream=None):
+        import sys
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.line_open = False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        label = self.LABELS.get(stage, stage)
+        if self.tty:
+            self.line_open = done < total
+            click.echo(f"\r{label}: {done}/{total}", file=self.stream, nl=not self.line_open)
+        elif done in (1, total // 3, 2 * total // 3, total):
+            click.echo(f"{label}: {done}/{total}", file=self.stream)
+
+    def close(self) -> None:
+        """End a redrawn line left open (an error comes next)."""
+        if self.line_open:
+            click.echo("", file=self.stream)
+            self.line_open = False
+
+    def announce_backup(self, path) -> None:
+        click.echo(f"backed up the 99 user patches to {path}", file=self.stream)
 
 
 @click.command("dump")
@@ -154,22 +231,25 @@ def dump_cmd(slot, dump_all, out_path, port, in_port, timeout_s):
 @click.option("--pacing-ms", type=FiniteFloatRange(0.0, MAX_PACING_MS), default=70.0,
               show_default=True,
               help="Pause between SysEx messages.")
+@timeout_option
 @handle_errors
-def restore_cmd(bank_file, port, in_port, yes, pacing_ms):
-    """Write a 99-patch bank .syx (e.g. a backup made by send --slot) back to the unit.
+def restore_cmd(bank_file, port, in_port, yes, pacing_ms, timeout_s):
+    """Write a 99-patch bank .syx (e.g. a backup made by send --slot) back to the unit,
+    then read all 99 slots back and compare them byte for byte.
 
     Example: magicstomp restore out/backups/magicstomp_backup_20260101-120000.syx --port UB99
     """
-    from magicstomp.errors import SysexError
-    from magicstomp.files import read_syx
     from magicstomp.midi import MagicstompMidi
 
-    items = read_syx(bank_file)
-    if [item.slot for item in items] != list(range(1, 100)):
-        raise SysexError(f"{bank_file} is not a 99-patch bank (it holds {len(items)} patch(es)); "
-                         "use `magicstomp send` for a single patch")
+    payloads = _read_bank(bank_file)
     if not yes:
         _confirm("Overwrite all 99 user slots on the unit?")
-    with MagicstompMidi(port, in_port=in_port) as midi:
-        midi.send_bank([item.payload for item in items], pacing_ms=pacing_ms)
-    click.echo(f"wrote the 99 user patches of {bank_file} to the unit", err=True)
+    progress = BankProgress()
+    try:
+        with MagicstompMidi(port, in_port=in_port) as midi:
+            midi.restore_bank(payloads, source=bank_file, timeout_s=timeout_s,
+                              pacing_ms=pacing_ms, progress=progress)
+    finally:
+        progress.close()
+    click.echo(f"wrote the 99 user patches of {bank_file} to the unit; all 99 read back "
+               "identical", err=True)

@@ -4,7 +4,11 @@ Order matters for safety: every name the user gave (optimizer, loss, effect
 type, parameters, session, output folder, devices, MIDI port) is checked
 before any audio is loaded or any take is made; files go to a partial folder
 that is published only when complete (:mod:`cli.session`); the unit's slot is
-written only after the session exists, with the bank backup inside it.
+written only after the session exists, with the bank backup inside it, and
+read back (``magicstomp.midi_store``). A unit or device that vanishes mid-search
+stops the search like Ctrl-C (:class:`FaultGuard`): the session is written with
+the best patch so far (without the final full-length takes) and the run exits 1
+naming what vanished.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 
 import click
 
-from magicstomp.errors import CalibrationError, ParameterError
+from magicstomp.errors import CalibrationError, DeviceError, MidiError, ParameterError
 
 from . import residual
 from .interrupts import quiet_from_now, sigterm_as_interrupt
@@ -43,6 +47,27 @@ class Summary:
     interrupted: bool
     session_dir: object
     result: object
+    fault: str | None = None
+
+
+class FaultGuard:
+    """Wraps ``evaluate``: a DeviceError or MidiError (a unit, MIDI link or audio device
+    gone) is kept in ``fault`` and stops the search as Ctrl-C does, so the search
+    returns its best so far instead of losing it."""
+
+    def __init__(self, evaluate):
+        self._evaluate = evaluate
+        self.fault: Exception | None = None
+
+    def __call__(self, patch):
+        if self.fault is not None:
+            raise KeyboardInterrupt
+        try:
+            return self._evaluate(patch)
+        except (DeviceError, MidiError) as exc:
+            self.fault = exc
+            log.debug("take failed: %s", exc)
+            raise KeyboardInterrupt from None
 
 
 def _plan(opts: dict, default_budget: int) -> dict:
@@ -117,7 +142,8 @@ def _open_hardware(opts: dict, stack: contextlib.ExitStack, sample_rate: int):
     out_dev = resolve_device(opts["out_device"], "output")
     midi = _open_midi(opts, stack)
     shared = opts["out_dir"] / CALIBRATION_FILE
-    if opts["calibrate"]:
+    damaged = not opts["calibrate"] and _damaged_calibration(shared)
+    if opts["calibrate"] or damaged:
         log.info("calibrating %s -> %s at %d Hz", out_dev.name, in_dev.name, sample_rate)
         record = calibrate(in_device=in_dev.index, out_device=out_dev.index, in_ch=opts["in_ch"],
                            out_ch=opts["out_ch"], sample_rate=sample_rate, midi=midi,
@@ -139,6 +165,20 @@ def _open_hardware(opts: dict, stack: contextlib.ExitStack, sample_rate: int):
     return rig, midi, record
 
 
+def _damaged_calibration(path) -> bool:
+    """True (after a one-line warning) when ``path`` exists but cannot be used."""
+    from hil.calibration import CalibrationRecord
+    if not path.exists():
+        return False
+    try:
+        CalibrationRecord.load(path)
+    except CalibrationError as exc:
+        reason = str(exc).split("; run ")[0].split("; calibrate again")[0]
+        log.warning("ignoring the damaged calibration file (%s); measuring a new one", reason)
+        return True
+    return False
+
+
 def _clean_patch(patch_cls):
     """A flat 3-band EQ at unity: what the unit plays while the chain is calibrated."""
     patch = patch_cls.init("3 Band Parametric EQ")
@@ -151,8 +191,20 @@ def _open_midi(opts: dict, stack: contextlib.ExitStack):
     from magicstomp.midi import MagicstompMidi
 
     midi = MagicstompMidi(opts["midi_port"]).open()
-    stack.callback(midi.close)
+    stack.callback(_close_midi, midi)
     return midi
+
+
+def _close_midi(midi) -> None:
+    """Close the MIDI ports, or, when an audio stream was left open (its JACK server may be
+    stalled: rtmidi's close would block), let go of them: the process leaves with os._exit
+    right after (cli.common)."""
+    import sys
+    audio = sys.modules.get("hil.io")
+    if audio is not None and audio.audio_stalled():
+        midi.abandon()
+    else:
+        midi.close()
 
 
 def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started: float) -> Summary:
@@ -232,6 +284,7 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
         log.info("matching %s with %s: %s, budget %d takes", patch.effect_type.name,
                  plan["optimizer"] if opts["optimize"] else "no search", ", ".join(space.keys),
                  plan["budget"])
+        evaluate = FaultGuard(evaluate)      # a vanished unit or device stops the search
         fit_eq = residual.planned(opts, patch) and plan["budget"] >= 3
         writer.write_patch("initial", patch)
         extra = screen.rig_takes - 1 if screen else 0     # the kept type's take is take 0
@@ -240,6 +293,10 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
                                 budget_takes=max(1, plan["budget"] - int(fit_eq) - extra),
                                 seed=opts["seed"],
                                 on_take=[writer.best_patch_saver(), progress], **strategy_opts)
+        except KeyboardInterrupt:
+            if evaluate.fault is not None:   # before the first take: nothing to keep
+                raise evaluate.fault from None
+            raise
         finally:
             progress.close()
         interrupted = result.stopped == "interrupted"
@@ -258,11 +315,17 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             except KeyboardInterrupt:
                 interrupted = True
                 result = dataclasses.replace(result, stopped="interrupted")
+        fault = _fault_text(evaluate.fault)
+        if fault is not None:
+            result = dataclasses.replace(result, stopped="device fault")
+            notes.append(f"the run stopped after {len(result.history)} takes because {fault}; "
+                         "the optimized patch is the best measured so far")
         try:
             write_session(writer, opts=opts, pair=pair, rig=rig, result=result, space=space,
                           start=patch, optimizer=plan["optimizer"], budget_takes=plan["budget"],
                           floor=floor, calibration=calibration, notes=notes,
-                          seconds=time.monotonic() - started, skip_takes=interrupted and hardware,
+                          seconds=time.monotonic() - started,
+                          skip_takes=(interrupted and hardware) or fault is not None,
                           residual_eq=eq_info, bypass=bypass)
             session_dir = writer.commit()
         except (KeyboardInterrupt, OSError) as exc:
@@ -275,17 +338,24 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             interrupted = True
         if interrupted:       # saved: a late Ctrl-C must not kill the exit with code 130
             quiet_from_now()
-        if opts["send_patch"] and not interrupted:
+        if opts["send_patch"] and not interrupted and fault is None:
             _send(midi, result.best_patch, opts["patch_number"], session_dir,
                   pacing_ms=opts["pacing_ms"])
     lines = summary_lines(session_dir, result, bypass, time.monotonic() - started,
-                          send_patch=opts["send_patch"] and not interrupted,
+                          send_patch=opts["send_patch"] and not interrupted and fault is None,
                           slot=opts["patch_number"])
     if result.ended_worse_loss is not None:
         lines.insert(1, f"The search ended worse ({result.ended_worse_loss:.6g}): the starting "
                         "patch is published unchanged.")
-    text = "\n".join(lines)
-    return Summary(text=text, interrupted=interrupted, session_dir=session_dir, result=result)
+    return Summary(text="\n".join(lines), interrupted=interrupted and fault is None,
+                   session_dir=session_dir, result=result, fault=fault)
+
+
+def _fault_text(exc) -> str | None:
+    """The fault's sentence without its advice tail, lower-case first (for "because ...")."""
+    if exc is None:
+        return None
+    return str(exc).rstrip(".")
 
 
 def summary_lines(session_dir, result, bypass, seconds: float, *, send_patch: bool,
@@ -392,5 +462,12 @@ def _send(midi, patch, slot, session_dir, *, pacing_ms: float) -> None:
         midi.send_patch(patch, pacing_ms=pacing_ms)
         log.info("sent the best patch to the unit's edit buffer (not stored)")
         return
-    backup = midi.store_to_slot(patch, slot, backup_dir=session_dir, pacing_ms=pacing_ms)
-    log.info("stored the best patch to user slot %d; the previous bank is in %s", slot, backup)
+    from .magicstomp_device import BankProgress
+    progress = BankProgress()
+    try:      # read-back verified: a difference raises SlotWriteError naming the backup
+        backup = midi.store_to_slot(patch, slot, backup_dir=session_dir, pacing_ms=pacing_ms,
+                                    progress=progress, on_backup=progress.announce_backup)
+    finally:
+        progress.close()
+    log.info("stored the best patch to user slot %d and read all 99 slots back identical; the "
+             "previous bank is in %s", slot, backup)

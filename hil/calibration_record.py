@@ -3,6 +3,10 @@
 Written by :func:`hil.calibration.calibrate` (via ``auto_match_hil --calibrate``),
 read back and reused while :meth:`CalibrationRecord.matches` the devices,
 channels and rate. Latency is in samples, positive when the return lags the send.
+
+:meth:`CalibrationRecord.load` checks every field's type, so a damaged file (not
+JSON, not UTF-8, a list, ``"in_ch": 5``) is one :class:`CalibrationError`; the
+pipeline then warns in one line and calibrates again.
 """
 
 from __future__ import annotations
@@ -95,12 +99,16 @@ class CalibrationRecord:
 
     @classmethod
     def from_dict(cls, doc: dict) -> "CalibrationRecord":
-        if not isinstance(doc, dict) or doc.get("format") != RECORD_FORMAT:
-            raise CalibrationError(f"not a calibration record (format {doc.get('format')!r} if "
-                                   f"a dict); expected format {RECORD_FORMAT!r}; run "
-                                   "auto_match_hil --calibrate to write one")
+        if not isinstance(doc, dict):
+            raise CalibrationError(f"not a calibration record (a JSON {type(doc).__name__}, "
+                                   "expected an object); run auto_match_hil --calibrate")
+        if doc.get("format") != RECORD_FORMAT:
+            raise CalibrationError(f"not a calibration record (format {doc.get('format')!r}); "
+                                   f"expected format {RECORD_FORMAT!r}; run auto_match_hil "
+                                   "--calibrate to write one")
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in doc.items() if k in known}
+        _check_fields(values)
         try:
             return cls(**values)
         except TypeError as exc:
@@ -120,6 +128,51 @@ class CalibrationRecord:
         except FileNotFoundError:
             raise CalibrationError(f"no calibration file at {path}; run auto_match_hil --calibrate "
                                    "first") from None
-        except json.JSONDecodeError as exc:
+        except UnicodeDecodeError:
+            raise CalibrationError(f"{path} is not UTF-8 text; calibrate again") from None
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise CalibrationError(f"{path} is not valid JSON ({exc}); calibrate again") from None
-        return cls.from_dict(doc)
+        try:
+            return cls.from_dict(doc)
+        except CalibrationError as exc:
+            raise CalibrationError(f"{path}: {exc}") from None
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and np.isfinite(v)
+
+
+_FIELD_CHECKS = {
+    "sample_rate": (lambda v: _is_int(v) and v > 0, "a positive whole number of Hz"),
+    "latency_samples": (_is_int, "a whole number of samples"),
+    "latency_estimates": (lambda v: isinstance(v, list) and all(map(_is_int, v)),
+                          "a list of whole numbers"),
+    "polarity": (lambda v: v in (1, -1) and not isinstance(v, bool), "1 or -1"),
+    "return_gain_db": (_is_num, "a number of dB"),
+    "noise_floor_dbfs": (_is_num, "a number of dBFS"),
+    "threshold": (_is_num, "a number"),
+    "in_device": (lambda v: v is None or isinstance(v, str), "a device name"),
+    "out_device": (lambda v: v is None or isinstance(v, str), "a device name"),
+    "in_ch": (lambda v: isinstance(v, list) and v and all(_is_int(c) and c >= 1 for c in v),
+              "a list of channel numbers counted from 1"),
+    "out_ch": (lambda v: isinstance(v, list) and v and all(_is_int(c) and c >= 1 for c in v),
+               "a list of channel numbers counted from 1"),
+    "replicate_floor": (lambda v: v is None or _is_num(v), "a number or null"),
+    "warnings": (lambda v: isinstance(v, list), "a list"),
+    "stimulus": (lambda v: isinstance(v, dict), "an object"),
+    "created_utc": (lambda v: isinstance(v, str), "a text"),
+    "algorithm_version": (_is_int, "a whole number"),
+}
+
+
+def _check_fields(values: dict) -> None:
+    """CalibrationError naming the first field of the wrong kind."""
+    for key, value in values.items():
+        check, expected = _FIELD_CHECKS.get(key, (lambda v: True, ""))
+        if not check(value):
+            raise CalibrationError(f"field {key!r} is {json.dumps(value)[:40]}; expected "
+                                   f"{expected}; calibrate again")

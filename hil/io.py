@@ -15,6 +15,11 @@ device and needs no PortAudio library.
 
 The signal sent is never rescaled here: :func:`playrec` refuses a stimulus
 peaking above -1 dBFS instead.
+
+Faults: PortAudio calls run inside :func:`magicstomp.quiet.quiet_stderr` (no
+library chatter before the one-line error). A stream that fails, does not finish
+or whose device vanished is a *fault* (:func:`audio_fault_seen`); how streams are
+closed, or left open, after one is :mod:`hil.stream_safety`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from magicstomp.errors import DeviceError
+from magicstomp.quiet import quiet_stderr
+
+from .stream_safety import (_FAULT, _LEFT_OPEN, _closing, _skip_terminate_if_wedged,  # noqa: F401
+                            audio_fault_seen, audio_stalled, close_stream, mark_fault,
+                            release_audio)
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +68,31 @@ class DeviceInfo:
 
 
 def _sd():
+    import sys
+    first = "sounddevice" not in sys.modules
     try:
-        import sounddevice
+        with quiet_stderr("loading PortAudio"):
+            import sounddevice
     except OSError as exc:   # PortAudio missing
         raise DeviceError(f"sounddevice cannot load PortAudio ({exc}); install it "
                           "(Debian/Ubuntu: apt-get install libportaudio2)") from None
+    if first:   # registered after sounddevice's own handler, so it runs before it
+        import atexit
+        atexit.register(_skip_terminate_if_wedged)
     return sounddevice
 
 
 def refresh_devices() -> None:
     """Re-initialise PortAudio so devices that appeared after start-up are listed
-    (PortAudio scans only at initialisation; JACK clients come and go)."""
+    (PortAudio scans only at initialisation; JACK clients come and go). Skipped once
+    a stream has failed in this process (see the module notes)."""
     sd = _sd()
-    sd._terminate()   # private API of sounddevice, stable since 0.3
-    sd._initialize()
+    if _closing(wait_s=2.0) or (_LEFT_OPEN and _FAULT["server_gone"]):
+        log.debug("not re-scanning audio devices: a stream is still closing or left open")
+        return
+    with quiet_stderr("re-scanning audio devices"):
+        sd._terminate()   # private API of sounddevice, stable since 0.3
+        sd._initialize()
 
 
 def list_devices(*, refresh: bool = False) -> list[DeviceInfo]:
@@ -79,13 +100,14 @@ def list_devices(*, refresh: bool = False) -> list[DeviceInfo]:
     sd = _sd()
     if refresh:
         refresh_devices()
-    hostapis = sd.query_hostapis()
+    with quiet_stderr("listing audio devices"):
+        hostapis, devices = sd.query_hostapis(), sd.query_devices()
     return [DeviceInfo(index=int(d["index"]), name=str(d["name"]),
                        hostapi=str(hostapis[d["hostapi"]]["name"]),
                        max_input_channels=int(d["max_input_channels"]),
                        max_output_channels=int(d["max_output_channels"]),
                        default_samplerate_hz=float(d["default_samplerate"]))
-            for d in sd.query_devices()]
+            for d in devices]
 
 
 def _channels_of(dev: DeviceInfo, kind: str) -> int:
@@ -175,7 +197,9 @@ def check_stream(in_device: DeviceInfo, out_device: DeviceInfo, *, in_channels, 
                               f"which has {have} {kind} channel(s); choose 1..{have}")
         check = sd.check_input_settings if kind == "input" else sd.check_output_settings
         try:
-            check(device=dev.index, channels=max(chans), samplerate=sample_rate, dtype="float32")
+            with quiet_stderr("checking the stream settings"):
+                check(device=dev.index, channels=max(chans), samplerate=sample_rate,
+                      dtype="float32")
         except sd.PortAudioError as exc:
             raise DeviceError(
                 f"{kind} device {dev.name!r} refuses {sample_rate} Hz with {max(chans)} channel(s) "
@@ -185,7 +209,8 @@ def check_stream(in_device: DeviceInfo, out_device: DeviceInfo, *, in_channels, 
 
 def playrec(stimulus, *, in_device: DeviceInfo, out_device: DeviceInfo, in_channels=(1,),
             out_channels=(1,), sample_rate: int, timeout_s: float = 5.0, retries: int = 2,
-            on_dropout: str | None = None, blocksize: int = 0) -> np.ndarray:
+            on_dropout: str | None = None, blocksize: int = 0,
+            server_alive=None) -> np.ndarray:
     """Play mono ``stimulus`` on ``out_channels`` and record ``in_channels`` at the same time.
 
     Several input channels are averaged (mono fold). Under-/overruns are
@@ -195,6 +220,10 @@ def playrec(stimulus, *, in_device: DeviceInfo, out_device: DeviceInfo, in_chann
     server in synchronous mode, whose "xruns" are a late timer, not lost data).
     None reads the environment variable ``MAGICSTOMP_HIL_ON_DROPOUT`` (default "retry"). A stream that has not finished
     ``timeout_s`` after the stimulus' duration is aborted with a DeviceError.
+    ``server_alive()`` (optional) is asked before a finished stream is closed: a
+    stream whose JACK server is gone, or that did not finish, is left open rather
+    than closed (closing it makes PortAudio's pa_jack.c fail an assertion and abort
+    the process).
 
     Returns
     -------
@@ -213,7 +242,7 @@ def playrec(stimulus, *, in_device: DeviceInfo, out_device: DeviceInfo, in_chann
         rec, flags = _one_take(x, in_device=in_device, out_device=out_device,
                                in_channels=tuple(in_channels), out_channels=tuple(out_channels),
                                sample_rate=int(sample_rate), timeout_s=float(timeout_s),
-                               blocksize=blocksize)
+                               blocksize=blocksize, server_alive=server_alive)
         if not flags:
             return rec
         if on_dropout == "warn":
@@ -237,7 +266,7 @@ def dropout_policy(on_dropout: str | None = None) -> str:
 
 
 def _one_take(x, *, in_device, out_device, in_channels, out_channels, sample_rate, timeout_s,
-              blocksize):
+              blocksize, server_alive=None):
     sd = _sd()
     total = len(x)
     rec = np.zeros(total)
@@ -263,51 +292,48 @@ def _one_take(x, *, in_device, out_device, in_channels, out_channels, sample_rat
         if state["pos"] >= total:
             raise sd.CallbackStop
 
+    if _closing(wait_s=2.0):
+        raise DeviceError(f"the audio library is still closing a stream of a device that "
+                          f"failed ({_FAULT['reason']}); start the run again")
     try:
-        stream = sd.Stream(samplerate=sample_rate, blocksize=blocksize,
-                           device=(in_device.index, out_device.index),
-                           channels=(max(in_channels), max(out_channels)), dtype="float32",
-                           callback=callback, finished_callback=done.set)
+        with quiet_stderr("opening the audio stream"):
+            stream = sd.Stream(samplerate=sample_rate, blocksize=blocksize,
+                               device=(in_device.index, out_device.index),
+                               channels=(max(in_channels), max(out_channels)), dtype="float32",
+                               callback=callback, finished_callback=done.set)
     except sd.PortAudioError as exc:
-        raise DeviceError(f"cannot open {in_device.name!r} -> {out_device.name!r} at "
-                          f"{sample_rate} Hz ({exc}); check the devices and the rate "
-                          "(auto_match_hil --list-devices)") from None
+        mark_fault(f"opening the stream failed: {exc}")
+        raise DeviceError(_vanished_message(in_device, out_device, "open", exc)) from None
     try:
         try:
-            stream.start()
+            with quiet_stderr("starting the audio stream"):
+                stream.start()
         except sd.PortAudioError as exc:
-            raise DeviceError(f"cannot start the stream {in_device.name!r} -> {out_device.name!r} "
-                              f"({exc}); is the device (or the JACK client) still there? "
-                              "(auto_match_hil --list-devices)") from None
+            mark_fault(f"starting the stream failed: {exc}")
+            raise DeviceError(_vanished_message(in_device, out_device, "start", exc)) from None
         if not done.wait(total / sample_rate + timeout_s):
+            mark_fault("a take did not finish")
+            names = " -> ".join(dict.fromkeys(repr(d.name) for d in (out_device, in_device)))
             raise DeviceError(
-                f"the take did not finish within {timeout_s:g} s after its {total / sample_rate:.2f} s "
-                f"duration (recorded {state['pos']} of {total} samples); the audio device or its "
-                "server stopped (unplugged, or the unit's JACK client died): check the interface "
-                "and try again")
+                f"the audio device {names} stopped in the middle of a take: it did not finish "
+                f"within {timeout_s:g} s after its {total / sample_rate:.2f} s duration (recorded "
+                f"{state['pos']} of {total} samples); it was unplugged, or the unit's JACK client "
+                "or the JACK server died: check the interface and try again")
     finally:
-        _close_stream(stream, abort=not done.is_set())
+        close_stream(stream, finished=done.is_set(), server_alive=server_alive)
     return rec, state["flags"]
 
 
-def _close_stream(stream, *, abort: bool, wait_s: float = 1.0) -> None:
-    """Stop and close ``stream`` without ever hanging the caller: a stalled audio server (e.g.
-    JACK waiting for a client that was killed) can block PortAudio for 20 s, so the closing
-    runs in a daemon thread and is left to finish in the background after ``wait_s``."""
-    def work():
-        try:
-            if abort:
-                stream.abort(ignore_errors=True)
-            stream.close(ignore_errors=True)
-        except Exception:   # noqa: BLE001 - a vanished device cannot be closed cleanly
-            log.debug("closing the stream failed", exc_info=True)
-
-    closer = threading.Thread(target=work, name="close-audio-stream", daemon=True)
-    closer.start()
-    closer.join(wait_s if abort else max(wait_s, 5.0))
-    if closer.is_alive():
-        log.warning("the audio stream did not close within %.0f s; it closes in the background",
-                    wait_s)
+def _vanished_message(in_device: DeviceInfo, out_device: DeviceInfo, action: str,
+                      exc: Exception) -> str:
+    """One sentence for a stream PortAudio could not open or start: a device that was
+    there when the run began has vanished (PortAudio's own text, e.g. "Insufficient
+    memory", says nothing useful then)."""
+    names = " and ".join(dict.fromkeys(repr(d.name) for d in (in_device, out_device)))
+    return (f"the audio device {names} vanished or stopped answering (PortAudio could not "
+            f"{action} the stream: {' '.join(str(exc).split())}): it was unplugged or switched "
+            "off, or the unit's JACK client or the JACK server stopped; reconnect it and run "
+            "again (auto_match_hil --list-devices shows what is there)")
 
 
 def check_return_alive(rec: np.ndarray, stimulus: np.ndarray, *, latency_samples: int,

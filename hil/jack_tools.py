@@ -4,6 +4,7 @@
     wait_for_ports(names, timeout_s)     until every port exists (or the process died)
     wait_for_ports_gone(names, timeout_s) until none exists (a client was removed)
     freewheel()                          context manager: run the graph faster than real time
+    JackWatch()                          is the server up, does a client still have its ports?
 
 Stop order matters: stop every client (e.g. the virtual unit) *before* the
 server, or jackd hangs for 20 s (``AUDIO_MIDI_TEST_RIG.md``).
@@ -18,6 +19,9 @@ import subprocess
 import time
 
 from magicstomp.errors import DeviceError
+from magicstomp.quiet import close_within, quiet_stderr, route_jack_messages
+
+JACK_HOSTAPI = "JACK Audio Connection Kit"
 
 
 def _jack():
@@ -29,9 +33,10 @@ def _jack():
     return jack
 
 
-def wait_for_ports(names, *, timeout_s: float = 20.0, process=None) -> None:
+def wait_for_ports(names, *, timeout_s: float = 20.0, process=None, server=None) -> None:
     """Return once every JACK port in ``names`` exists; DeviceError after ``timeout_s`` or
-    when ``process`` (a Popen that should create them) exits first."""
+    when ``process`` (a Popen that should create them) exits first. ``server`` names the
+    JACK server (default ``$JACK_DEFAULT_SERVER``)."""
     jack = _jack()
     deadline = time.monotonic() + timeout_s
     client = None
@@ -42,7 +47,8 @@ def wait_for_ports(names, *, timeout_s: float = 20.0, process=None) -> None:
                                   f"code {process.returncode} before its ports appeared")
             if client is None:
                 try:
-                    client = jack.Client(f"portwait{os.getpid()}", no_start_server=True)
+                    client = jack.Client(f"portwait{os.getpid()}", no_start_server=True,
+                                         servername=server)
                 except jack.JackError:
                     client = None
             if client is not None:
@@ -76,6 +82,53 @@ def wait_for_ports_gone(names, *, timeout_s: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise DeviceError(f"JACK ports {', '.join(names)} still exist after {timeout_s:g} s")
         time.sleep(0.2)
+
+
+class JackWatch:
+    """A passive JACK client (no ports, never activated) that checks, before each take,
+    that the server still runs and that the audio devices' clients still have ports.
+
+    ``problem(names)`` returns None, or one sentence naming what vanished. Reading
+    the port list does not wait on other clients, so a frozen client cannot block it.
+    """
+
+    def __init__(self):
+        jack = _jack()
+        self.server_gone = False
+        with quiet_stderr("opening a JACK watch client"):
+            try:
+                self.client = jack.Client(f"watch{os.getpid()}", no_start_server=True)
+            except jack.JackError as exc:
+                raise DeviceError(f"cannot connect to the JACK server ({exc}); is jackd "
+                                  "running?") from None
+        self.client.set_shutdown_callback(lambda status, reason: self._gone())
+        route_jack_messages()           # libjack's own lines go to the DEBUG log
+
+    def _gone(self) -> None:
+        self.server_gone = True
+
+    def problem(self, client_names) -> str | None:
+        """None when every client in ``client_names`` has ports, else what vanished."""
+        if self.server_gone:
+            return "the JACK server stopped (every JACK audio device vanished with it)"
+        ports = self.client.get_ports()
+        if not ports:             # not even the server's own ports: it is gone
+            self.server_gone = True
+            return self.problem(client_names)
+        clients = {p.name.split(":", 1)[0] for p in ports}
+        audio = {p.name.split(":", 1)[0] for p in ports if p.is_audio}
+        for name in dict.fromkeys(client_names):
+            if name not in clients:
+                return (f"the audio device {name!r} vanished: its JACK client is gone "
+                        "(the unit or its audio client stopped, or was unplugged)")
+            if name not in audio:
+                return (f"the audio device {name!r} vanished: its JACK client has no audio "
+                        "ports any more (the audio interface was unplugged or switched off)")
+        return None
+
+    def close(self) -> None:
+        if not self.server_gone:
+            close_within(self.client.close, "closing the JACK watch client")
 
 
 @contextlib.contextmanager

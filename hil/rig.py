@@ -4,9 +4,10 @@
                   subclasses implement ``_render`` (and ``_close``)
     VirtualRig    the emulator (magicstomp.emulator), optionally through an
                   imitated re-amp chain (hil.imperfections.Imperfections)
-    HardwareRig   the real path: patch to the edit buffer over MIDI, settle,
-                  play the DI and record the return (hil.io.playrec), compensate
-                  the calibrated latency and polarity, trim to the DI
+    HardwareRig   the real path: patch to the edit buffer over MIDI, confirm it
+                  (read back), settle, play the DI and record the return
+                  (hil.io.playrec), compensate the calibrated latency and
+                  polarity, trim to the DI
 
 Every take is mono float64, aligned to the DI sample for sample, exactly as long
 as the DI, at the level the unit returns it: the rig never rescales the DI by
@@ -21,7 +22,8 @@ import time
 
 import numpy as np
 
-from magicstomp.errors import AudioInputError, CalibrationError, DeviceError, MagicstompError
+from magicstomp.errors import (AudioInputError, CalibrationError, DeviceError, MagicstompError,
+                               MidiError, MidiTimeoutError, SysexError)
 
 from .imperfections import Imperfections
 
@@ -188,15 +190,27 @@ class VirtualRig(Rig):
         return d
 
 
+class PatchNotConfirmedError(MidiError):
+    """The unit did not confirm that it holds the patch a take is for (MIDI link lost)."""
+
+
 class HardwareRig(Rig):
     """A real (or JACK virtual) Magicstomp behind a sound card and a re-amp box.
 
     Each take: send the patch to the edit buffer (skipped when it equals the last
-    one sent), wait ``settle_ms``, play ``pre_roll_ms`` of silence + the DI +
+    one sent), confirm it (below), wait ``settle_ms``, play ``pre_roll_ms`` of silence + the DI +
     ``tail_ms`` (plus the latency) and record the return, then shift by the
     calibrated latency, flip the polarity if the calibration found it inverted,
     and trim to the DI. The DI is sent as given (peak <= -1 dBFS, checked),
     never scaled by the return level.
+
+    Confirmation: before every take the edit buffer is read back (dump request
+    ``30 03 00``) and compared byte for byte with the patch. A unit that never
+    answers that request (the real unit may not: SYSEX.md 4.3) is confirmed by a
+    round trip instead (a dump of user slot 1 answered after the patch: MIDI keeps
+    order, so the patch reached the unit). The round trip runs inside the settle
+    wait. An unconfirmed patch is sent again once; then
+    :class:`PatchNotConfirmedError` stops the take.
 
     Parameters
     ----------
@@ -226,6 +240,8 @@ class HardwareRig(Rig):
     on_dropout : {"retry", "warn"}, optional
         What an under-/overrun does (see :func:`hil.io.playrec`; default from
         ``$MAGICSTOMP_HIL_ON_DROPOUT``, else "retry").
+    confirm_timeout_s : float
+        How long to wait for the unit's answer when confirming a patch.
     """
 
     max_send_peak_dbfs = MAX_SEND_PEAK_DBFS
@@ -233,7 +249,8 @@ class HardwareRig(Rig):
     def __init__(self, *, in_device, out_device, in_ch=1, out_ch: int = 1, sample_rate: int,
                  midi, calibration, settle_ms: float = 100.0, pre_roll_ms: float = 20.0,
                  tail_ms: float = 20.0, pacing_ms: float = 70.0, timeout_s: float = 5.0,
-                 retries: int = 2, on_dropout: str | None = None):
+                 retries: int = 2, on_dropout: str | None = None,
+                 confirm_timeout_s: float = 1.0):
         super().__init__(sample_rate)
         from . import io
         if calibration.sample_rate != self.sample_rate:
@@ -262,10 +279,17 @@ class HardwareRig(Rig):
         self.midi = _open_midi(midi) if self._owns_midi else midi
         self._last_payload: bytes | None = None
         self.patch_sends = 0
+        self.confirm_timeout_s = float(confirm_timeout_s)
+        #: how takes are confirmed: None (not yet known), "readback" or "round trip"
+        self.confirmation: str | None = None
+        self.confirm_seconds = 0.0
+        self.resends = 0
+        self._problem = ""
+        self._watch = _jack_watch(self.in_device, self.out_device)
 
-    def send_patch(self, patch, *, force: bool = False) -> bool:
-        """Put ``patch`` in the unit's edit buffer and wait ``settle_ms``; skip an identical
-        patch unless ``force``. Returns True when a patch was sent."""
+    def send_patch(self, patch, *, force: bool = False, settle: bool = True) -> bool:
+        """Put ``patch`` in the unit's edit buffer and wait ``settle_ms`` (unless not
+        ``settle``); skip an identical patch unless ``force``. True when a patch was sent."""
         payload = patch.to_payload()
         if not force and payload == self._last_payload:
             return False
@@ -273,25 +297,105 @@ class HardwareRig(Rig):
         self.midi.send_patch(patch, pacing_ms=self.pacing_ms)
         self._last_payload = payload
         self.patch_sends += 1
-        time.sleep(self.settle_ms * 1e-3)
+        if settle:
+            time.sleep(self.settle_ms * 1e-3)
         return True
+
+    def confirm_patch(self, patch) -> bool:
+        """True when the unit confirms it holds ``patch`` (read back, or a round trip)."""
+        started = time.perf_counter()
+        try:
+            return self._confirm(patch.to_payload())
+        finally:
+            self.confirm_seconds += time.perf_counter() - started
+
+    def _confirm(self, payload: bytes) -> bool:
+        if self.confirmation in (None, "readback"):
+            try:
+                ok = self.midi.request_edit_payload(timeout_s=self.confirm_timeout_s) == payload
+                self.confirmation = "readback"
+                self._problem = "its edit buffer read back different from the patch sent"
+                return ok
+            except (MidiTimeoutError, SysexError):
+                self._problem = "it did not answer the read-back"
+                if self.confirmation == "readback":
+                    return False       # it answered before: silence now is a lost link
+        try:                           # a unit that ignores the edit-buffer request
+            self.midi.request_slot_payload(1, timeout_s=self.confirm_timeout_s, retries=0)
+        except (MidiError, SysexError):
+            self._problem = "it did not answer a dump request"
+            return False
+        if self.confirmation is None:
+            log.info("the unit does not answer edit-buffer dump requests; each take is "
+                     "confirmed by a MIDI round trip instead")
+        self.confirmation = "round trip"
+        return True
+
+    def _send_confirmed(self, patch) -> None:
+        """Send ``patch`` (if needed) and confirm it, within the settle wait; send and
+        confirm once more on failure, then raise."""
+        for attempt in range(2):
+            sent = self.send_patch(patch, force=attempt > 0, settle=False)
+            sent_at = time.monotonic()       # the settle wait starts after the last message
+            if self.confirm_patch(patch):
+                if sent:
+                    time.sleep(max(0.0, self.settle_ms * 1e-3 - (time.monotonic() - sent_at)))
+                return
+            if attempt == 0:
+                log.warning("the unit did not confirm the patch for this take (%s); sending it "
+                            "again", self._problem)
+                self.resends += 1
+        self._last_payload = None
+        raise PatchNotConfirmedError(
+            f"the unit did not confirm the patch for the next take twice in a row "
+            f"({self._problem}): the MIDI link to the unit is lost or the unit is off; check "
+            "the MIDI/USB cable and the unit")
 
     def _render(self, patch, di: np.ndarray) -> np.ndarray:
         from . import io
-        self.send_patch(patch)
+        self._check_devices()
+        try:
+            self._send_confirmed(patch)
+        except PatchNotConfirmedError:
+            self._check_devices()       # the JACK server (MIDI and audio) may be what went
+            raise
         latency = int(self.calibration.latency_samples)
         pre = self.pre_roll_samples
         stimulus = np.concatenate([np.zeros(pre), di, np.zeros(latency + self.tail_samples)])
-        rec = io.playrec(stimulus, in_device=self.in_device, out_device=self.out_device,
-                         in_channels=self.in_channels, out_channels=self.out_channels,
-                         sample_rate=self.sample_rate, timeout_s=self.timeout_s,
-                         retries=self.retries, on_dropout=self.on_dropout)
-        io.check_return_alive(rec, stimulus, latency_samples=latency,
-                              sample_rate=self.sample_rate)
+        try:
+            rec = io.playrec(stimulus, in_device=self.in_device, out_device=self.out_device,
+                             in_channels=self.in_channels, out_channels=self.out_channels,
+                             sample_rate=self.sample_rate, timeout_s=self.timeout_s,
+                             retries=self.retries, on_dropout=self.on_dropout,
+                             server_alive=self._server_alive if self._watch else None)
+            io.check_return_alive(rec, stimulus, latency_samples=latency,
+                                  sample_rate=self.sample_rate)
+        except DeviceError:
+            self._check_devices()       # a more precise sentence when a JACK client is gone
+            raise
         take = rec[pre + latency:pre + latency + len(di)]
         return take * float(self.calibration.polarity)
 
+    def _server_alive(self) -> bool:
+        return self._watch.problem([]) is None
+
+    def _check_devices(self) -> None:
+        """DeviceError naming what vanished when the JACK server or the devices' JACK
+        clients are gone (checked before each take; JACK devices only)."""
+        problem = self._watch.problem([self.in_device.name, self.out_device.name]) \
+            if self._watch is not None else None
+        if problem is not None:
+            from .io import mark_fault
+            mark_fault(problem, server_gone=self._watch.server_gone)
+            raise DeviceError(f"{problem}; reconnect it and run again")
+
     def _close(self) -> None:
+        if self._watch is not None:
+            problem = self._watch.problem([])
+            if problem is not None:     # the server went away: PortAudio must not terminate
+                from .io import mark_fault
+                mark_fault(problem, server_gone=self._watch.server_gone)
+            self._watch.close()
         if self._owns_midi and self.midi is not None:
             try:
                 self.midi.close()
@@ -303,9 +407,23 @@ class HardwareRig(Rig):
         d.update(in_device=self.in_device.name, out_device=self.out_device.name,
                  in_ch=list(self.in_channels), out_ch=list(self.out_channels),
                  settle_ms=self.settle_ms, patch_sends=self.patch_sends,
+                 patch_confirmation=self.confirmation, patch_resends=self.resends,
+                 confirm_seconds=round(self.confirm_seconds, 4),
                  latency_samples=int(self.calibration.latency_samples),
                  polarity=int(self.calibration.polarity))
         return d
+
+
+def _jack_watch(*devices):
+    """A :class:`hil.jack_tools.JackWatch` when a device is a JACK client, else None."""
+    from .jack_tools import JACK_HOSTAPI, JackWatch
+    if not any(d.hostapi == JACK_HOSTAPI for d in devices):
+        return None
+    try:
+        return JackWatch()
+    except (DeviceError, ImportError):      # JACK-Client missing: takes are not pre-checked
+        log.debug("no JACK watch client; devices are not checked before takes", exc_info=True)
+        return None
 
 
 def _open_midi(port: str):

@@ -3,8 +3,15 @@
 :class:`UnitState` behaves like the Magicstomp as the toolkit talks to it
 (``SYSEX.md``): an edit buffer that plays (bulk ``30 03`` groups and live
 parameter changes), 99 user slots (bulk ``30 01 nn`` groups, inside a bulk-all
-bracket or not), and dump requests answered with the slot's 4 messages.
-Optionally the slots are persisted to a bank ``.syx`` file.
+bracket or not), and dump requests answered with the slot's 4 messages (the
+edit-buffer request ``30 03 00`` with the edit buffer's). Optionally the slots
+are persisted to a bank ``.syx`` file.
+
+Fault injection (for the fault drills in the tests): ``cut_midi_after`` makes the
+unit deaf and mute on MIDI after that many SysEx messages (a cable pulled out;
+:meth:`UnitState.cut_midi` does it at once), ``corrupt_slot_writes`` stores every
+written slot with one byte changed, ``ignore_edit_requests`` leaves the
+edit-buffer request unanswered (as a unit that does not implement it).
 
 Audio: until a patch arrives the unit is in bypass (output = input on both
 outputs). A patch change (or a parameter change) builds a fresh processor;
@@ -29,10 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from magicstomp.errors import MagicstompError
-from magicstomp.patch import Patch
+from magicstomp.patch import NAME_CHARS, NAME_OFFSET, Patch
 from magicstomp.sysex import (FAMILY_BULK, FAMILY_PARAMETER, FAMILY_REQUEST, SLOT_COUNT,
-                              PatchAssembler, message_kind, parse_dump_request,
-                              parse_parameter_change, patch_messages)
+                              PatchAssembler, is_edit_dump_request, message_kind,
+                              parse_dump_request, parse_parameter_change, patch_messages)
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +78,18 @@ class UnitState:
         Seed of the noise.
     variant : UnitVariant, optional
         The unit variant the emulator plays (None = the nominal model).
+    cut_midi_after : int, optional
+        Ignore all MIDI (no answers) after this many SysEx messages.
+    corrupt_slot_writes : bool
+        Store every written slot with its last name byte changed.
+    ignore_edit_requests : bool
+        Do not answer the edit-buffer dump request.
     """
 
     def __init__(self, sample_rate: int, *, latency_samples: int = 0, gain_db: float = 0.0,
                  invert: bool = False, noise_dbfs: float | None = None, bank_path=None,
-                 seed: int = 0, variant=None):
+                 seed: int = 0, variant=None, cut_midi_after: int | None = None,
+                 corrupt_slot_writes: bool = False, ignore_edit_requests: bool = False):
         self.sample_rate = int(sample_rate)
         self.variant = variant
         self.gain = (10 ** (gain_db / 20)) * (-1.0 if invert else 1.0)
@@ -91,6 +105,18 @@ class UnitState:
         self._assembler = PatchAssembler()
         self.bank_dirty = False
         self.patch_changes = 0
+        self.sysex_received = 0
+        self.cut_midi_after = cut_midi_after
+        self.corrupt_slot_writes = bool(corrupt_slot_writes)
+        self.ignore_edit_requests = bool(ignore_edit_requests)
+
+    def cut_midi(self) -> None:
+        """From now on, ignore all MIDI (a pulled cable)."""
+        self.cut_midi_after = 0
+
+    @property
+    def midi_cut(self) -> bool:
+        return self.cut_midi_after is not None and self.sysex_received >= self.cut_midi_after
 
     # -- memory ------------------------------------------------------------------------
     def _load_bank(self) -> list:
@@ -120,6 +146,9 @@ class UnitState:
         hardware ignores them (it never answers with an error).
         """
         msg = bytes(msg)
+        if self.midi_cut:
+            return []
+        self.sysex_received += 1
         if len(msg) < 5 or msg[1:3] != bytes([0x43, 0x7D]) or msg[3] not in _FAMILIES:
             log.info("ignoring a SysEx message that is not for the Magicstomp: %s",
                      msg[:8].hex(" "))
@@ -133,6 +162,10 @@ class UnitState:
             if kind == "parameter":
                 self._parameter(*parse_parameter_change(msg))
                 return []
+            if is_edit_dump_request(msg):
+                if self.ignore_edit_requests or self.edit_payload is None:
+                    return []
+                return patch_messages(self.edit_payload)
             slot = parse_dump_request(msg)
             return patch_messages(self.slots[slot - 1], slot=slot)
         except MagicstompError as exc:
@@ -145,7 +178,11 @@ class UnitState:
         if item.target == "edit":
             self.load_edit(item.payload)
         else:
-            self.slots[item.slot - 1] = item.payload
+            payload = item.payload
+            if self.corrupt_slot_writes:      # the last name character: still a valid patch
+                k = NAME_OFFSET + NAME_CHARS - 1
+                payload = payload[:k] + bytes([(payload[k] - 0x1F) % 0x5F + 0x20]) + payload[k + 1:]
+            self.slots[item.slot - 1] = payload
             self.bank_dirty = True
 
     def _parameter(self, block: int, offset: int, value: bytes) -> None:

@@ -7,8 +7,13 @@
         send_bank(payloads)               all 99 user patches (bulk-all), e.g. a backup
         send_parameter(patch, key)        one live parameter change
         request_slot(slot)       -> Patch dump request, checksum-verified answer
+        request_edit_payload()   -> bytes   the edit buffer (answered by the JACK virtual unit)
         request_all()            -> [Patch] x 99
-        store_to_slot(patch, slot, backup_dir=...) -> backup .syx path
+        store_to_slot(patch, slot, backup_dir=...) -> backup .syx path (read back, verified)
+        restore_bank(payloads, source=...)          whole bank, read back, verified
+
+Library calls run inside :func:`magicstomp.quiet.quiet_stderr`, so the ALSA and
+libjack lines they print do not precede the toolkit's one-line errors.
 
 The mido backend is read from ``MIDO_BACKEND`` at call time (default
 ``mido.backends.rtmidi``; tests use ``mido.backends.rtmidi/UNIX_JACK``). No
@@ -25,14 +30,16 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
+from . import midi_store
 from .errors import MidiError, MidiTimeoutError, SysexError
-from .files import atomic_write_bytes, write_bank_syx
+from .files import atomic_write_bytes
+from .midi_store import backup_path  # noqa: F401  (re-exported: the backup file names)
 from .patch import Patch
+from .quiet import close_within, quiet_stderr, route_jack_messages
 from .sysex import (SLOT_COUNT, FAMILY_BULK, PatchAssembler, bank_messages, check_slot,
-                    dump_request, parameter_change_for, patch_messages)
+                    dump_request, edit_dump_request, parameter_change_for, patch_messages)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,7 @@ PACING_MS = 70          # between messages of a patch (MagicstompFrenzy's proven
 #: and an event sent before that is dropped silently.
 SETTLE_S = 0.05
 POLL_S = 0.001
+_ABANDONED: list = []     # ports let go of without closing (see MagicstompMidi.abandon)
 
 
 def _backend():
@@ -52,7 +60,8 @@ def _backend():
 
     name = os.environ.get("MIDO_BACKEND", DEFAULT_BACKEND)
     try:
-        return mido.Backend(name, load=True)
+        with quiet_stderr("loading the MIDI backend"):
+            return mido.Backend(name, load=True)
     except (ImportError, AttributeError, ValueError) as exc:
         raise MidiError(f"cannot load the MIDI backend {name!r} ({exc}); "
                         f"unset MIDO_BACKEND or set it to {DEFAULT_BACKEND!r}") from None
@@ -61,7 +70,8 @@ def _backend():
 def _midi_call(what: str, func, *args, **kwargs):
     """Call into mido/rtmidi; turn its errors into one MidiError sentence."""
     try:
-        return func(*args, **kwargs)
+        with quiet_stderr(what):
+            return func(*args, **kwargs)
     except (OSError, SystemError, RuntimeError, ValueError) as exc:
         if isinstance(exc, MidiError):
             raise
@@ -161,6 +171,7 @@ class MagicstompMidi:
         except MidiError:
             self.close()
             raise
+        route_jack_messages()        # rtmidi's libjack: its thread chatter to the DEBUG log
         time.sleep(SETTLE_S)
         log.debug("MIDI open: out %s, in %s", out_name, in_name)
         return self
@@ -185,7 +196,13 @@ class MagicstompMidi:
     def close(self) -> None:
         for port in (self._in, self._out):
             if port is not None:
-                port.close()
+                close_within(port.close, "closing a MIDI port")
+        self._in = self._out = None
+
+    def abandon(self) -> None:
+        """Let go of the ports without closing them (kept referenced until the process ends):
+        after a JACK server stalled, rtmidi's close blocks, holding the GIL, for a minute."""
+        _ABANDONED.extend(p for p in (self._in, self._out) if p is not None)
         self._in = self._out = None
 
     def __enter__(self) -> "MagicstompMidi":
@@ -200,15 +217,19 @@ class MagicstompMidi:
                             "or call open() first")
 
     # -- sending -------------------------------------------------------------------
-    def send_raw(self, messages, *, pacing_ms: float = PACING_MS) -> None:
-        """Send complete SysEx messages (``F0 ... F7``), ``pacing_ms`` apart."""
+    def send_raw(self, messages, *, pacing_ms: float = PACING_MS, progress=None) -> None:
+        """Send complete SysEx messages (``F0 ... F7``), ``pacing_ms`` apart
+        (``progress(sent, total)`` after each)."""
         import mido
 
         self._require_open()
+        messages = list(messages)
         for i, msg in enumerate(messages):
             if i and pacing_ms > 0:
                 time.sleep(pacing_ms / 1000.0)
             _midi_call("send SysEx", self._out.send, mido.Message("sysex", data=bytes(msg)[1:-1]))
+            if progress is not None:
+                progress(i + 1, len(messages))
 
     def send_patch(self, patch: Patch, *, pacing_ms: float = PACING_MS) -> None:
         """Load ``patch`` into the edit buffer (audible at once, not stored)."""
@@ -255,9 +276,21 @@ class MagicstompMidi:
             else:
                 time.sleep(POLL_S)
 
-    def _request_once(self, slot: int, *, timeout_s: float) -> bytes:
+    def request_edit_payload(self, *, timeout_s: float = 1.0) -> bytes:
+        """The raw payload of the edit buffer (request ``30 03 00``; SYSEX.md 4.3 lists it as
+        untested on the real unit, which may stay silent: MidiTimeoutError)."""
+        self._require_open()
+        try:
+            return self._request_once(None, timeout_s=timeout_s)
+        except SysexError as exc:
+            raise _prefixed(exc, "dump of the edit buffer: ") from None
+
+    def _request_once(self, slot: int | None, *, timeout_s: float) -> bytes:
+        """One dump request of user ``slot`` (None: the edit buffer) and its answer."""
         self._drain()
-        self.send_raw([dump_request(slot)])
+        self.send_raw([dump_request(slot) if slot is not None else edit_dump_request()])
+        target = "slot" if slot is not None else "edit"
+        what = f"slot {slot}" if slot is not None else "the edit buffer"
         assembler = PatchAssembler()
         deadline = time.monotonic() + timeout_s
         while True:
@@ -265,7 +298,7 @@ class MagicstompMidi:
             if msg is None:
                 if time.monotonic() > deadline:
                     raise MidiTimeoutError(
-                        f"the unit did not answer the dump request for slot {slot} within "
+                        f"the unit did not answer the dump request for {what} within "
                         f"{timeout_s:g} s; check the MIDI cable/USB and the port names "
                         "(magicstomp ports), or raise --timeout-s")
                 time.sleep(POLL_S)
@@ -274,7 +307,7 @@ class MagicstompMidi:
                 continue      # clocks, active sensing, echoes of our own requests
             deadline = time.monotonic() + timeout_s   # the unit is talking: silence timeout
             for item in assembler.feed(_to_bytes(msg)):
-                if item.target == "slot" and item.slot == slot:
+                if item.target == target and item.slot == slot:
                     return item.payload
                 log.debug("ignoring an unrequested patch (%s %s)", item.target, item.slot)
 
@@ -309,34 +342,43 @@ class MagicstompMidi:
     # -- storing ---------------------------------------------------------------------
     def store_to_slot(self, patch: Patch, slot: int, *, backup_dir, dry_run_path=None,
                       timeout_s: float = 2.0, pacing_ms: float = PACING_MS,
-                      progress=None) -> Path:
-        """Store ``patch`` in user ``slot`` after backing up all 99 patches.
+                      progress=None, on_backup=None) -> Path:
+        """Store ``patch`` in user ``slot`` after backing up all 99 patches; read all back.
 
-        Reads the whole bank, writes it to ``backup_dir`` as a timestamped
-        bank .syx, replaces slot ``slot`` and sends all 99 patches in one
-        bulk-all bracket (the only store sequence known to work, SYSEX.md 4.2).
-        With ``dry_run_path`` the bytes that would be sent are written to that
-        file instead and nothing is stored.
+        See :func:`magicstomp.midi_store.store_to_slot` (``progress(stage, done, total)``).
+        With ``dry_run_path`` the bank is read and backed up, the bytes that would be
+        sent go to that file, and nothing is sent.
 
         Returns
         -------
         Path
             the backup file.
+
+        Raises
+        ------
+        magicstomp.midi_store.SlotWriteError
+            when the written bank does not read back identical (names the backup).
         """
         check_slot(slot)
-        payloads = self.request_all_payloads(timeout_s=timeout_s, progress=progress)
+        if dry_run_path is None:
+            return midi_store.store_to_slot(self, patch, slot, backup_dir=backup_dir,
+                                            timeout_s=timeout_s, pacing_ms=pacing_ms,
+                                            progress=progress, on_backup=on_backup)
+        from .files import write_bank_syx
+        payloads = self.request_all_payloads(timeout_s=timeout_s)
         backup = backup_path(backup_dir)
         write_bank_syx(backup, payloads)
-        log.info("backed up all %d user patches to %s", SLOT_COUNT, backup)
-        payloads[slot - 1] = patch.to_payload()
-        messages = bank_messages(payloads)
-        if dry_run_path is not None:
-            atomic_write_bytes(dry_run_path, b"".join(messages))
-            log.info("dry run: wrote the %d messages to %s instead of sending them",
-                     len(messages), dry_run_path)
-        else:
-            self.send_bank(payloads, pacing_ms=pacing_ms)
+        messages = midi_store.bank_with_slot(payloads, patch, slot)
+        atomic_write_bytes(dry_run_path, b"".join(messages))
+        log.info("dry run: wrote the %d messages to %s instead of sending them",
+                 len(messages), dry_run_path)
         return backup
+
+    def restore_bank(self, payloads, *, source, timeout_s: float = 2.0,
+                     pacing_ms: float = PACING_MS, progress=None) -> None:
+        """Write a whole bank and read all 99 slots back (SlotWriteError on any difference)."""
+        midi_store.restore_bank(self, payloads, source=source, timeout_s=timeout_s,
+                                pacing_ms=pacing_ms, progress=progress)
 
 
 def _prefixed(exc: Exception, prefix: str) -> Exception:
@@ -345,15 +387,3 @@ def _prefixed(exc: Exception, prefix: str) -> Exception:
     new.__dict__.update(exc.__dict__)
     new.args = (f"{prefix}{exc}",)
     return new
-
-
-def backup_path(backup_dir) -> Path:
-    """A new file name ``magicstomp_backup_YYYYmmdd-HHMMSS[-n].syx`` (UTC) in ``backup_dir``."""
-    folder = Path(backup_dir)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    candidate = folder / f"magicstomp_backup_{stamp}.syx"
-    n = 1
-    while candidate.exists():
-        n += 1
-        candidate = folder / f"magicstomp_backup_{stamp}-{n}.syx"
-    return candidate

@@ -8,14 +8,17 @@ family   layout after ``F0 43 7D xx``                                 checksum
 ``30``   ``55 42 39 39`` count(2) address(3) data(count) cks ``F7``   yes
 ``40``   ``55 42`` address(3) value(1 or 2) ``F7``                    no
 ``50``   ``55 42 30 01 nn F7`` (dump request of user patch nn)        no
+``50``   ``55 42 30 03 00 F7`` (dump request of the edit buffer)      no
 =======  ===========================================================  ==========
 
 Build
     checksum, bulk_message, patch_messages, bank_messages,
-    parameter_change, parameter_change_for, name_changes, dump_request
+    parameter_change, parameter_change_for, name_changes, dump_request,
+    edit_dump_request
 Parse
     split_messages, message_kind, parse_bulk, parse_parameter_change,
-    parse_dump_request, PatchAssembler (start/common/effect/end groups -> payloads)
+    parse_dump_request, is_edit_dump_request,
+    PatchAssembler (start/common/effect/end groups -> payloads)
 
 Slots are numbered 1..99 as on the unit; on the wire they are 0-based
 (``nn = slot - 1``). Protocol reference: the project's ``SYSEX.md``.
@@ -177,6 +180,22 @@ def dump_request(slot: int) -> bytes:
     nn = check_slot(slot) - 1
     return bytes([SYSEX_START, *YAMAHA_ID, FAMILY_REQUEST, *MODEL_SHORT, 0x30, _SLOT_START, nn,
                   SYSEX_END])
+
+
+def edit_dump_request() -> bytes:
+    """Request the edit buffer: ``F0 43 7D 50 55 42 30 03 00 F7``.
+
+    No editor source sends it (SYSEX.md 4.3, [OPEN]); the JACK virtual unit answers
+    it. A unit that ignores it is confirmed by a slot round trip instead
+    (``hil.rig.HardwareRig``).
+    """
+    return bytes([SYSEX_START, *YAMAHA_ID, FAMILY_REQUEST, *MODEL_SHORT, 0x30, _EDIT_START, 0,
+                  SYSEX_END])
+
+
+def is_edit_dump_request(msg: bytes) -> bool:
+    """True for the edit-buffer dump request (see :func:`edit_dump_request`)."""
+    return bytes(msg) == edit_dump_request()
 
 
 # -- parsing (parse_bulk: sysex_wire) --------------------------------------

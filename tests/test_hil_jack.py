@@ -158,7 +158,8 @@ def _first_take_then(unit, stop, *, match):
 
 def test_unit_quitting_mid_take_is_a_clear_error(start_virtual_unit):
     unit = start_virtual_unit()
-    _first_take_then(unit, unit.stop, match="went digitally silent")
+    _first_take_then(unit, unit.stop, match=rf"the audio device '{unit.name}' vanished: its "
+                                            "JACK client is gone")
 
 
 def test_unit_killed_mid_take_is_a_clear_error_not_a_hang(start_virtual_unit):

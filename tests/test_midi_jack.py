@@ -168,7 +168,7 @@ def test_request_all_reads_99_patches_in_order(unit, bank_payloads):
 
 
 @pytest.mark.jack
-def test_store_to_slot_backs_up_then_sends_the_whole_bank(unit, bank_payloads, tmp_path):
+def test_store_to_slot_backs_up_sends_the_whole_bank_and_reads_it_back(unit, bank_payloads, tmp_path):
     patch = Patch.init("Compressor")
     patch.name = "Stored7"
     with MagicstompMidi(unit.client) as midi:
@@ -180,6 +180,7 @@ def test_store_to_slot_backs_up_then_sends_the_whole_bank(unit, bank_payloads, t
     new_bank[6] = patch.to_payload()
     expected = [dump_request(s).hex() for s in range(1, 100)]
     expected += [m.hex() for m in bank_messages(new_bank)]
+    expected += [dump_request(s).hex() for s in range(1, 100)]       # the read-back
     assert unit.wait_lines(len(expected)) == expected
     _wait_for(unit.state.exists, 5.0, "the responder's state file")
     stored = [item.payload for item in read_syx(unit.state)]
