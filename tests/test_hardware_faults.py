@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -176,9 +177,9 @@ def test_jack_server_stopped_mid_match_no_abort(private_jack, pair, tmp_path):
     proc = subprocess.Popen(cmd, cwd=REPO, env=dict(private_jack.env(), PYTHONPATH=str(REPO)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
-    for line in proc.stderr:                   # stop the server once take 1 is scored
+    for line in proc.stderr:                   # stop the server once a search take is scored
         lines.append(line.rstrip("\n"))
-        if line.startswith("take 1/"):
+        if re.match(r"take [1-9][0-9]*[: ]", line):
             private_jack.proc.terminate()
             break
     rest = proc.communicate(timeout=120)[1]
