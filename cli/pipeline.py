@@ -171,7 +171,9 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
         log.info("matching %s with %s: %s, budget %d takes", patch.effect_type.name,
                  plan["optimizer"] if opts["optimize"] else "no search", ", ".join(space.keys),
                  plan["budget"])
-        evaluate = make_evaluator(rig, loss, pair.di, excerpt)
+        from optimize.take_alignment import TakeAligner     # the effect's latency and polarity
+        evaluate = make_evaluator(rig, loss, pair.di, excerpt,
+                                  aligner=TakeAligner(loss.target, sample_rate))
         fit_eq = residual.planned(opts, patch) and plan["budget"] >= 3
         try:      # with the residual EQ, its one take is reserved in the budget
             result = run_search(plan["optimizer"], space=space, start=patch, evaluate=evaluate,
