@@ -6,9 +6,12 @@ measured, not guessed:
 * the DI is aligned to the target, then the rig's **impulse response** is
   estimated by regularised deconvolution, ``H = T D* / (|D|^2 + 0.01 mean|D|^2)``
   (the best linear fit, also for a driven amp);
-* **delay**: a sparse peak of that response between 25 ms and 2 s; its lag is
-  the delay time, the next repeat's ratio the feedback, and the echo against
-  the direct sound the mix (``(1 - mix) dry + mix wet``);
+* **delay**: echoes are found in that response by a matched filter against its
+  own direct sound (:mod:`analyzers.echo`: shape correlation, isolation from
+  neighbouring peaks, a confidence; sub-sample time measured from the direct
+  sound, so an amp's latency and a chorus in front do not bias it); the most
+  confident is the delay time, its first repeat's ratio the feedback, its
+  gain against the direct sound the mix;
 * **reverb**: what remains of the response after the direct sound and the
   echoes; its Schroeder energy-decay curve gives the decay time (T20 or T10,
   scaled to 60 dB) and its energy against the direct sound the mix;
@@ -40,6 +43,7 @@ import scipy.signal
 from magicstomp.neutral import NeutralPatch
 
 from .alignment import align, apply_alignment, parabolic_offset
+from .echo import LEAD_S, delay_from_echoes, echo_response, measure_echoes
 from .factory import get_analyzer
 from .modulation import stable_modulation
 
@@ -296,9 +300,12 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
     dry = np.pad(di, (0, length - di.size))
     feats["di"] = analyzer.describe(di, sample_rate)
     feats["alignment"] = alignment.to_dict()
-    h = impulse_response(placed, dry, sample_rate)
-    delay = find_delay(h, sample_rate)
-    feats["echo_candidates"] = echo_candidates(h, sample_rate)
+    h_lead = echo_response(placed, dry, sample_rate)
+    h = h_lead[int(LEAD_S * sample_rate):]
+    echoes = measure_echoes(h_lead, sample_rate)
+    delay = delay_from_echoes(echoes)
+    feats["echoes"] = [e for e in echoes if e["confidence"] > 0.05]
+    feats["echo_candidates"] = _merge_candidates(echoes, echo_candidates(h, sample_rate))
     reverb = _reverb_from_tails(find_reverb(h, sample_rate, delay),
                                 tail_decay_s(placed, dry, sample_rate), delay)
     modulation = stable_modulation(placed[:di.size], di, sample_rate)
@@ -326,6 +333,18 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
         tempo_bpm=float(d["tempo_bpm"]) or None, features=feats)
     fill_effects(neutral, delay, reverb, modulation)
     return neutral
+
+
+def _merge_candidates(echoes: list, peaks: list) -> list:
+    """Echo-time guesses for the search: the matched filter's echoes (most confident
+    first), then the response's prominent peaks not within 1 ms of one of them."""
+    out = [{"time_ms": e["time_ms"], "confidence": e["confidence"]}
+           for e in sorted(echoes, key=lambda e: -e["confidence"])
+           if e["repeat_of"] is None and e["confidence"] > 0.05]
+    for p in peaks:
+        if all(abs(p["time_ms"] - o["time_ms"]) > 1.0 for o in out):
+            out.append(p)
+    return out[:ECHO_CANDIDATES]
 
 
 def fill_effects(neutral, delay, reverb, modulation) -> None:
