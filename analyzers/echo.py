@@ -154,3 +154,4 @@ def delay_from_echoes(echoes: list) -> dict | None:
             "taps_ms": [round(t["time_ms"], 3) for t in echoes if t["repeat_of"] is None
                         and t["confidence"] >= HEARD_CONFIDENCE],
             "from": "matched filter"}
+
