@@ -45,7 +45,7 @@ from magicstomp.neutral import NeutralPatch
 from .alignment import align, apply_alignment, parabolic_offset
 from .echo import LEAD_S, delay_from_echoes, echo_response, measure_echoes
 from .factory import get_analyzer
-from .modulation import stable_modulation
+from .modulation import measured_modulation
 
 IR_SECONDS = 3.0
 REG = 0.01
@@ -308,7 +308,7 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
     feats["echo_candidates"] = _merge_candidates(echoes, echo_candidates(h, sample_rate))
     reverb = _reverb_from_tails(find_reverb(h, sample_rate, delay),
                                 tail_decay_s(placed, dry, sample_rate), delay)
-    modulation = stable_modulation(placed[:di.size], di, sample_rate)
+    modulation = measured_modulation(placed[:di.size], di, sample_rate)
     feats.update(delay=delay, reverb=reverb, modulation=modulation)
     t, d = feats["target"], feats["di"]
     crest_drop_db = d["crest_db"] - t["crest_db"]
