@@ -24,7 +24,7 @@ twice) per LFO cycle, with a phase that changes across frequency. Band levels
 5. **depth**: the level swing (peak to peak, dB) and, for combs, the delay sweep.
 
 ``None`` means no modulation: no peak 10x over the median of the spectrum, or
-(with at least 2 cycles in each half) the two halves disagree by more than 5 %.
+the two halves disagree (see :func:`stable_lfo`).
 """
 
 from __future__ import annotations
@@ -39,12 +39,11 @@ FRAME_S = 0.01
 BAND_HZ = (60.0, 6000.0)
 RATE_RANGE_HZ = (0.2, 12.0)
 MIN_PROMINENCE = 10.0
-SLOW_PROMINENCE = 1000.0      # an LFO too slow to check in both halves must stand out clearly
 MIN_SWING_DB = 0.8
 TREMOLO_COHERENCE = 0.7
 FLANGER_MS, CHORUS_MS = (0.2, 6.0), (6.0, 35.0)
 MIN_CYCLES = 2.0
-HALF_RATE_SHARE = 0.1         # a notch passing a bin twice per cycle puts most power at 2x
+HALF_RATE_SHARE = 0.3         # a notch passing a bin twice per cycle puts most power at 2x
 
 
 def _levels(target, di, sample_rate):
@@ -98,10 +97,14 @@ def _comb_delay_ms(h, f, valid, sample_rate):
     """Median and 10-90 % range (ms) of the comb delay over frames, or None (no comb)."""
     df = f[1] - f[0]
     logmag = np.log(np.abs(h) + 1e-9)
-    frames = np.nonzero(valid.mean(axis=0) > 0.5)[0]
+    frames = np.nonzero(valid.mean(axis=0) > 0.1)[0]
     if frames.size < 10:
         return None
-    ceps = np.abs(np.fft.rfft(logmag[:, frames] - logmag[:, frames].mean(axis=0), axis=0))
+    v = valid[:, frames]
+    lm = logmag[:, frames]
+    mean = (lm * v).sum(axis=0) / np.maximum(v.sum(axis=0), 1)
+    lm = np.where(v, lm - mean, 0.0)                  # bins the DI does not excite count as flat
+    ceps = np.abs(np.fft.rfft(lm, axis=0))
     q_ms = 1000.0 * np.fft.rfftfreq(logmag.shape[0], df)
     sel = (q_ms >= FLANGER_MS[0]) & (q_ms <= CHORUS_MS[1])
     if sel.sum() < 3:
@@ -142,7 +145,7 @@ def find_lfo(target: np.ndarray, di: np.ndarray, sample_rate: int) -> dict | Non
     w = np.sqrt(weight[use])
     amp_db = 2.0 * float(np.sum(np.abs(at_rate) * w) / max(np.sum(w ** 2), 1e-30)) / n_live
     swing_db = 2.0 * amp_db
-    if swing_db < MIN_SWING_DB or rate_hz * level.shape[1] * FRAME_S < MIN_CYCLES:
+    if swing_db < MIN_SWING_DB or rate_hz * level.shape[1] * FRAME_S < 0.75 * MIN_CYCLES:
         return None
     weights = np.abs(at_rate)
     coherence = float(np.abs(at_rate.sum()) / max(weights.sum(), 1e-30))
@@ -164,16 +167,20 @@ def find_lfo(target: np.ndarray, di: np.ndarray, sample_rate: int) -> dict | Non
 
 
 def stable_lfo(target: np.ndarray, di: np.ndarray, sample_rate: int) -> dict | None:
-    """``find_lfo`` on the whole signal, confirmed in both halves (±5 %) when each half
-    holds at least MIN_CYCLES cycles; a slower LFO needs a peak twice as prominent."""
+    """``find_lfo`` on the whole signal, confirmed in both halves (±5 %, ±15 % with
+    1.5-3 cycles per half, a sweep's 2nd harmonic accepted); fewer than 1.5 cycles
+    per half is taken for a drift (a decaying note through a driven amp), not an LFO."""
     whole = find_lfo(target, di, sample_rate)
     if whole is None:
         return None
     half = target.size // 2
-    if whole["rate_hz"] * half / sample_rate < MIN_CYCLES:
-        return whole if whole["prominence"] >= SLOW_PROMINENCE else None
+    if whole["rate_hz"] * half / sample_rate < 0.75 * MIN_CYCLES:     # a drift, not an LFO
+        return None
+    cycles = whole["rate_hz"] * half / sample_rate
+    tolerance = 0.05 if cycles >= 3 else 0.15         # 2-3 cycles resolve a rate coarsely
     for part in (slice(0, half), slice(half, None)):
         found = find_lfo(target[part], di[part], sample_rate)
-        if found is None or abs(found["rate_hz"] - whole["rate_hz"]) > 0.05 * whole["rate_hz"]:
+        if found is None or min(abs(found["rate_hz"] / m - whole["rate_hz"]) for m in (1, 2)
+                                ) > tolerance * whole["rate_hz"]:     # or its sweep's 2nd harmonic
             return None
     return whole
