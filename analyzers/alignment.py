@@ -313,6 +313,8 @@ def apply_alignment(target, alignment: Alignment, length: int) -> np.ndarray:
 
 
 TAKE_MAX_LAG_MS = 25.0        # the effect's latency, and what an envelope-only DI alignment misses
+TAKE_WIDE_MS = 1000.0         # ... and a DI alignment that failed outright
+WIDE_GAIN = 1.15            # a sustained note correlates at every lag: 0.75 near, 1.0 right
 
 
 @dataclass(frozen=True)
@@ -330,7 +332,7 @@ class TakeAlignment:
 
 
 def align_to_take(target, take, sample_rate: int, *, pre_samples: int = 0,
-                  max_lag_ms: float = TAKE_MAX_LAG_MS) -> TakeAlignment:
+                  max_lag_ms: float = TAKE_MAX_LAG_MS, wide_ms: float = TAKE_WIDE_MS) -> TakeAlignment:
     """The lag and polarity that best align ``take`` with ``target`` (waveform correlation).
 
     The target was aligned to the DI, but a take carries the effect's own latency
@@ -350,9 +352,21 @@ def align_to_take(target, take, sample_rate: int, *, pre_samples: int = 0,
         Samples of the take before the target's start.
     max_lag_ms : float
         Lags searched: within ±this many milliseconds.
+    wide_ms : float
+        Lags within ±this are also searched; their best is used when it correlates
+        WIDE_GAIN times better (the target's alignment to the DI failed).
     """
     t = np.asarray(target, dtype=np.float64)
     x = np.asarray(take, dtype=np.float64)
+    near = _take_lag(t, x, sample_rate, pre_samples, max_lag_ms)
+    if wide_ms > max_lag_ms:          # the DI alignment can fail outright (a driven single note)
+        wide = _take_lag(t, x, sample_rate, pre_samples, wide_ms)
+        if abs(wide.correlation) > WIDE_GAIN * abs(near.correlation):
+            return wide
+    return near
+
+
+def _take_lag(t, x, sample_rate, pre_samples, max_lag_ms) -> TakeAlignment:
     reach = int(round(max_lag_ms * 1e-3 * sample_rate))
     lo = pre_samples - reach
     ext = np.zeros(t.size + 2 * reach)

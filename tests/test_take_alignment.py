@@ -42,6 +42,7 @@ def test_known_lag_and_inversion_are_found(rng):
 @pytest.mark.parametrize("path, start_s, true_patch, start_patch", [
     ("di-cc0-jazz/jazz.flac", 2.0, "BigSusFuzz", 0x3B),              # distortion: inverted
     ("di-cc0-jazz/jazz.flac", 2.0, "HeavyHiGain", 0x37),
+    ("di-toobamp-notes/Guitar-E2-2.flac", 0.0, "HeavyHiGain", 0x37),   # DI alignment fails
     ("di-toobamp-notes/Guitar-E2-2.flac", 0.0, "HiGainStk", 0x08),
     ("egfxset-notes/Clean/Middle/6-22.flac", 0.0, "MetalDist", 0x2F),
     ("di-toobamp-notes/Guitar-E2.flac", 0.0, "VinTremolo", 0x39),
