@@ -115,6 +115,11 @@ class NeutralPatch:
         return json.dumps(self.to_dict(), indent=2, default=float)
 
 
+#: a multi's section the analysis heard starts at least this loud (0-10): at a level
+#: near 0 its time and rate knobs are inaudible and the search deadlocks (issue 13)
+AUDIBLE_LEVEL = 3.0
+
+
 def _knob(key: str, physical: float) -> float:
     """0-10 knob value for a physical value, inverting the emulator's assumed mapping."""
     from .emulator.mappings import MAPPINGS_BY_KEY
@@ -162,10 +167,10 @@ def to_patch(neutral: NeutralPatch, effect_type_ref) -> tuple:
         elif "feedback_delay_time_ms" in keys:   # the multis
             put("delay", "feedback_delay_time_ms", neutral.delay_time_ms)
             put("delay", "delay_feedback_pct", 100.0 * neutral.delay_feedback)
-            put("delay", "delay_level", _knob("delay_level", neutral.delay_mix))
+            put("delay", "delay_level", max(AUDIBLE_LEVEL, _knob("delay_level", neutral.delay_mix)))
     if active["reverb"] and "reverb_time_s" in keys:
         put("reverb", "reverb_time_s", neutral.reverb_decay_s)
-        put("reverb", "reverb_level", _knob("reverb_level", neutral.reverb_mix))
+        put("reverb", "reverb_level", max(AUDIBLE_LEVEL, _knob("reverb_level", neutral.reverb_mix)))
         if "reverb_level" not in keys:
             put("reverb", "mix_pct", 100.0 * neutral.reverb_mix)
     if active["modulation"]:
@@ -175,7 +180,7 @@ def to_patch(neutral: NeutralPatch, effect_type_ref) -> tuple:
         if prefix is not None:
             put("modulation", f"{prefix}_speed", _knob(f"{prefix}_speed", neutral.mod_rate_hz))
             put("modulation", f"{prefix}_depth", _knob(f"{prefix}_depth", 100 * neutral.mod_depth))
-            put("modulation", f"{prefix}_level", _knob(f"{prefix}_level", neutral.mod_mix))
+            put("modulation", f"{prefix}_level", max(AUDIBLE_LEVEL, _knob(f"{prefix}_level", neutral.mod_mix)))
         elif t.id in SINGLE_MOD.values() and "mod_frequency_hz" in keys:
             put("modulation", "mod_frequency_hz", neutral.mod_rate_hz)
             depth_key = "pm_depth_pct" if "pm_depth_pct" in keys else "mod_depth_pct"
