@@ -119,6 +119,20 @@ def _comb_delay_ms(h, f, valid, sample_rate):
     return float(np.median(delays)), float(np.percentile(delays, 10)), float(np.percentile(delays, 90))
 
 
+def _fundamental(grid, power, k, median) -> int:
+    """The lowest sub-multiple rate (1/5 .. 1/2 of ``grid[k]``) holding HALF_RATE_SHARE of the
+    peak's power: a notch sweeping across a note's harmonic passes it several times a cycle."""
+    for m in (5, 4, 3, 2):
+        if grid[k] / m < RATE_RANGE_HZ[0]:
+            continue
+        c = int(np.argmin(np.abs(grid - grid[k] / m)))
+        lo, hi = max(0, c - 3), c + 4
+        j = lo + int(np.argmax(power[lo:hi]))
+        if power[j] >= HALF_RATE_SHARE * power[k] and power[j] / median >= MIN_PROMINENCE:
+            return j
+    return k
+
+
 def find_lfo(target: np.ndarray, di: np.ndarray, sample_rate: int) -> dict | None:
     """Rate (Hz), depth, waveform and kind of an LFO effect on the target, or None."""
     level, valid, f, h, weight = _levels(target, di, sample_rate)
@@ -133,12 +147,7 @@ def find_lfo(target: np.ndarray, di: np.ndarray, sample_rate: int) -> dict | Non
     prominence = float(power[k] / np.median(power[idx]))
     if prominence < MIN_PROMINENCE:
         return None
-    half = int(np.argmin(np.abs(grid - grid[k] / 2)))
-    if grid[k] / 2 >= RATE_RANGE_HZ[0]:
-        lo, hi = max(0, half - 3), half + 4
-        j = lo + int(np.argmax(power[lo:hi]))
-        if power[j] >= HALF_RATE_SHARE * power[k] and power[j] / np.median(power[idx]) >= MIN_PROMINENCE:
-            k = j
+    k = _fundamental(grid, power, k, float(np.median(power[idx])))
     step = grid[1] - grid[0]
     rate_hz, at_rate = _fine_rate(x, float(grid[k] + parabolic_offset(power, k) * step), step)
     n_live = max(float(np.hanning(x.shape[1]).sum()), 1.0)

@@ -153,6 +153,9 @@ def measured_modulation(target, di, sample_rate):
     lfo = stable_lfo(target, di, sample_rate)
     if found is None:
         return lfo
+    if lfo is not None and any(abs(m * lfo["rate_hz"] - found["rate_hz"]) <= 0.05 * found["rate_hz"]
+                               for m in (2, 3, 4, 5)):
+        return lfo                      # band levels heard a harmonic of the sweep
     if lfo is not None and abs(lfo["rate_hz"] - found["rate_hz"]) <= 0.05 * found["rate_hz"]:
         found = {**found, "kind": lfo["kind"], "waveform": lfo.get("waveform"),
                  "comb_delay_ms": lfo.get("comb_delay_ms")}

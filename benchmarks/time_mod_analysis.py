@@ -252,11 +252,12 @@ def steinmetz_case() -> dict:
 
 
 def _reverb_decay(patch, x):
-    from analyzers.echo import echo_response
+    from analyzers.echo import delay_from_echoes, echo_response, measure_echoes
     from analyzers.heuristics import LONG_IR_S, measure_reverb
     placed = _placed(patch, x)
     h_lead = echo_response(placed, x, SR, seconds=min(LONG_IR_S, x.size / SR))
-    found = measure_reverb(placed, x, h_lead, SR, None)
+    delay = delay_from_echoes(measure_echoes(h_lead, SR))              # as initial_patch does
+    found = measure_reverb(placed, x, h_lead, SR, delay)
     return None if found is None else found["decay_s"]
 
 
