@@ -15,9 +15,9 @@ offset costs more than most timbre differences. ``MatchLoss`` fixes both:
   ``spectrum``   long-term third-octave spectrum in dB (EQ and amp voicing, fitted by residual EQ);
   ``envelope``   band envelopes in dB on a 5 ms grid (echo timing, reverb decay, tremolo);
   ``modulation`` power spectrum of the band envelopes (relative to the DI's when given),
-                 0.3 to 20 Hz, blurred at three widths, L1 over the sum of both signals' modulation
-                 energy plus a 1 dB-swing floor (bounded by 1: a target without modulation,
-                 such as the DI itself, scores a small finite value) (LFO rate, depth);
+                 0.3 to 20 Hz, blurred at three widths, L1 relative to the target's modulation
+                 energy, or to that of a 1 dB swing when the target has less (a target
+                 without modulation, such as the DI itself, scores a finite value) (LFO rate, depth);
   ``echo``       autocorrelation of the onset envelope up to 1.5 s (delay time and feedback).
 
 All terms are in "dB per cell / 10", so 1.0 means a typical 10 dB mismatch;
@@ -182,9 +182,9 @@ class MatchLoss:
     def _modulation_floor(self, frames: int) -> float:
         """Summed modulation power of a swing of MOD_FLOOR_DB (peak to peak) in every band.
 
-        The modulation term divides by the two signals' modulation energy plus this
-        floor, so a target without modulation (the DI itself, a static EQ) gives a
-        bounded term instead of a division by almost nothing.
+        The modulation term divides by the target's modulation energy, or by this
+        floor when the target has less, so a target without modulation (the DI
+        itself, a static EQ) gives a finite term instead of a division by almost nothing.
         """
         t = np.arange(frames) * self.hop_env / self.sample_rate
         swing = 0.5 * MOD_FLOOR_DB * np.sin(2 * np.pi * 4.0 * t)
@@ -250,8 +250,8 @@ class MatchLoss:
             "mrstft": float(mrstft) / 10.0,
             "spectrum": float(np.mean(np.abs(feats.ltas_db - t.ltas_db))) / 10.0,
             "envelope": float(np.mean(np.abs(feats.env_db - t.env_db))) / 10.0,
-            "modulation": float(np.mean([np.sum(np.abs(a - b)) / (np.sum(a) + np.sum(b)
-                                                                   + self._mod_floor)
+            "modulation": float(np.mean([np.sum(np.abs(a - b)) / max(float(np.sum(b)),
+                                                                       self._mod_floor)
                                          for a, b in zip(feats.mod, t.mod)])),
             "echo": 10.0 * float(np.mean([np.mean(np.abs(a - b))
                                           for a, b in zip(feats.echo, t.echo)])),

@@ -32,10 +32,10 @@ def test_lfo_phase_reaches_the_multis_modulation(rng):
 
 def test_the_tremolo_modulation_term_does_not_depend_on_the_lfo_phase(data_dir):
     """Known limit (issue 13, not met): the envelope and STFT terms do depend on the
-    phase. On this excerpt a take at 90-270 degrees costs a total of 0.37-0.46 against
-    0.41 for a rate 30 % off (Tremolo) and 0.19-0.30 against 0.24 (Chorus, whose
-    modulation term also moves: 0.10-0.24 against 0.19). The tremolo's modulation
-    term is the one phase-robust timing term."""
+    phase. On this excerpt a take at 90-270 degrees costs a total of 0.38-0.47 against
+    0.50 for a rate 30 % off (Tremolo) and 0.22-0.40 against 0.31 (Chorus, whose
+    modulation term also moves: 0.21-0.62 against 0.44). The tremolo's modulation
+    term (0.07-0.11 against 0.70) is the one phase-robust timing term."""
     x = load_audio(data_dir / "audio" / "di-cc0-jazz" / "jazz.flac", sample_rate=SR,
                    role="DI").samples[:5 * SR]
     patch = Patch.init(0x17).with_values(mod_frequency_hz=3.0, mod_depth_pct=80)
