@@ -6,12 +6,17 @@ measured, not guessed:
 * the DI is aligned to the target, then the rig's **impulse response** is
   estimated by regularised deconvolution, ``H = T D* / (|D|^2 + 0.01 mean|D|^2)``
   (the best linear fit, also for a driven amp);
-* **delay**: a sparse peak of that response between 25 ms and 2 s; its lag is
-  the delay time, the next repeat's ratio the feedback, and the echo against
-  the direct sound the mix (``(1 - mix) dry + mix wet``);
+* **delay**: echoes are found in that response by a matched filter against its
+  own direct sound (:mod:`analyzers.echo`: shape correlation, isolation from
+  neighbouring peaks, a confidence; sub-sample time measured from the direct
+  sound, so an amp's latency and a chorus in front do not bias it); the most
+  confident is the delay time, its first repeat's ratio the feedback, its
+  gain against the direct sound the mix;
 * **reverb**: what remains of the response after the direct sound and the
-  echoes; its Schroeder energy-decay curve gives the decay time (T20 or T10,
-  scaled to 60 dB) and its energy against the direct sound the mix;
+  echoes; its energy against the direct sound gives the mix; the decay time
+  comes from the target's tails where the DI stops (``tail_decay_s``) or, when
+  the playing leaves no gap, from the level slope of the response's diffuse
+  part down to its noise floor (:mod:`analyzers.reverb`);
 * **modulation**: the per-band level ratio target/DI over time (10 ms frames);
   the strongest peak of its spectrum between 0.2 and 12 Hz is the rate, the
   size of the swing the depth; in-phase across bands = tremolo, else chorus;
@@ -40,13 +45,17 @@ import scipy.signal
 from magicstomp.neutral import NeutralPatch
 
 from .alignment import align, apply_alignment, parabolic_offset
+from .echo import LEAD_S, delay_from_echoes, echo_response, measure_echoes
 from .factory import get_analyzer
 from .fill import DELAY_RANGE_S, fill_effects
-from .modulation import stable_modulation
+from .modulation import measured_modulation
+from .response import IR_SECONDS, impulse_response
+from .reverb import reverb_decay, tail_excess_db
 from .seed_rules import from_target_only
 
-IR_SECONDS = 3.0
-REG = 0.01
+LONG_IR_S = 8.0               # the reverb's level slope needs noise-only lags at the end
+TAIL_EXCESS_DB = (6.0, 22.0)  # a response's tail this far over the DI's self-response = reverb
+WET_ONLY_EXCESS_DB = 40.0     # ... or this far: a wet-only reverb
 NONLINEARITY_FULL = 0.5       # nonlinearity index that maps to amp_gain 1.0 (Heavy 1 at 10)
 NONLINEARITY_CLEAN = 0.05     # below this a tone counts as clean (chorus, estimation noise)
 ECHO_PROMINENCE = 10.0        # an echo stands 20 dB above its ±50 ms neighbourhood
@@ -55,16 +64,6 @@ CANDIDATE_PROMINENCE = 2.5    # a guess stands 8 dB above its ±50 ms neighbourh
 GAP_DB = 20.0                 # target this far above the DI's prediction = a tail
 GAP_MIN_S = 0.25
 TAIL_BAND_HZ = (500.0, 4000.0)   # mid band: where a reverb time is quoted (lows ring longer)
-
-
-def impulse_response(target: np.ndarray, di: np.ndarray, sample_rate: int, *,
-                     seconds: float = IR_SECONDS) -> np.ndarray:
-    """Regularised deconvolution of ``target`` by ``di`` (aligned, same rate): h[0..seconds)."""
-    n = scipy.fft.next_fast_len(target.size + di.size)
-    spec_d = scipy.fft.rfft(di, n)
-    power = np.abs(spec_d) ** 2
-    h = scipy.fft.irfft(scipy.fft.rfft(target, n) * np.conj(spec_d) / (power + REG * power.mean()), n)
-    return h[:int(seconds * sample_rate)]
 
 
 def _smooth_env(h: np.ndarray, sample_rate: int, window_s: float = 0.001) -> np.ndarray:
@@ -270,6 +269,35 @@ def _reverb_from_tails(reverb, decay_s, delay):
     return {**reverb, "decay_s": decay_s, "decay_from": "tails"}
 
 
+def measure_reverb(placed, dry, h_lead, sample_rate: int, delay) -> dict | None:
+    """The reverb's decay (s) and mix: decay from the tails where the DI stops, else from
+    the level slope of the response ``h_lead`` (from :func:`analyzers.echo.echo_response`).
+
+    The slope is used only for an echo-free rig whose response's tail stands
+    TAIL_EXCESS_DB over the DI's self-response: reverbs measured 9-17 dB, a static
+    EQ 0 dB, a driven amp's nonlinear residue 25-34 dB (echoes 9-17 dB: excluded);
+    a wet-only reverb (almost no direct sound: the Steinmetz pair, 47 dB) passes
+    WET_ONLY_EXCESS_DB. A reverb behind a driven amp on continuous playing is
+    therefore not measured."""
+    h = h_lead[int(LEAD_S * sample_rate):]
+    decay_s = tail_decay_s(placed, dry, sample_rate)
+    from_ir = None
+    if decay_s is None and delay is None:
+        floor = echo_response(dry, dry, sample_rate, seconds=h.size / sample_rate - LEAD_S)
+        excess = tail_excess_db(h, floor[int(LEAD_S * sample_rate):], sample_rate)
+        if TAIL_EXCESS_DB[0] <= excess <= TAIL_EXCESS_DB[1] or excess >= WET_ONLY_EXCESS_DB:
+            from_ir = reverb_decay(h, sample_rate)
+            if from_ir is None:
+                return None
+    if decay_s is None and from_ir is None:
+        return None
+    reverb = _reverb_from_tails(find_reverb(h[:int(IR_SECONDS * sample_rate)], sample_rate, delay),
+                                decay_s if from_ir is None else from_ir["decay_s"], delay)
+    if reverb is not None and from_ir is not None:
+        reverb["decay_from"] = "response"     # no gap in the playing: the response's level slope
+    return reverb
+
+
 def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> NeutralPatch:
     """Measure ``target`` (and ``di``) and return the device-neutral starting patch.
 
@@ -296,12 +324,14 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
     dry = np.pad(di, (0, length - di.size))
     feats["di"] = analyzer.describe(di, sample_rate)
     feats["alignment"] = alignment.to_dict()
-    h = impulse_response(placed, dry, sample_rate)
-    delay = find_delay(h, sample_rate)
-    feats["echo_candidates"] = echo_candidates(h, sample_rate)
-    reverb = _reverb_from_tails(find_reverb(h, sample_rate, delay),
-                                tail_decay_s(placed, dry, sample_rate), delay)
-    modulation = stable_modulation(placed[:di.size], di, sample_rate)
+    h_lead = echo_response(placed, dry, sample_rate, seconds=min(LONG_IR_S, length / sample_rate))
+    h = h_lead[int(LEAD_S * sample_rate):][:int(IR_SECONDS * sample_rate)]
+    echoes = measure_echoes(h_lead, sample_rate)
+    delay = delay_from_echoes(echoes)
+    feats["echoes"] = [e for e in echoes if e["confidence"] > 0.05]
+    feats["echo_candidates"] = _merge_candidates(echoes, echo_candidates(h, sample_rate))
+    reverb = measure_reverb(placed, dry, h_lead, sample_rate, delay)
+    modulation = measured_modulation(placed[:di.size], di, sample_rate)
     feats.update(delay=delay, reverb=reverb, modulation=modulation)
     t, d = feats["target"], feats["di"]
     crest_drop_db = d["crest_db"] - t["crest_db"]
@@ -326,3 +356,15 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
         tempo_bpm=float(d["tempo_bpm"]) or None, features=feats)
     fill_effects(neutral, delay, reverb, modulation)
     return neutral
+
+
+def _merge_candidates(echoes: list, peaks: list) -> list:
+    """Echo-time guesses for the search: the matched filter's echoes (most confident
+    first), then the response's prominent peaks not within 1 ms of one of them."""
+    out = [{"time_ms": e["time_ms"], "confidence": e["confidence"]}
+           for e in sorted(echoes, key=lambda e: -e["confidence"])
+           if e["repeat_of"] is None and e["confidence"] > 0.05]
+    for p in peaks:
+        if all(abs(p["time_ms"] - o["time_ms"]) > 1.0 for o in out):
+            out.append(p)
+    return out[:ECHO_CANDIDATES]

@@ -143,6 +143,25 @@ def stable_modulation(target, di, sample_rate):
     return None
 
 
+def measured_modulation(target, di, sample_rate):
+    """The analysis' modulation: :func:`stable_modulation` (band levels, then phase), else
+    :func:`analyzers.lfo.stable_lfo` (per-bin transfer function: slow flangers and phasers
+    on single notes, whose moving notches band levels average away). When both hear the
+    same rate (±5 %), the kind, waveform and comb delay come from the per-bin analysis."""
+    from .lfo import stable_lfo
+    found = stable_modulation(target, di, sample_rate)
+    lfo = stable_lfo(target, di, sample_rate)
+    if found is None:
+        return lfo
+    if lfo is not None and any(abs(m * lfo["rate_hz"] - found["rate_hz"]) <= 0.05 * found["rate_hz"]
+                               for m in (2, 3, 4, 5)):
+        return lfo                      # band levels heard a harmonic of the sweep
+    if lfo is not None and abs(lfo["rate_hz"] - found["rate_hz"]) <= 0.05 * found["rate_hz"]:
+        found = {**found, "kind": lfo["kind"], "waveform": lfo.get("waveform"),
+                 "comb_delay_ms": lfo.get("comb_delay_ms")}
+    return found
+
+
 def _stable(finder, target, di, sample_rate):
     whole = finder(target, di, sample_rate)
     if whole is None:

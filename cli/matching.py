@@ -366,13 +366,21 @@ def starting_patch(pair: Pair, *, effect_type=None, analyzer: str = "librosa",
     return patch, notes, neutral
 
 
-def make_evaluator(rig, loss, di: np.ndarray, excerpt: Excerpt):
-    """``evaluate(patch) -> LossValue``: one take of the excerpt (after its pre-roll), scored."""
-    segment = di[excerpt.start - excerpt.preroll:excerpt.stop]
+def make_evaluator(rig, loss, di: np.ndarray, excerpt: Excerpt, aligner=None):
+    """``evaluate(patch) -> LossValue``: one take of the excerpt (after its pre-roll), scored.
+
+    With an ``aligner`` (:class:`optimize.take_alignment.TakeAligner`) the take
+    runs a few ms past the excerpt and is placed on the target (the effect's own
+    latency and polarity) before scoring.
+    """
+    margin = 0 if aligner is None else aligner.margin_samples
+    segment = di[excerpt.start - excerpt.preroll:excerpt.stop + margin]
 
     def evaluate(patch):
         take = rig.render(patch, segment)
-        return loss(take[excerpt.preroll:])
+        if aligner is not None:
+            return loss(aligner(patch, take, pre_samples=excerpt.preroll))
+        return loss(take[excerpt.preroll:excerpt.preroll + excerpt.stop - excerpt.start])
 
     return evaluate
 

@@ -248,7 +248,9 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
         if opts["loss_name"] == "match":     # MatchLoss reads LFO modulation relative to the DI
             loss_opts = {"di": pair.di[excerpt.start:excerpt.stop]}
         loss = loss_cls(pair.target[excerpt.start:excerpt.stop], sample_rate, **loss_opts)
-        evaluate = make_evaluator(rig, loss, pair.di, excerpt)
+        from optimize.take_alignment import TakeAligner     # the effect's latency and polarity
+        evaluate = make_evaluator(rig, loss, pair.di, excerpt,
+                                  aligner=TakeAligner(loss.target, sample_rate))
         screen = None
         if plan["type"] is None:          # no --effect-type, no --start-patch: measure the types
             patch, screen, evaluate, notes = _screen_types(opts, plan, pair, excerpt, loss,

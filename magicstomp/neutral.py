@@ -116,6 +116,11 @@ class NeutralPatch:
         return json.dumps(self.to_dict(), indent=2, default=float)
 
 
+#: a multi's section the analysis heard starts at least this loud (0-10): at a level
+#: near 0 its time and rate knobs are inaudible and the search deadlocks (issue 13)
+AUDIBLE_LEVEL = 3.0
+
+
 def _knob(key: str, physical: float) -> float:
     """0-10 knob value for a physical value, inverting the emulator's assumed mapping."""
     from .emulator.mappings import MAPPINGS_BY_KEY
@@ -254,6 +259,8 @@ def _written(target: FieldTarget, value: float) -> float:
 
 
 _GATED = ("delay", "reverb", "modulation")
+#: levels (0-10 knobs) of a section the analysis hears: at least AUDIBLE_LEVEL
+_HEARD_LEVELS = ("delay_mix", "reverb_mix", "mod_mix")
 
 
 def to_patch(neutral: NeutralPatch, effect_type_ref) -> tuple:
@@ -265,7 +272,10 @@ def to_patch(neutral: NeutralPatch, effect_type_ref) -> tuple:
     for target in field_targets(t):
         if target.group in _GATED and not active[target.group]:
             continue
-        _set(patch, target.key, _written(target, getattr(neutral, target.field)))
+        value = _written(target, getattr(neutral, target.field))
+        if target.scale == "knob" and target.field in _HEARD_LEVELS:
+            value = max(AUDIBLE_LEVEL, value)   # a section the analysis hears starts audible
+        _set(patch, target.key, value)
         done.add(target.group)
     unexpressed = [name for name, on in active.items() if on and name not in done]
     return patch, unexpressed

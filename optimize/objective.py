@@ -15,7 +15,9 @@ offset costs more than most timbre differences. ``MatchLoss`` fixes both:
   ``spectrum``   long-term third-octave spectrum in dB (EQ and amp voicing, fitted by residual EQ);
   ``envelope``   band envelopes in dB on a 5 ms grid (echo timing, reverb decay, tremolo);
   ``modulation`` power spectrum of the band envelopes (relative to the DI's when given),
-                 0.3 to 20 Hz, blurred at three widths, L1 relative to the target's (LFO rate, depth);
+                 0.3 to 20 Hz, blurred at three widths, L1 relative to the target's modulation
+                 energy, or to that of a 1 dB swing when the target has less (a target
+                 without modulation, such as the DI itself, scores a finite value) (LFO rate, depth);
   ``echo``       autocorrelation of the onset envelope up to 1.5 s (delay time and feedback).
 
 All terms are in "dB per cell / 10", so 1.0 means a typical 10 dB mismatch;
@@ -52,6 +54,7 @@ ECHO_LAGS_MS = (20.0, 1500.0)
 ECHO_BLUR_MS = (15.0, 60.0, 240.0)  # the echo term compares blurred copies too: a wide basin
 MOD_RANGE_HZ = (0.3, 20.0)
 MOD_BLUR_HZ = (0.25, 1.0, 3.0)   # the modulation term compares blurred copies: a wide basin
+MOD_FLOOR_DB = 1.0               # a band-level swing (peak to peak) below this counts as "no modulation"
 BAND_EDGES_HZ = (0.0, 400.0, 1600.0, 6000.0, np.inf)
 
 
@@ -87,6 +90,15 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x ** 2)))
 
 
+def _modulation_power(loss: "MatchLoss", env_db: np.ndarray) -> tuple:
+    """(power spectrum of the band envelopes over MOD_RANGE_HZ summed over bands, bin width Hz)."""
+    frames = len(env_db)
+    n_pad = 4 * (1 << int(np.ceil(np.log2(frames))))      # 4x zero-padded: fine peaks
+    mod = np.abs(np.fft.rfft(env_db * np.hanning(frames)[:, None], n_pad, axis=0))
+    mod = (mod[loss._mod_bins(n_pad)] ** 2).sum(axis=1) / frames
+    return mod, loss.sample_rate / loss.hop_env / n_pad
+
+
 class _Features:
     """Everything MatchLoss compares, for one (level-matched) signal."""
 
@@ -108,11 +120,7 @@ class _Features:
         self.env_db = _db(bands, self.floors["env"])
         self.ltas_db = _db(ltas, self.floors["ltas"])
         env_lin = self.env_db if loss.di_env_db is None else self.env_db - loss.di_env_db
-        env_lin = env_lin - env_lin.mean(axis=0)
-        n_pad = 4 * (1 << int(np.ceil(np.log2(len(env_lin)))))      # 4x zero-padded: fine peaks
-        mod = np.abs(np.fft.rfft(env_lin * np.hanning(len(env_lin))[:, None], n_pad, axis=0))
-        mod = (mod[loss._mod_bins(n_pad)] ** 2).sum(axis=1) / len(env_lin)   # all bands
-        bin_hz = loss.sample_rate / loss.hop_env / n_pad
+        mod, bin_hz = _modulation_power(loss, env_lin - env_lin.mean(axis=0))
         self.mod = [gaussian_filter1d(mod, hz / bin_hz, mode="nearest") for hz in MOD_BLUR_HZ]
         onset = np.maximum(np.diff(self.env_db.mean(axis=1), prepend=self.env_db[0].mean()), 0.0)
         onset = onset - onset.mean()
@@ -169,6 +177,19 @@ class MatchLoss:
                                       "recording the target was played from")
             self.di_env_db = _Features(self, di * (self.target_rms / _rms(di)), None).env_db
         self._target = _Features(self, self.target, None)
+        self._mod_floor = self._modulation_floor(len(self._target.env_db))
+
+    def _modulation_floor(self, frames: int) -> float:
+        """Summed modulation power of a swing of MOD_FLOOR_DB (peak to peak) in every band.
+
+        The modulation term divides by the target's modulation energy, or by this
+        floor when the target has less, so a target without modulation (the DI
+        itself, a static EQ) gives a finite term instead of a division by almost nothing.
+        """
+        t = np.arange(frames) * self.hop_env / self.sample_rate
+        swing = 0.5 * MOD_FLOOR_DB * np.sin(2 * np.pi * 4.0 * t)
+        env = np.repeat(swing[:, None], len(BAND_EDGES_HZ) - 1, axis=1)
+        return float(_modulation_power(self, env)[0].sum())
 
     def _prepare_grids(self) -> None:
         sr = self.sample_rate
@@ -229,7 +250,8 @@ class MatchLoss:
             "mrstft": float(mrstft) / 10.0,
             "spectrum": float(np.mean(np.abs(feats.ltas_db - t.ltas_db))) / 10.0,
             "envelope": float(np.mean(np.abs(feats.env_db - t.env_db))) / 10.0,
-            "modulation": float(np.mean([np.sum(np.abs(a - b)) / (np.sum(b) + 1e-9)
+            "modulation": float(np.mean([np.sum(np.abs(a - b)) / max(float(np.sum(b)),
+                                                                       self._mod_floor)
                                          for a, b in zip(feats.mod, t.mod)])),
             "echo": 10.0 * float(np.mean([np.mean(np.abs(a - b))
                                           for a, b in zip(feats.echo, t.echo)])),

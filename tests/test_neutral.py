@@ -51,7 +51,12 @@ def test_amp_multi_carries_everything_but_the_booster():
     assert patch.get("reverb_time_s") == pytest.approx(1.8, rel=0.1)
     from magicstomp.emulator.mappings import knob_value
     assert knob_value("tremolo_speed", patch.get("tremolo_speed")) == pytest.approx(5.0, rel=0.05)
-    assert knob_value("delay_level", patch.get("delay_level")) == pytest.approx(0.25, abs=0.01)
+    # mix 0.25 is under the audible floor: a heard section starts at level 3 (issue 13)
+    assert patch.get("delay_level") == pytest.approx(3.0)
+    loud = _full()
+    loud.delay_mix = 0.6
+    assert knob_value("delay_level", to_patch(loud, 0x39)[0].get("delay_level")) == pytest.approx(0.6, abs=0.01)
+    assert to_patch(NeutralPatch(), 0x39)[0].get("delay_level") == 0.0      # not heard: off
 
 
 def test_single_modulation_and_reverb_types():

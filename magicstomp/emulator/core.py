@@ -76,16 +76,20 @@ def _check_rate(sample_rate) -> int:
 class StreamProcessor:
     """Block-by-block rendering of one patch; output equals :func:`render`.
 
-    ``variant``: a :class:`UnitVariant` the processor is built with (None = nominal).
+    ``variant``: a :class:`UnitVariant` the processor is built with (None = nominal);
+    ``lfo_phase_deg``: see :func:`render`.
     """
 
-    def __init__(self, patch, sample_rate: int, *, variant: UnitVariant | None = None):
+    def __init__(self, patch, sample_rate: int, *, variant: UnitVariant | None = None,
+                 lfo_phase_deg: float = 0.0):
         self.patch = patch
         self.sample_rate = _check_rate(sample_rate)
         self.variant = variant
         cls = processor_class(patch.effect_type)
         with use_variant(variant):
             self._impl = cls(patch, self.sample_rate)
+        if lfo_phase_deg:
+            _start_lfos(self._impl, float(lfo_phase_deg) % 360.0)
 
     def process(self, block) -> np.ndarray:
         """Process mono ``block`` (n,) and return stereo (n, 2) float64."""
@@ -101,9 +105,35 @@ class StreamProcessor:
         self._impl.reset()
 
 
-def render(patch, audio, sample_rate: int, *, variant: UnitVariant | None = None) -> np.ndarray:
-    """Render mono ``audio`` through ``patch`` (on unit ``variant``); returns (n, 2) float64."""
-    return StreamProcessor(patch, sample_rate, variant=variant).process(audio)
+def render(patch, audio, sample_rate: int, *, variant: UnitVariant | None = None,
+           lfo_phase_deg: float = 0.0) -> np.ndarray:
+    """Render mono ``audio`` through ``patch`` (on unit ``variant``); returns (n, 2) float64.
+
+    ``lfo_phase_deg`` starts every LFO of the patch that far into its cycle (as if it
+    had run before the first sample): the unit's LFO phase at the start of a take is
+    not under our control, and a loss must not depend on it.
+    """
+    return StreamProcessor(patch, sample_rate, variant=variant,
+                           lfo_phase_deg=lfo_phase_deg).process(audio)
+
+
+def _start_lfos(obj, phase_deg: float, _seen=None) -> None:
+    """Set ``start_n`` of every Lfo reachable from ``obj``'s attributes to ``phase_deg`` of its
+    cycle."""
+    from .delay_lines import Lfo
+    seen = set() if _seen is None else _seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, Lfo):
+        if obj.increment > 0:
+            obj.start_n = int(round(phase_deg / 360.0 / obj.increment))
+            obj.reset()
+        return
+    children = obj if isinstance(obj, (list, tuple)) else getattr(obj, "__dict__", {}).values()
+    for child in children:
+        if isinstance(child, (list, tuple)) or type(child).__module__.startswith(__package__):
+            _start_lfos(child, phase_deg, seen)
 
 
 def to_mono(stereo: np.ndarray) -> np.ndarray:

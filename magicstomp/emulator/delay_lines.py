@@ -339,10 +339,11 @@ class Lfo:
         self.increment = self.rate_hz / sample_rate
         self.phase0 = (float(phase_deg) / 360.0) % 1.0
         self.table = _wave_table(waveform)
+        self.start_n = 0          # samples the LFO has run before the first output (render option)
         self.reset()
 
     def reset(self) -> None:
-        self._n = 0
+        self._n = self.start_n
 
     def peek(self, n: int, *, offset: float = 0.0, scale: float = 1.0, out=None) -> np.ndarray:
         """The next ``n`` values as ``offset + scale * lfo`` (into ``out`` if given), without advancing."""
