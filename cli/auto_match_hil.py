@@ -111,7 +111,8 @@ def _effect_ref(text):
 @click.option("--midi-port", help="The unit's MIDI port (name part).")
 @click.option("--effect-type", help="Effect type id or name (default: suggested by the analysis).")
 @click.option("--optimizer", default=DEFAULT_OPTIMIZER, show_default=True,
-              help="Search strategy: ours, coordinate, grid, random, seed_coordinate.")
+              help="Search strategy: ours, coordinate, grid, random, seed_coordinate, "
+              "cma (CMA-ES), tpe (optuna TPE).")
 @click.option("--loss", "loss_name", default="match", show_default=True,
               help="Objective: match (level-matched multi-term) or seed (0.6 mel + 0.4 MFCC).")
 @click.option("--budget", type=click.IntRange(min=1), help=f"Takes in total "
