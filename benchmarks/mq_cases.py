@@ -76,7 +76,8 @@ def load_di(index: int) -> tuple:
         x = resample_poly(x, SAMPLE_RATE_HZ // g, int(sr) // g)
     n, hop = int(EXCERPT_S * SAMPLE_RATE_HZ), SAMPLE_RATE_HZ // 4
     if x.size > n:
-        energy = np.convolve(x ** 2, np.ones(n), mode="valid")[::hop]
+        cumulative = np.concatenate([[0.0], np.cumsum(x ** 2)])
+        energy = (cumulative[n:] - cumulative[:-n])[::hop]       # each window's energy
         start = int(np.argmax(energy)) * hop
         x = x[start:start + n]
     return name, x * (10 ** (-6 / 20) / np.max(np.abs(x)))
@@ -145,7 +146,12 @@ def _draw_init(patch, rng) -> None:
 
 
 def hidden_patch(kind: str, type_id: int, di: np.ndarray, rng) -> tuple:
-    """(patch, origin): the hidden patch of one case and where it came from."""
+    """(patch, origin, audible keys): the hidden patch of one case and where it came from.
+
+    A draw is taken again (up to 8 times) when its render is quieter than -50 dBFS or,
+    for a random draw, when fewer than 40 % of its fields are audible (a random filter
+    pair can mute a delay's repeats, leaving nothing to find).
+    """
     from magicstomp.emulator import render
     from magicstomp.emulator.audible import audible_keys
     from magicstomp.patch import Patch
@@ -164,10 +170,12 @@ def hidden_patch(kind: str, type_id: int, di: np.ndarray, rng) -> tuple:
             _draw_init(patch, rng)
         else:
             raise ValueError(f"unknown case kind {kind!r}; expected factory, random or init")
-        out = render(patch, di, SAMPLE_RATE_HZ)
-        if np.sqrt(np.mean(out ** 2)) > 10 ** (-50 / 20):      # not muted by the draw
-            return patch, origin
-    return patch, origin + " (quiet)"
+        if np.sqrt(np.mean(render(patch, di, SAMPLE_RATE_HZ) ** 2)) < 10 ** (-50 / 20):
+            continue
+        audible = audible_keys(patch, di, SAMPLE_RATE_HZ)
+        if kind != "random" or len(audible) >= 0.4 * len(patch.effect_type.params):
+            return patch, origin, audible
+    return patch, origin + " (redraws exhausted)", audible
 
 
 # -- errors ---------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def judge_session(pair_name: str, session: Path | None) -> dict:
     target = _mono(AUDIO / target_file)
     scores = {"bypass": judge(_mono(AUDIO / di_file), target, SAMPLE_RATE_HZ)}
     if session is not None:
-        for label, name in (("start", "_take_initial.wav"), ("final", "_take_optimized.wav")):
+        for label, name in (("start", "s_take_initial.wav"), ("final", "s_take_optimized.wav")):
             scores[label] = judge(_mono(session / name), target, SAMPLE_RATE_HZ)
     return scores
 
@@ -123,7 +123,7 @@ def run_pair(pair_name: str, *, optimizer: str = "ours", with_type: bool = False
         scores = judge_session(pair_name, session)
         info = {}
         if session is not None:
-            doc = json.loads((session / "_session.json").read_text())
+            doc = json.loads((session / "s_session.json").read_text())
             info = {k: doc.get(k) for k in ("effect_type", "takes", "initial_loss", "final_loss")}
     final = scores.get("final")
     return {"pair": pair_name, "optimizer": optimizer, "with_type": with_type,
