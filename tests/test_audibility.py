@@ -62,12 +62,12 @@ def test_projected_truth_takes_searched_fields_from_the_truth_and_the_rest_from_
     space = ParameterSpace("Amp Multi (Chorus)")
     start, truth = Patch.init("Amp Multi (Chorus)"), Patch.init("Amp Multi (Chorus)")
     truth.set("treble", 9.0).set("master_tone", 1.0).set("amplifier_type", "Lead 1")
-    truth.set("feedback_delay_time_ms", 2500.0)        # beyond the 1500 ms safety limit
+    truth.set("feedback_delay_time_ms", 10.0)          # below the 30 ms safety limit
     projected = projected_truth(truth, start, space)
     assert projected.get("treble") == 9.0
     assert projected.get("master_tone") == start.get("master_tone")   # not searched
     assert projected.get("amplifier_type") == start.get("amplifier_type")
-    assert projected.get("feedback_delay_time_ms") == pytest.approx(1500.0, abs=0.1)
+    assert projected.get("feedback_delay_time_ms") == pytest.approx(30.0, abs=0.1)
     screened = projected_truth(truth, start, space, extra_keys=("amplifier_type",))
     assert screened.get("amplifier_type") == "Lead 1"
     assert screened.get("master_tone") == start.get("master_tone")
