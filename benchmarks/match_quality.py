@@ -195,19 +195,25 @@ def main(argv=None) -> int:
     # ours' real pairs first, the baselines' last: a run stopped early keeps the headline
     jobs = pair_job[:len(ours_pairs)] + case_jobs + pair_job[len(ours_pairs):]
     run = {"t0": time.perf_counter(), "jobs": len(jobs), "args": args, "methods": methods,
-           "budget": budget, "results": []}
+           "budget": budget, "results": [], "failed": []}
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
             for done in as_completed([pool.submit(_run_job, job) for job in jobs]):
-                _record(run, *done.result())
+                _record(run, done.result)
     else:
         for job in jobs:
-            _record(run, *_run_job(job))
+            _record(run, lambda job=job: _run_job(job))
     print(markdown(_write(run)))
     return 0
 
 
-def _record(run: dict, kind: str, res: dict) -> None:
+def _record(run: dict, result) -> None:
+    try:
+        kind, res = result()
+    except Exception as exc:         # one broken job must not lose the others' results
+        print(f"job failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        run["failed"].append(f"{type(exc).__name__}: {exc}")
+        return
     _progress(kind, res)
     run["results"].append((kind, res))
     _write(run)                    # after every job: a run stopped early leaves its results
@@ -218,7 +224,8 @@ def _write(run: dict) -> dict:
     cases = sorted((r for k, r in run["results"] if k == "case"), key=lambda c: c["index"])
     pairs = [r for k, r in run["results"] if k == "pair"]
     doc = {"meta": {"cases": len(cases), "real_pair_runs": len(pairs),
-                    "complete": len(run["results"]) == run["jobs"], "budget_takes": run["budget"],
+                    "complete": len(run["results"]) == run["jobs"], "failed_jobs": run["failed"],
+                    "budget_takes": run["budget"],
                     "seed": args.seed, "quick": args.quick, "workers": args.workers,
                     "methods": {m: list(METHODS[m]) for m in methods},
                     "seconds": time.perf_counter() - run["t0"],

@@ -180,6 +180,15 @@ def markdown(doc: dict) -> str:
               f"{_fmt(ref['median_projected_x_floor'], '{:.1f}')}x; "
               f"{_fmt(ref['median_audible_fields'], '{:.0f}')} audible fields per case, of which "
               f"{_fmt(ref['median_searched_audible'], '{:.0f}')} are searched."]
+    pairs = [p for p in doc["real_pairs"] if p["optimizer"] == "ours"]
+    for typed, how in ((False, "default options, the way a user runs it"),
+                       (True, "the best-fitting effect type given")):
+        runs = [p for p in pairs if p["with_type"] == typed]
+        if runs:
+            refused = [p["pair"] for p in runs if p["refused"]]
+            lines.append(f"Real pairs, ours, {how}: the final take beats bypass on both judge "
+                         f"metrics in {sum(p['beats_bypass'] for p in runs)} of {len(runs)}"
+                         + (f" (refused: {', '.join(refused)})" if refused else "") + ".")
     if "ours" in s and s["ours"].get("share_best_final_loss") is not None:
         lines.append(f"Ours ends with a lower MatchLoss than every other method in "
                      f"{s['ours']['share_best_final_loss']:.0%} of the cases.")

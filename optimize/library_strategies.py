@@ -48,7 +48,9 @@ def cma_search(space, start, recorder, *, rng, sigma: float = 0.2, popsize: int 
 
     _check_positive("sigma", sigma, upper=1.0)
     _check_count("popsize", popsize)
-    x0 = np.clip(space.to_unit(start), 0.0, 1.0)
+    n = len(space.keys)
+    pad = max(0, 2 - n)              # cma needs 2 dimensions at least: a dummy one, ignored
+    x0 = np.concatenate([np.clip(space.to_unit(start), 0.0, 1.0), np.full(pad, 0.5)])
     pop = int(popsize) or None
     stale = 0
     while stale < MAX_STALE:
@@ -60,11 +62,12 @@ def cma_search(space, start, recorder, *, rng, sigma: float = 0.2, popsize: int 
         while not es.stop() and stale < MAX_STALE:
             seen = recorder.takes_used
             candidates = es.ask()
-            es.tell(candidates, [recorder.evaluate_unit(start, np.clip(c, 0.0, 1.0), "cma")
+            es.tell(candidates, [recorder.evaluate_unit(start, np.clip(c[:n], 0.0, 1.0), "cma")
                                  for c in candidates])
             stale = stale + 1 if recorder.takes_used == seen else 0
         log.debug("cma: stopped (%s); restarting from the best", es.stop())
-        x0 = np.clip(space.to_unit(recorder.best_patch), 0.0, 1.0)
+        x0 = np.concatenate([np.clip(space.to_unit(recorder.best_patch), 0.0, 1.0),
+                             np.full(pad, 0.5)])
         pop = 2 * (pop or es.popsize)
 
 
