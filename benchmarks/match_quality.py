@@ -177,6 +177,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-real", action="store_true", help="skip the real-pairs suite")
     ap.add_argument("--real-methods", default=None,
                     help="methods run on the real pairs (default: every method)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the jobs already in the output JSON and run only the others")
     ap.add_argument("--out", default=str(RESULTS / "match_quality"), help="path without extension")
     args = ap.parse_args(argv)
     methods = tuple(m for m in args.methods.split(",") if m)
@@ -192,10 +194,11 @@ def main(argv=None) -> int:
                 for p, o, w in ours_pairs + other_pairs]
     case_jobs = [("case", (i, spec), {"seed": args.seed, "budget": budget, "methods": methods})
                  for i, spec in enumerate(specs)]
-    # ours' real pairs first, the baselines' last: a run stopped early keeps the headline
-    jobs = pair_job[:len(ours_pairs)] + case_jobs + pair_job[len(ours_pairs):]
+    jobs = pair_job[:len(ours_pairs)] + _interleave(case_jobs, pair_job[len(ours_pairs):])
     run = {"t0": time.perf_counter(), "jobs": len(jobs), "args": args, "methods": methods,
            "budget": budget, "results": [], "failed": []}
+    if args.resume:
+        jobs = _resume(run, jobs, Path(args.out).with_suffix(".json"))
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
             for done in as_completed([pool.submit(_run_job, job) for job in jobs]):
@@ -205,6 +208,41 @@ def main(argv=None) -> int:
             _record(run, lambda job=job: _run_job(job))
     print(markdown(_write(run)))
     return 0
+
+
+def _interleave(case_jobs: list, pair_jobs: list) -> list:
+    """Cases of the three kinds in turn, the baselines' pairs spread among them: a run
+    stopped early keeps a sample of every kind (ours' real pairs run first, the headline)."""
+    kinds = [job[1][1][0] for job in case_jobs]
+    rank = {i: (kinds[:i].count(kinds[i]) / kinds.count(kinds[i]), i)
+            for i in range(len(case_jobs))}
+    cases = [case_jobs[i] for i in sorted(rank, key=rank.get)]
+    out, every = [], max(1, len(cases) // max(1, len(pair_jobs)))
+    pairs = list(pair_jobs)
+    for n, job in enumerate(cases, 1):
+        out.append(job)
+        if n % every == 0 and pairs:
+            out.append(pairs.pop(0))
+    return out + pairs
+
+
+def _job_key(kind: str, args: tuple, kwargs: dict) -> tuple:
+    if kind == "case":
+        return ("case", args[0])
+    return ("pair", args[0], kwargs["optimizer"], kwargs["with_type"])
+
+
+def _resume(run: dict, jobs: list, path: Path) -> list:
+    """Load the finished jobs of an earlier run with the same options; the jobs left to run."""
+    if not path.exists():
+        return jobs
+    doc = json.loads(path.read_text())
+    done = {("case", c["index"]): ("case", c) for c in doc["cases"]}
+    done.update({("pair", p["pair"], p["optimizer"], p["with_type"]): ("pair", p)
+                 for p in doc["real_pairs"]})
+    run["t0"] -= doc["meta"]["seconds"]
+    run["results"] = [done[_job_key(*job)] for job in jobs if _job_key(*job) in done]
+    return [job for job in jobs if _job_key(*job) not in done]
 
 
 def _record(run: dict, result) -> None:
