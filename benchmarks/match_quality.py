@@ -1,31 +1,34 @@
-"""Match quality on hidden patches: the seed's search, random search and ours, side by side.
+"""Match quality v2: hidden patches that differ everywhere, errors over every audible field,
+real pairs against bypass, and library baselines at equal takes.
 
-Each case is a hidden random patch of one effect type (Amp Multi and
-Distortion Multi variants, delays, reverbs, modulations) rendered by the virtual
-Magicstomp on a 4 s excerpt of a real DI from ``tests/data/audio/``, through the
-re-amp imperfections of ``VirtualRig`` (noise at -70 dBFS, +/-0.3 dB gain wobble
-per take, residual latency jitter). Every method starts from the same starting
-patch and gets the same budget of takes:
+Synthetic cases (``mq_cases``): a hidden patch (factory preset re-drawn, random draw,
+or v1's init-plus-knobs) rendered on a 3 s excerpt of a real DI through the
+imperfect ``VirtualRig`` (noise -70 dBFS, +/-0.3 dB gain wobble, latency jitter).
+Every method starts from the same analysis-based patch, searches the same space
+(the type's default knobs) and gets the same number of takes:
 
-  seed    the seed's fixed-step coordinate search on the seed loss (faithful baseline)
-  random  equal-budget uniform random search on MatchLoss
-  ours    screening + echo-time/LFO-rate scans + staged adaptive pattern search on MatchLoss
+  seed    the original project's coordinate search (``seed_coordinate``) on its own loss
+  random  uniform random search on MatchLoss
+  cma     CMA-ES (``cma`` package) on MatchLoss
+  tpe     optuna's TPE on MatchLoss
+  ours    today's default search on MatchLoss (screening amp and cabinet, hints)
 
-Per case and method: loss reduction from the start, final loss as a multiple of
-the replicate floor (MatchLoss and seed loss, two fresh takes of the best patch),
-normalized parameter error over the parameters the audio can identify, takes
-to -50 % and to within 3x the floor, and the multi-resolution STFT distance of
-the noise-free renders. Results: ``benchmarks/results/match_quality.{json,md}``.
+Per case and method: normalized error over every field audible in the hidden
+patch (``magicstomp.emulator.audible.audible_keys``), over the original 11 knobs
+(multis), per section; amp model and cabinet right; the MatchLoss of the truth
+(replicate takes), of the projected truth (``optimize.diagnosis``), of the start
+and of the result, and the diagnosis; the judge's MR-STFT of the noise-free render.
 
-Run:  .venv/bin/python benchmarks/match_quality.py            (24 cases, 150 takes)
-      .venv/bin/python benchmarks/match_quality.py --quick    (6 cases, 60 takes)
+Real pairs (``mq_real_pairs``): the command as a user runs it, judged against bypass.
+
+Run:  .venv/bin/python benchmarks/match_quality.py            (31 cases, 150 takes, 7 pairs)
+      .venv/bin/python benchmarks/match_quality.py --quick    (3 cases, 30 takes, 1 pair)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -34,28 +37,19 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from magicstomp.patch import Patch  # noqa: E402
-from optimize.objective import MatchLoss, stft_power  # noqa: E402
+import mq_cases as mc  # noqa: E402
+import mq_real_pairs as rp  # noqa: E402
+from mq_report import markdown, summarise  # noqa: E402
 
-DATA = REPO / "tests" / "data"   # vendored reference recordings (tests/data/SOURCES.md)
-RESULTS = REPO / "benchmarks" / "results"
-SAMPLE_RATE_HZ = 44100
-EXCERPT_S = 4.0
-#: (file under tests/data/audio, excerpt start in s); all 44.1 kHz mono DIs.
-DI_FILES = (("di-cc0-jazz/jazz.flac", 2.0),
-            ("pair-gulmini-neuralfx/audio/input/001.flac", 1.0),
-            ("pair-gulmini-neuralfx/loop.flac", 0.5),
-            ("pair-gulmini-neuralfx/harmonics/clean.flac", 6.0))
-#: 24 cases: 8 multi variants, 4 delays, 2 reverbs, 4 modulations, 6 more multis.
-CASE_TYPES = (0x37, 0x38, 0x39, 0x3A, 0x3B, 0x3C, 0x3D, 0x3E, 0x0D, 0x0E, 0x11, 0x35,
-              0x09, 0x34, 0x12, 0x13, 0x15, 0x17, 0x37, 0x3B, 0x39, 0x3D, 0x3A, 0x3C)
-QUICK_TYPES = (0x37, 0x3B, 0x0D, 0x09, 0x12, 0x39)
-METHODS = (("seed", "seed_coordinate", "seed"), ("random", "random", "match"),
-           ("ours", "ours", "match"))
-IDENTIFY_DELTA = 0.1
+RESULTS = HERE / "results"
+SR = mc.SAMPLE_RATE_HZ
+#: label -> (strategy, loss the search optimizes)
+METHODS = {"seed": ("seed_coordinate", "seed"), "random": ("random", "match"),
+           "cma": ("cma", "match"), "tpe": ("tpe", "match"), "ours": ("ours", "match")}
+REMEASURES = 2
 
 
 def imperfections():
@@ -64,333 +58,237 @@ def imperfections():
                          latency_samples=256)
 
 
-def load_di(index: int) -> tuple[str, np.ndarray]:
-    import soundfile as sf
-    name, start_s = DI_FILES[index % len(DI_FILES)]
-    x, sr = sf.read(str(DATA / "audio" / name), dtype="float64", always_2d=True)
-    if sr != SAMPLE_RATE_HZ:
-        raise SystemExit(f"{name} is {sr} Hz; the benchmark expects {SAMPLE_RATE_HZ} Hz DIs")
-    x = x.mean(axis=1)
-    i0 = int(start_s * sr)
-    x = x[i0:i0 + int(EXCERPT_S * sr)]
-    return name, x * (10 ** (-6 / 20) / np.max(np.abs(x)))        # peak -6 dBFS
-
-
-def _hidden_raws(dim) -> list:
-    """Raw values a hidden patch may use for one dimension (musically plausible ranges)."""
-    from optimize.constraints import _is_delay_time, _is_feedback
-    p, key = dim.param, dim.key
-    raws = list(range(dim.lo_raw, dim.hi_raw + 1))
-    if _is_delay_time(p):
-        lo, hi = 80.0, 700.0
-    elif _is_feedback(p):
-        lo, hi = 10.0, 60.0
-    elif key.startswith("reverb_time"):
-        lo, hi = 0.8, 4.0
-    else:
-        span = dim.hi_raw - dim.lo_raw
-        low_u = 0.35 if ("level" in key or "mix" in key or "depth" in key) else 0.15
-        return [r for r in raws if low_u <= (r - dim.lo_raw) / span <= 0.85]
-    keep = [r for r in raws if isinstance(p.to_physical(r), (int, float))
-            and lo <= p.to_physical(r) <= hi]
-    return keep or raws
-
-
-def make_case(index: int, *, types=CASE_TYPES, seed: int = 0) -> dict:
-    """Case ``index`` of ``types``: its type, DI excerpt, hidden patch and starting patch."""
+def make_case(index: int, spec: tuple, seed: int) -> dict:
+    from magicstomp.patch import Patch
     from optimize.constraints import ParameterSpace
-    from optimize.screening import discrete_keys
-    type_id = types[index % len(types)]
+    kind, type_id = spec
     rng = np.random.default_rng([seed, index])
-    di_name, di = load_di(index + index // len(DI_FILES))
-    space = ParameterSpace(type_id)
-    hidden = Patch.init(type_id)
-    for dim in space.dimensions:
-        hidden.set_raw(dim.key, int(rng.choice(_hidden_raws(dim))))
-    for key in discrete_keys(type_id):
-        p = hidden.effect_type.param(key)
-        choices = [r for r in range(p.min_raw, p.max_raw + 1) if p.to_physical(r) != "Bypass"]
-        hidden.set_raw(key, int(rng.choice(choices)))
-    return {"index": index, "type_id": type_id, "type": hidden.effect_type.name,
-            "di": di_name, "audio": di, "space": space, "hidden": hidden,
-            "start": Patch.init(type_id), "seed": seed * 1000 + index}
+    di_name, di = mc.load_di(index + seed)
+    hidden, origin, audible = mc.hidden_patch(kind, type_id, di, rng)
+    return {"index": index, "kind": kind, "type_id": type_id, "type": hidden.effect_type.name,
+            "origin": origin, "audible": audible, "di": di_name, "audio": di, "hidden": hidden,
+            "space": ParameterSpace(type_id), "init": Patch.init(type_id),
+            "rig_seed": seed * 1000 + index}
 
 
 def start_patch(case: dict, target: np.ndarray):
-    """(patch, kind, hints): the analysis-based starting patch when the analysis is available
-    (else the init patch), and the analysis' hints for ours (echo-time candidates)."""
-    try:
-        from analyzers.heuristics import initial_patch
-        from magicstomp.neutral import to_patch
-    except ImportError:
-        return case["start"], "init patch (analysis not available)", {}
+    """(patch, hints): the analysis-based start (as the command builds it) and ours' hints."""
+    from analyzers.heuristics import initial_patch
+    from magicstomp.neutral import to_patch
     from optimize.hints import analysis_hints
-    neutral = initial_patch(target, SAMPLE_RATE_HZ, di=case["audio"])
-    patch = to_patch(neutral, case["type_id"])
-    patch = patch[0] if isinstance(patch, tuple) else patch
-    patch = case["space"].clip(patch)
-    return patch, "analysis", analysis_hints(case["space"], neutral.features, start=patch)
+    neutral = initial_patch(target, SR, di=case["audio"])
+    patch = case["space"].clip(to_patch(neutral, case["type_id"])[0])
+    return patch, analysis_hints(case["space"], neutral.features, start=patch)
 
 
-def mrstft_distance(x: np.ndarray, y: np.ndarray) -> float:
-    """auraloss-style MR-STFT distance of ``x`` from reference ``y``, RMS-matched.
-
-    Spectral convergence + log-magnitude L1 at FFT 2048/1024/512; magnitudes
-    are floored 60 dB below the reference's peak so that the rig's noise floor
-    (-70 dBFS) does not dominate silent cells.
-    """
-    x = x * (np.sqrt(np.mean(y ** 2)) / max(np.sqrt(np.mean(x ** 2)), 1e-12))
-    total = 0.0
-    for n_fft in (2048, 1024, 512):
-        mx, my = np.sqrt(stft_power(x, n_fft, n_fft // 4)), np.sqrt(stft_power(y, n_fft, n_fft // 4))
-        sc = np.linalg.norm(my - mx) / max(np.linalg.norm(my), 1e-12)
-        eps = 1e-3 * my.max() + 1e-12
-        logmag = np.mean(np.abs(np.log10(mx + eps) - np.log10(my + eps)))
-        total += sc + logmag
-    return float(total / 3)
-
-
-def _first_take(history, threshold: float):
-    best = math.inf
-    for take in history:
-        best = min(best, take.loss)
-        if best <= threshold:
-            return take.index
-    return None
-
-
-def run_case(index: int, *, types=CASE_TYPES, seed: int = 0, budget: int = 150,
-             identify: bool = True) -> dict:
-    """Run every method on case ``index`` of ``types`` and measure it.
-
-    ``identify=False`` skips the identifiability probes (no parameter error; faster).
-    """
-    from hil.rig import VirtualRig
+def _seed_loss(target):
     from optimize.loss import get_loss
-    from optimize.search import run_search
-    t0 = time.perf_counter()
-    case = make_case(index, types=types, seed=seed)
-    di, space, hidden = case["audio"], case["space"], case["hidden"]
-    clean = VirtualRig(SAMPLE_RATE_HZ)
-    noisy = VirtualRig(SAMPLE_RATE_HZ, imperfections=imperfections(), seed=case["seed"])
-    target, clean_target = noisy.render(hidden, di), clean.render(hidden, di)
-    losses = {"match": MatchLoss(target, SAMPLE_RATE_HZ, di=di), "seed": _seed_loss(get_loss, target)}
-    replicates = [noisy.render(hidden, di) for _ in range(2)]
-    floors = {name: float(np.mean([_total(f(r)) for r in replicates])) for name, f in losses.items()}
-    floor_mrstft = float(np.mean([mrstft_distance(r, clean_target) for r in replicates]))
-    identifiable, sens = (_identify(case, clean, clean_target, losses, floor_mrstft) if identify
-                          else ([], {"match": {}, "seed": {}}))
-    start, start_kind, hints = start_patch(case, target)
-    u_hidden = space.to_unit(hidden)
-    out = {"index": index, "type": case["type"], "type_id": f"0x{case['type_id']:02X}",
-           "di": case["di"], "start": start_kind, "keys": list(space.keys),
-           "identifiable": identifiable, "floor": floors, "floor_mrstft": floor_mrstft,
-           "sensitivity": sens, "hidden": _show(hidden, space), "methods": {}}
-    for m_index, (label, strategy, loss_name) in enumerate(METHODS):
-        rig = VirtualRig(SAMPLE_RATE_HZ, imperfections=imperfections(),
-                         seed=case["seed"] * 10 + m_index + 1)
-        loss = losses[loss_name]
-        opts = {"hints": hints} if strategy == "ours" else {}
-        result = run_search(strategy, space=space, start=start, budget_takes=budget, seed=seed,
-                            evaluate=lambda patch, rig=rig, loss=loss: loss(rig.render(patch, di)),
-                            **opts)
-        best = result.best_patch
-        finals = [rig.render(best, di) for _ in range(2)]
-        final = {name: float(np.mean([_total(f(x)) for x in finals])) for name, f in losses.items()}
-        u_best = space.to_unit(best)
-        errors = [abs(u_best[i] - u_hidden[i]) for i, k in enumerate(space.keys)
-                  if k in identifiable]
-        discrete = [k for k in ("amplifier_type", "distortion_type", "speaker_type")
-                    if k in best.effect_type.keys()]
-        out["methods"][label] = {
-            "strategy": strategy, "loss": loss_name, "takes": result.takes,
-            "initial_loss": result.initial_loss, "best_loss": result.best_loss,
-            "reduction_pct": result.improvement_pct,
-            "final": final, "final_x_floor": {k: final[k] / floors[k] for k in final},
-            "param_error": float(np.mean(errors)) if errors else None,
-            "discrete_correct": all(best.get_raw(k) == hidden.get_raw(k) for k in discrete),
-            "takes_to_half": _first_take(result.history, 0.5 * result.initial_loss),
-            "takes_to_3x_floor": _first_take(result.history, 3.0 * floors[loss_name]),
-            "mrstft": mrstft_distance(clean.render(best, di), clean_target),
-            "best": _show(best, space)}
-    out["seconds"] = time.perf_counter() - t0
-    return out
-
-
-def _seed_loss(get_loss, target):
     cls = get_loss("seed")
-    return cls(target, SAMPLE_RATE_HZ) if isinstance(cls, type) else cls
+    return cls(target, SR) if isinstance(cls, type) else cls
 
 
 def _total(value) -> float:
     return float(getattr(value, "total", value))
 
 
-def _show(patch, space) -> dict:
-    keys = list(space.keys) + [k for k in ("amplifier_type", "distortion_type", "speaker_type")
-                               if k in patch.effect_type.keys()]
-    return {k: patch.get(k) for k in keys}
+def run_case(index: int, spec: tuple, *, seed: int = 0, budget: int = 150,
+             methods=tuple(METHODS)) -> dict:
+    """Every method on one case, measured."""
+    from analyzers.judge import judge
+    from hil.rig import VirtualRig
+    from optimize.diagnosis import diagnose, projected_truth
+    from optimize.objective import MatchLoss
+    from optimize.screening import discrete_keys
+    from optimize.search import run_search
+    t0 = time.perf_counter()
+    case = make_case(index, spec, seed)
+    di, space, hidden = case["audio"], case["space"], case["hidden"]
+    clean = VirtualRig(SR)
+    noisy = VirtualRig(SR, imperfections=imperfections(), seed=case["rig_seed"])
+    target, clean_target = noisy.render(hidden, di), clean.render(hidden, di)
+    losses = {"match": MatchLoss(target, SR, di=di), "seed": _seed_loss(target)}
+
+    def measure(patch, rig):
+        takes = [rig.render(patch, di) for _ in range(REMEASURES)]
+        return {k: float(np.mean([_total(f(x)) for x in takes])) for k, f in losses.items()}
+
+    audible = case["audible"]
+    start, hints = start_patch(case, target)
+    screened = [k for k in discrete_keys(case["type_id"]) if k not in space.keys]
+    projected = projected_truth(hidden, start, space, extra_keys=screened)
+    ref = {"truth": measure(hidden, noisy), "projected": measure(projected, noisy),
+           "start": measure(start, noisy)}
+    out = {k: case[k] for k in ("index", "kind", "type", "origin", "di")}
+    out.update({"type_id": f"0x{case['type_id']:02X}", "keys": list(space.keys),
+                "audible": list(audible), "screened": screened, "losses": ref,
+                "start_errors": mc.errors(start, hidden, audible),
+                "projected_errors": mc.errors(projected, hidden, audible),
+                "hidden": hidden.values(), "methods": {}})
+    for m_index, label in enumerate(methods):
+        strategy, loss_name = METHODS[label]
+        rig = VirtualRig(SR, imperfections=imperfections(), seed=case["rig_seed"] * 10 + m_index)
+        opts = {"hints": hints} if strategy == "ours" else {}
+        t1 = time.perf_counter()
+        result = run_search(strategy, space=space, start=start, budget_takes=budget, seed=seed,
+                            evaluate=lambda p, rig=rig, f=losses[loss_name]: f(rig.render(p, di)),
+                            **opts)
+        best = result.best_patch
+        final = measure(best, rig)
+        out["methods"][label] = {
+            "takes": result.takes, "search_seconds": time.perf_counter() - t1,
+            "final": final, "x_truth": final["match"] / ref["truth"]["match"],
+            "diagnosis": diagnose(truth_loss=ref["truth"]["match"],
+                                  projected_loss=ref["projected"]["match"],
+                                  result_loss=final["match"]),
+            "errors": mc.errors(best, hidden, audible),
+            "judge_mrstft": judge(clean.render(best, di), clean_target, SR).mrstft,
+            "best": {k: best.get(k) for k in best.effect_type.keys()
+                     if best.get_raw(k) != hidden.get_raw(k)}}
+    out["seconds"] = time.perf_counter() - t0
+    return out
 
 
-def _identify(case, clean, clean_target, losses, floor_mrstft):
-    """Keys whose +/-0.1 move is audible above the replicate noise, and each loss's sensitivity."""
-    space, hidden, di = case["space"], case["hidden"], case["audio"]
-    u = space.to_unit(hidden)
-    base = {name: _total(f(clean_target)) for name, f in losses.items()}
-    identifiable, sens = [], {"match": {}, "seed": {}}
-    for i, key in enumerate(space.keys):
-        moves, deltas = [], {"match": [], "seed": []}
-        for sign in (1.0, -1.0):
-            v = u.copy()
-            v[i] = min(1.0, max(0.0, v[i] + sign * IDENTIFY_DELTA))
-            if v[i] == u[i]:
-                continue
-            x = clean.render(space.from_unit(hidden, v), di)
-            moves.append(mrstft_distance(x, clean_target))
-            for name, f in losses.items():
-                deltas[name].append(_total(f(x)) - base[name])
-        if moves and max(moves) > 2.0 * floor_mrstft:
-            identifiable.append(key)
-            for name in sens:
-                sens[name][key] = float(np.mean(deltas[name]))
-    return identifiable, sens
+def real_jobs(quick: bool, methods) -> tuple:
+    """(ours' jobs, the baselines' jobs) of the real-pairs suite: (pair, optimizer, with_type)."""
+    pairs = rp.QUICK_PAIRS if quick else tuple(rp.PAIRS)
+    ours = [(p, "ours", w) for p in pairs for w in ((False,) if quick else (False, True))
+            if "ours" in methods]
+    return ours, [(p, METHODS[m][0], False) for p in pairs for m in methods if m != "ours"]
 
 
-# -- summary -----------------------------------------------------------------
-def _median(values):
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    return float(np.median(values)) if values else None
-
-
-def _median_takes(values, budget):
-    return float(np.median([budget + 1 if v is None else v for v in values])) if values else None
-
-
-def _spread(sens: dict):
-    values = [abs(v) for v in sens.values()]
-    return max(values) / max(min(values), 1e-12) if len(values) >= 2 else None
-
-
-def summarise(cases: list, budget: int) -> dict:
-    summary = {}
-    for label, _, loss_name in METHODS:
-        rows = [c["methods"][label] for c in cases]
-        summary[label] = {
-            "loss": loss_name,
-            "median_reduction_pct": _median([r["reduction_pct"] for r in rows]),
-            "median_final_x_floor_match": _median([r["final_x_floor"]["match"] for r in rows]),
-            "median_final_x_floor_seed": _median([r["final_x_floor"]["seed"] for r in rows]),
-            "share_within_3x_floor_match": float(np.mean(
-                [r["final_x_floor"]["match"] <= 3.0 for r in rows])),
-            "median_param_error": _median([r["param_error"] for r in rows]),
-            "median_takes_to_half": _median_takes([r["takes_to_half"] for r in rows], budget),
-            "median_takes_to_3x_floor": _median_takes([r["takes_to_3x_floor"] for r in rows],
-                                                      budget),
-            "median_mrstft": _median([r["mrstft"] for r in rows]),
-            "share_discrete_correct": float(np.mean([r["discrete_correct"] for r in rows]))}
-    for metric in ("match", "seed", "mrstft"):
-        def value(row):
-            return row["mrstft"] if metric == "mrstft" else row["final"][metric]
-        wins = [all(value(c["methods"]["ours"]) < value(c["methods"][b]) for b in ("seed", "random"))
-                for c in cases]
-        summary["ours"][f"share_beats_both_{metric}"] = float(np.mean(wins))
-    summary["sensitivity_spread_median"] = {
-        name: _median([_spread(c["sensitivity"][name]) for c in cases]) for name in ("match", "seed")}
-    return summary
-
-
-def markdown(doc: dict) -> str:
-    s, meta = doc["summary"], doc["meta"]
-    budget = meta["budget_takes"]
-    lines = [f"# Match quality ({meta['cases']} cases, {budget} takes, seed {meta['seed']})", "",
-             f"Run {meta['date']} in {meta['seconds']:.0f} s on {meta['workers']} worker(s) "
-             f"({meta.get('cpu_count', '?')} cores, load average at the end "
-             f"{meta.get('load_average', '?')}; the machine is shared). "
-             "Final losses are means of two fresh takes of the best patch; floors are the "
-             "loss of replicate takes of the hidden patch. Takes counts start at take 0 "
-             f"(the starting patch); {budget + 1} = not reached.", "",
-             "| metric | seed (coordinate, seed loss) | random (MatchLoss) | ours (MatchLoss) |",
-             "| --- | --- | --- | --- |"]
-    rows = (("median loss reduction from start, own loss (%)", "median_reduction_pct", "{:.1f}"),
-            ("median final MatchLoss / floor", "median_final_x_floor_match", "{:.2f}"),
-            ("median final seed loss / floor", "median_final_x_floor_seed", "{:.2f}"),
-            ("share within 3x floor (MatchLoss)", "share_within_3x_floor_match", "{:.0%}"),
-            ("median normalized parameter error", "median_param_error", "{:.3f}"),
-            ("median takes to -50 % (own loss)", "median_takes_to_half", "{:.1f}"),
-            ("median takes to 3x floor (own loss)", "median_takes_to_3x_floor", "{:.1f}"),
-            ("median MR-STFT distance (noise-free)", "median_mrstft", "{:.3f}"),
-            ("share with amp/speaker choice right", "share_discrete_correct", "{:.0%}"))
-    for title, key, fmt in rows:
-        cells = [fmt.format(s[m][key]) if s[m][key] is not None else "-"
-                 for m in ("seed", "random", "ours")]
-        lines.append(f"| {title} | " + " | ".join(cells) + " |")
-    o = s["ours"]
-    spread = {k: ("-" if v is None else f"{v:.0f}") for k, v in s["sensitivity_spread_median"].items()}
-    lines += ["", f"Ours beats both baselines in {o['share_beats_both_match']:.0%} of cases on "
-              f"MatchLoss, {o['share_beats_both_seed']:.0%} on the seed loss and "
-              f"{o['share_beats_both_mrstft']:.0%} on MR-STFT distance.",
-              f"Median sensitivity spread (largest / smallest loss rise for a 0.1 move of an "
-              f"identifiable knob): MatchLoss {spread['match']}:1, seed loss {spread['seed']}:1.",
-              "",
-              "| # | type | DI | start | identifiable | seed xF | random xF | ours xF | "
-              "seed err | random err | ours err | ours takes to -50 % |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for c in doc["cases"]:
-        m = c["methods"]
-        err = [("-" if m[k]["param_error"] is None else f"{m[k]['param_error']:.3f}")
-               for k in ("seed", "random", "ours")]
-        xf = [f"{m[k]['final_x_floor']['match']:.1f}" for k in ("seed", "random", "ours")]
-        lines.append(f"| {c['index']} | {c['type']} | {Path(c['di']).name} | {c['start']} | "
-                     f"{len(c['identifiable'])}/{len(c['keys'])} | " + " | ".join(xf) + " | "
-                     + " | ".join(err) + f" | {m['ours']['takes_to_half']} |")
-    lines.append("\nxF: final MatchLoss as a multiple of the replicate floor; err: mean |u - u_hidden| "
-                 "over the identifiable knobs (normalized 0..1).")
-    return "\n".join(lines) + "\n"
+def _run_job(job):
+    import resource
+    kind, args, kwargs = job
+    cpu0, child0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = run_case(*args, **kwargs) if kind == "case" else rp.run_pair(*args, **kwargs)
+    child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res["cpu_seconds"] = (time.process_time() - cpu0 + child1.ru_utime - child0.ru_utime
+                          + child1.ru_stime - child0.ru_stime)
+    return kind, res
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="6 cases, 60 takes")
-    ap.add_argument("--cases", type=int, default=None, help="number of cases (default 24, quick 6)")
-    ap.add_argument("--budget", type=int, default=None, help="takes per run (default 150, quick 60)")
+    ap.add_argument("--quick", action="store_true", help="3 cases, 30 takes, 1 real pair")
+    ap.add_argument("--budget", type=int, default=None, help="takes per run (150, quick 30)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", default=str(RESULTS / "match_quality"),
-                    help="output path without extension")
+    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated labels")
+    ap.add_argument("--no-real", action="store_true", help="skip the real-pairs suite")
+    ap.add_argument("--real-methods", default=None,
+                    help="methods run on the real pairs (default: every method)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the jobs already in the output JSON and run only the others")
+    ap.add_argument("--out", default=str(RESULTS / "match_quality"), help="path without extension")
     args = ap.parse_args(argv)
-    n_cases = args.cases or (len(QUICK_TYPES) if args.quick else len(CASE_TYPES))
-    budget = args.budget or (60 if args.quick else 150)
-    t0 = time.perf_counter()
-    types = QUICK_TYPES if args.quick else CASE_TYPES
-    jobs = dict(types=types, seed=args.seed, budget=budget)
+    methods = tuple(m for m in args.methods.split(",") if m)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        ap.error(f"unknown method(s) {', '.join(unknown)}; expected some of {', '.join(METHODS)}")
+    specs = mc.QUICK_CASES if args.quick else mc.CASES
+    budget = args.budget or (30 if args.quick else 150)
+    pair_budget = 10 if args.quick else None
+    real_methods = tuple(args.real_methods.split(",")) if args.real_methods else methods
+    ours_pairs, other_pairs = ([], []) if args.no_real else real_jobs(args.quick, real_methods)
+    pair_job = [("pair", (p,), {"optimizer": o, "with_type": w, "budget": pair_budget})
+                for p, o, w in ours_pairs + other_pairs]
+    case_jobs = [("case", (i, spec), {"seed": args.seed, "budget": budget, "methods": methods})
+                 for i, spec in enumerate(specs)]
+    jobs = pair_job[:len(ours_pairs)] + _interleave(case_jobs, pair_job[len(ours_pairs):])
+    run = {"t0": time.perf_counter(), "jobs": len(jobs), "args": args, "methods": methods,
+           "budget": budget, "results": [], "failed": []}
+    if args.resume:
+        jobs = _resume(run, jobs, Path(args.out).with_suffix(".json"))
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
-            futures = [pool.submit(run_case, i, **jobs) for i in range(n_cases)]
-            for done in as_completed(futures):
-                c = done.result()
-                print(f"done case {c['index']} {c['type']} ({c['seconds']:.0f} s)", file=sys.stderr,
-                      flush=True)
-            cases = [f.result() for f in futures]
+            for done in as_completed([pool.submit(_run_job, job) for job in jobs]):
+                _record(run, done.result)
     else:
-        cases = [run_case(i, **jobs) for i in range(n_cases)]
-    for c in cases:
-        print(f"case {c['index']:2d} {c['type']:28s} " + "  ".join(
-            f"{k} {v['final_x_floor']['match']:7.2f}xF err {v['param_error'] or 0:.3f}"
-            for k, v in c["methods"].items()) + f"  ({c['seconds']:.0f} s)", flush=True)
-    doc = {"meta": {"cases": n_cases, "budget_takes": budget, "seed": args.seed,
-                    "quick": args.quick, "workers": args.workers,
-                    "seconds": time.perf_counter() - t0,
-                    "load_average": [round(v, 2) for v in os.getloadavg()],
-                    "cpu_count": os.cpu_count(),
-                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                    "excerpt_s": EXCERPT_S, "methods": [list(m) for m in METHODS]},
-           "summary": summarise(cases, budget), "cases": cases}
+        for job in jobs:
+            _record(run, lambda job=job: _run_job(job))
+    print(markdown(_write(run)))
+    return 0
+
+
+def _interleave(case_jobs: list, pair_jobs: list) -> list:
+    """Cases of the three kinds in turn, the baselines' pairs spread among them: a run
+    stopped early keeps a sample of every kind (ours' real pairs run first, the headline)."""
+    kinds = [job[1][1][0] for job in case_jobs]
+    rank = {i: (kinds[:i].count(kinds[i]) / kinds.count(kinds[i]), i)
+            for i in range(len(case_jobs))}
+    cases = [case_jobs[i] for i in sorted(rank, key=rank.get)]
+    out, every = [], max(1, len(cases) // max(1, len(pair_jobs)))
+    pairs = list(pair_jobs)
+    for n, job in enumerate(cases, 1):
+        out.append(job)
+        if n % every == 0 and pairs:
+            out.append(pairs.pop(0))
+    return out + pairs
+
+
+def _job_key(kind: str, args: tuple, kwargs: dict) -> tuple:
+    if kind == "case":
+        return ("case", args[0])
+    return ("pair", args[0], kwargs["optimizer"], kwargs["with_type"])
+
+
+def _resume(run: dict, jobs: list, path: Path) -> list:
+    """Load the finished jobs of an earlier run with the same options; the jobs left to run."""
+    if not path.exists():
+        return jobs
+    doc = json.loads(path.read_text())
+    done = {("case", c["index"]): ("case", c) for c in doc["cases"]}
+    done.update({("pair", p["pair"], p["optimizer"], p["with_type"]): ("pair", p)
+                 for p in doc["real_pairs"]})
+    run["t0"] -= doc["meta"]["seconds"]
+    run["results"] = [done[_job_key(*job)] for job in jobs if _job_key(*job) in done]
+    return [job for job in jobs if _job_key(*job) not in done]
+
+
+def _record(run: dict, result) -> None:
+    try:
+        kind, res = result()
+    except Exception as exc:         # one broken job must not lose the others' results
+        print(f"job failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        run["failed"].append(f"{type(exc).__name__}: {exc}")
+        return
+    _progress(kind, res)
+    run["results"].append((kind, res))
+    _write(run)                    # after every job: a run stopped early leaves its results
+
+
+def _write(run: dict) -> dict:
+    args, methods = run["args"], run["methods"]
+    cases = sorted((r for k, r in run["results"] if k == "case"), key=lambda c: c["index"])
+    pairs = [r for k, r in run["results"] if k == "pair"]
+    doc = {"meta": {"cases": len(cases), "real_pair_runs": len(pairs),
+                    "complete": len(run["results"]) == run["jobs"], "failed_jobs": run["failed"],
+                    "budget_takes": run["budget"],
+                    "seed": args.seed, "quick": args.quick, "workers": args.workers,
+                    "methods": {m: list(METHODS[m]) for m in methods},
+                    "seconds": time.perf_counter() - run["t0"],
+                    "cpu_seconds": sum(r["cpu_seconds"] for _, r in run["results"]),
+                    "load_average_end": [round(v, 2) for v in os.getloadavg()],
+                    "cpu_count": os.cpu_count(), "excerpt_s": mc.EXCERPT_S,
+                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())},
+           "summary": summarise(cases, pairs, methods), "cases": cases, "real_pairs": pairs}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(doc, indent=1, default=str))
     out.with_suffix(".md").write_text(markdown(doc))
-    print(markdown(doc))
-    return 0
+    return doc
+
+
+def _progress(kind: str, res: dict) -> None:
+    if kind == "case":
+        text = "  ".join(f"{m} {r['errors']['all_audible'] or 0:.3f}/{r['x_truth']:.1f}x"
+                         for m, r in res["methods"].items())
+        print(f"case {res['index']:2d} {res['kind']:7s} {res['type']:27s} {text} "
+              f"({res['seconds']:.0f} s)", file=sys.stderr, flush=True)
+    else:
+        print(f"pair {res['pair']:17s} {res['optimizer']:15s} type={res['with_type']!s:5s} "
+              f"beats bypass {res['beats_bypass']} refused={res['refused'] is not None} "
+              f"({res['seconds']:.0f} s)", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

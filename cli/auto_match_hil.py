@@ -141,8 +141,8 @@ def _effect_ref(text):
               help="Start from your patch (.json/.syx) or a factory preset by name (e.g. "
               "TapeEcho) instead of the analysis' patch; its effect type is kept.")
 @click.option("--optimizer", default=DEFAULT_OPTIMIZER, show_default=True,
-              help="Search strategy: ours, coordinate, grid, random, or seed_coordinate (the "
-              "original project's search).")
+              help="Search strategy: ours, coordinate, grid, random, seed_coordinate (the "
+              "original project's search), cma (CMA-ES) or tpe (optuna TPE).")
 @click.option("--loss", "loss_name", default="match", show_default=True,
               help="Objective: match (level-matched multi-term) or seed (the original "
               "project's 0.6 log-mel + 0.4 MFCC).")

@@ -17,7 +17,9 @@ way, so the caller always gets a result holding the best patch so far.
 
 Strategies registered here: ``coordinate`` (the seed's +step/-step search with
 step halving) and ``grid`` (a full grid over the selected parameters). Others
-(``random``, ``ours``) live in :mod:`optimize.strategies`, imported on first use.
+(``random``, ``seed_coordinate``, ``ours``) live in :mod:`optimize.strategies`, and the
+library optimizers (``cma``, ``tpe``) in :mod:`optimize.library_strategies`; both are
+imported on first use.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from magicstomp.errors import ParameterError
 log = logging.getLogger(__name__)
 
 #: Modules imported on demand when a strategy name is not registered yet.
-_LAZY_STRATEGY_MODULES = ("optimize.strategies",)
+_LAZY_STRATEGY_MODULES = ("optimize.strategies", "optimize.library_strategies")
 
 
 @dataclass
