@@ -185,9 +185,10 @@ def section_of(key: str, type_id: int) -> str:
     from optimize.strategies import stage_of
     if type_id not in MULTI_TYPES:
         return _CATEGORY_SECTION.get(effect_type(type_id).category, "amp/tone")
-    if key.startswith(("gate", "compressor")):
+    param = effect_type(type_id).param(key)
+    if param.section == "dynamics":          # the parameter roles (magicstomp/data/param_roles.json)
         return "dynamics"
-    stage = stage_of(key)
+    stage = stage_of(param)
     return "amp/tone" if stage == "amp" else stage
 
 
