@@ -36,8 +36,9 @@ from pathlib import Path
 import numpy as np
 
 from magicstomp.errors import MagicstompError
+from magicstomp.midi_store import user_bank
 from magicstomp.patch import NAME_CHARS, NAME_OFFSET, Patch
-from magicstomp.sysex import (FAMILY_BULK, FAMILY_PARAMETER, FAMILY_REQUEST, SLOT_COUNT,
+from magicstomp.sysex import (FAMILY_BULK, FAMILY_PARAMETER, FAMILY_REQUEST,
                               PatchAssembler, is_edit_dump_request, message_kind,
                               parse_dump_request, parse_parameter_change, patch_messages)
 
@@ -48,13 +49,7 @@ _FAMILIES = {FAMILY_BULK, FAMILY_PARAMETER, FAMILY_REQUEST}
 
 def default_slots() -> list:
     """The user memory of a fresh virtual unit: Mono Delay init patches named ``User 01..99``."""
-    base = Patch.init(0x0D)
-    slots = []
-    for k in range(1, SLOT_COUNT + 1):
-        patch = base.copy()
-        patch.name = f"User {k:02d}"
-        slots.append(patch.to_payload())
-    return slots
+    return user_bank(Patch.init(0x0D))
 
 
 class UnitState:

@@ -50,17 +50,22 @@ class SlotWriteError(MidiError):
         self.slots = list(slots)
 
 
-def empty_bank() -> list:
-    """99 user slots holding the init patch (3 Band Parametric EQ, flat), named ``User NN``."""
-    base = Patch.init("3 Band Parametric EQ")
-    for key in ("eq_gain_1_db", "eq_gain_2_db", "eq_gain_3_db"):
-        base.set(key, 0.0)
+def user_bank(base: Patch) -> list:
+    """99 payloads of ``base``, named ``User 01`` .. ``User 99`` (a bank of fresh user slots)."""
     out = []
     for k in range(1, SLOT_COUNT + 1):
         patch = base.copy()
         patch.name = f"User {k:02d}"
         out.append(patch.to_payload())
     return out
+
+
+def empty_bank() -> list:
+    """99 user slots holding the init patch (3 Band Parametric EQ, flat), named ``User NN``."""
+    base = Patch.init("3 Band Parametric EQ")
+    for key in ("eq_gain_1_db", "eq_gain_2_db", "eq_gain_3_db"):
+        base.set(key, 0.0)
+    return user_bank(base)
 
 
 def bank_with_slot(payloads, patch: Patch, slot: int) -> list:
