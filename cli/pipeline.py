@@ -216,7 +216,7 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
     plan = _plan(opts, default_budget)     # usage errors first: one line, nothing before it
     log.info("starting: %s ...", "the hardware rig" if opts["rig"] == "hardware" else
              "the virtual Magicstomp (the first run after installing also compiles its DSP "
-             "kernels: about 20 s more)")
+             "kernels: about 30 s more)")
     name = sanitize_session_name(opts["session_name"])
     hardware = opts["rig"] == "hardware"
     sample_rate = opts["sample_rate"] or (HARDWARE_RATE_HZ if hardware else virtual_rate_hz)
