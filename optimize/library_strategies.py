@@ -7,7 +7,8 @@ from the recorder's cache without a take.
 
 cma  CMA-ES (``cma`` package, bounds 0..1) from the start, initial step
      ``sigma`` (0.2 of the range); restarted from the best point with a doubled
-     population when it stops early, until the budget is spent.
+     population (at most MAX_POPSIZE) when it stops early, until the budget is
+     spent or MAX_STALE generations in a row measure nothing new.
 tpe  optuna's Tree-structured Parzen Estimator (multivariate), the start as
      its first trial, ``n_startup`` random trials, then the model's proposals;
      integer raw values per field, so no two trials of one patch are drawn twice
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 #: Generations (cma) or trials (tpe) in a row that measure nothing new before giving up:
 #: every candidate snapped to a patch already measured, so the space is exhausted.
 MAX_STALE = 50
+#: cma's population after restarts (doubled each time) stops growing here: a small space
+#: whose last unmeasured patches trickle in would otherwise double it without end.
+MAX_POPSIZE = 64
 
 
 @register_strategy("cma")
@@ -68,7 +72,7 @@ def cma_search(space, start, recorder, *, rng, sigma: float = 0.2, popsize: int 
         log.debug("cma: stopped (%s); restarting from the best", es.stop())
         x0 = np.concatenate([np.clip(space.to_unit(recorder.best_patch), 0.0, 1.0),
                              np.full(pad, 0.5)])
-        pop = 2 * (pop or es.popsize)
+        pop = min(2 * (pop or es.popsize), MAX_POPSIZE)
 
 
 @register_strategy("tpe")

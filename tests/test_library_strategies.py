@@ -53,3 +53,16 @@ def test_a_one_knob_space_ends_when_exhausted():
                         evaluate=lambda p: float(p.get_raw("hi_freq_ratio")))
     assert result.stopped == "converged" and result.takes <= 11
     assert result.best_patch.get_raw("hi_freq_ratio") == space.dimensions[0].lo_raw
+
+
+def test_cma_ends_on_a_small_space_whose_last_patches_trickle_in():
+    """A one-knob space of about a hundred values (Spring Reverb's level): restarts doubled
+    cma's population without end and the run never finished (benchmark v2's case 23)."""
+    space = ParameterSpace("Spring Reverb", ["reverb_level"])
+    d = space.dimensions[0]
+    start = Patch.init("Spring Reverb")
+    result = run_search("cma", space=space, start=start, budget_takes=5000, seed=0,
+                        evaluate=lambda p: abs(p.get_raw("reverb_level") - 37) / 100)
+    assert result.stopped == "converged"
+    assert result.takes <= d.hi_raw - d.lo_raw + 2             # each patch at most once
+    assert result.best_patch.get_raw("reverb_level") == 37
