@@ -193,7 +193,7 @@ def test_full_virtual_run_as_a_script(audio_pair, tmp_path):
 def test_ctrl_c_leaves_a_valid_session_with_the_best_patch_so_far(audio_pair, tmp_path):
     cmd = [sys.executable, "-m", "cli.auto_match_hil",
            *_args(audio_pair, tmp_path, "cut", "--optimize", "--optimizer", "random",
-                  "--budget", "500", "--verbose")]   # random runs to its budget: no early stop
+                  "--budget", "5000", "--verbose")]  # random runs to its budget: no early stop
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=_subprocess_env())
     takes_seen = 0
@@ -208,8 +208,8 @@ def test_ctrl_c_leaves_a_valid_session_with_the_best_patch_so_far(audio_pair, tm
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
-    rows = check_session(tmp_path / "cut", "cut", budget=500, improved=False)
-    assert 4 <= len(rows) < 500
+    rows = check_session(tmp_path / "cut", "cut", budget=5000, improved=False)
+    assert 4 <= len(rows) < 5000
     report = (tmp_path / "cut" / "cut_report.txt").read_text()
     assert "Stopped: interrupted" in report
 
