@@ -195,7 +195,8 @@ def test_ctrl_c_leaves_a_valid_session_with_the_best_patch_so_far(audio_pair, tm
            *_args(audio_pair, tmp_path, "cut", "--optimize", "--optimizer", "random",
                   "--budget", "5000", "--verbose")]  # random runs to its budget: no early stop
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_subprocess_env())
+                            text=True, env=_subprocess_env(),   # SIGINT as in a terminal, even
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # under nohup
     takes_seen = 0
     deadline = time.monotonic() + 240
     while takes_seen < 4 and time.monotonic() < deadline:
