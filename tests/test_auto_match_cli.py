@@ -194,9 +194,11 @@ def test_ctrl_c_leaves_a_valid_session_with_the_best_patch_so_far(audio_pair, tm
     cmd = [sys.executable, "-m", "cli.auto_match_hil",
            *_args(audio_pair, tmp_path, "cut", "--optimize", "--optimizer", "random",
                   "--budget", "5000", "--verbose")]  # random runs to its budget: no early stop
+    def sigint_as_in_a_terminal():           # under nohup the child would inherit SIG_IGN
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_subprocess_env(),   # SIGINT as in a terminal, even
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # under nohup
+                            text=True, env=_subprocess_env(), preexec_fn=sigint_as_in_a_terminal)
     takes_seen = 0
     deadline = time.monotonic() + 240
     while takes_seen < 4 and time.monotonic() < deadline:
