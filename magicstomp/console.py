@@ -81,24 +81,28 @@ def run_one_line(super_main: Callable, *, usage_hint: Callable[[click.UsageError
         sys.exit(rv if isinstance(rv, int) else 0)
     except SystemExit as exc:
         if main_kwargs.get("prog_name") is None:   # a real process (test runners name it)
-            _exit_now_after_audio_fault(exc.code)
+            _exit_now_after_device_fault(exc.code)
         raise
 
 
-def _exit_now_after_audio_fault(code) -> None:
-    """Leave at once (``os._exit``, after flushing) when an audio device failed in this run.
+def _exit_now_after_device_fault(code) -> None:
+    """Leave at once (``os._exit``, after flushing) when an audio or MIDI device failed.
 
-    PortAudio's JACK client and libjack's threads are then in an unknown state, and
-    the interpreter's normal finalisation (``Pa_Terminate``, libjack's destructors) can
-    crash the process with SIGSEGV or SIGABRT after the session was written and the
-    error printed. Everything the run owns is already on disk. (``hil.io`` is looked up,
-    not imported: this module is below it.)
+    PortAudio's JACK client, rtmidi's ports and libjack's threads are then in an
+    unknown state, and the interpreter's normal finalisation (``Pa_Terminate``,
+    libjack's and rtmidi's destructors) can crash the process with SIGSEGV or SIGABRT,
+    or block for minutes on a stalled JACK server, after the session was written and
+    the error printed. Everything the run owns is already on disk. (``hil.io`` is
+    looked up, not imported: this module is below it.)
     """
     io_module = sys.modules.get("hil.io")
-    if io_module is None or not io_module.audio_fault_seen():
+    midi_module = sys.modules.get("magicstomp.midi")
+    audio_fault = io_module is not None and io_module.audio_fault_seen()
+    if not audio_fault and not (midi_module is not None and midi_module.midi_fault_seen()):
         return
     code = code if isinstance(code, int) else (0 if code is None else 1)
-    io_module.release_audio()           # close PortAudio's JACK client when that is safe
+    if audio_fault:
+        io_module.release_audio()       # close PortAudio's JACK client when that is safe
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

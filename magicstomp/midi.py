@@ -52,6 +52,17 @@ PACING_MS = 70          # between messages of a patch (MagicstompFrenzy's proven
 SETTLE_S = 0.05
 POLL_S = 0.001
 _ABANDONED: list = []     # ports let go of without closing (see MagicstompMidi.abandon)
+_FAULTS: list = []        # MIDI library calls that failed in this process (see midi_fault_seen)
+
+
+def midi_fault_seen() -> bool:
+    """True when a MIDI library call failed or a port was abandoned in this process.
+
+    The MIDI library's objects may then belong to a stalled JACK server, and their
+    destructors at interpreter exit can block for minutes, holding the GIL; a command
+    leaves with ``os._exit`` instead (:func:`magicstomp.console.run_one_line`).
+    """
+    return bool(_FAULTS or _ABANDONED)
 
 
 def _backend():
@@ -76,6 +87,7 @@ def _midi_call(what: str, func, *args, **kwargs):
         if isinstance(exc, MidiError):
             raise
         text = " ".join(str(exc).split()) or type(exc).__name__
+        _FAULTS.append(what)
         raise MidiError(f"could not {what} ({text}); check that the Magicstomp is connected "
                         "by USB and its MIDI driver is installed (under JACK: is jackd running?)"
                         ) from None
@@ -83,7 +95,21 @@ def _midi_call(what: str, func, *args, **kwargs):
 
 def list_ports() -> dict:
     """MIDI port names: ``{"inputs": [...], "outputs": [...]}``."""
-    backend = _backend()
+    return _port_names(_backend())
+
+
+def _port_names(backend) -> dict:
+    """Both directions' port names; under JACK listed by a child with a deadline
+    (:mod:`magicstomp.midi_probe`: a stalled JACK server can deadlock the listing)."""
+    name = os.environ.get("MIDO_BACKEND", DEFAULT_BACKEND)
+    if "JACK" in name.upper() and hasattr(os, "fork"):
+        from .midi_probe import port_names_within
+        try:
+            return port_names_within(name, quiet=not logging.getLogger("magicstomp")
+                                     .isEnabledFor(logging.DEBUG))
+        except MidiError:
+            _FAULTS.append("list MIDI ports")
+            raise
     return {"inputs": list(_midi_call("list MIDI input ports", backend.get_input_names)),
             "outputs": list(_midi_call("list MIDI output ports", backend.get_output_names))}
 
@@ -161,15 +187,15 @@ class MagicstompMidi:
         if self.is_open:
             return self
         backend = _backend()
-        outputs = _midi_call("list MIDI output ports", backend.get_output_names)
-        inputs = _midi_call("list MIDI input ports", backend.get_input_names)
+        names = _port_names(backend)
+        outputs, inputs = names["outputs"], names["inputs"]
         out_name = resolve_port(self.port, outputs, "output")
         in_name = self._resolve_input(out_name, inputs)
         self._out = _midi_call(f"open MIDI output {out_name!r}", backend.open_output, out_name)
         try:
             self._in = _midi_call(f"open MIDI input {in_name!r}", backend.open_input, in_name)
         except MidiError:
-            self.close()
+            self.abandon()        # its server may be stalled: a close would block
             raise
         route_jack_messages()        # rtmidi's libjack: its thread chatter to the DEBUG log
         time.sleep(SETTLE_S)
