@@ -149,8 +149,8 @@ def candidate_types(neutral: NeutralPatch, *, max_candidates: int = DEFAULT_MAX_
     crest_drop = (neutral.features.get("derived") or {}).get("crest_drop_db") or 0.0
     if crest_drop >= COMPRESSION_CREST_DROP_DB:
         out.append((COMPRESSOR, f"crest factor {crest_drop:.1f} dB lower"))
-    if not heard and neutral.amp_gain < SOME_GAIN:
-        out.append((AMP_MULTI["chorus"], "multi: amp and every effect heard"))
+    out.append((AMP_MULTI[kind or "chorus"], "probe: a multi shapes tone, echo and reverb "
+                                             "at once"))
     out += [(t, "probe: the analysis may have missed it") for t in PROBES]
     seen, kept = set(), []
     for type_id, reason in out:

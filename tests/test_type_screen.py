@@ -137,6 +137,22 @@ def test_default_budget_and_candidates(clean_di):
     assert screen.evaluations <= DEFAULT_MAX_EVALUATIONS
 
 
+def test_a_clean_reverb_analysis_still_screens_a_multi():
+    """A clean acoustic guitar through a reverb (the steinmetz pair): the analysis hears no
+    gain and no echo, yet a multi (its reverb, delay and tone stack together) fits it
+    better than any single type (model loss 0.82 against Mono Delay's 1.08 on that pair),
+    so one multi is always among the candidates, ahead of the single-effect probes."""
+    neutral = NeutralPatch(reverb_decay_s=2.2, reverb_mix=0.5)
+    kept = candidate_types(neutral)
+    types = [t for t, _ in kept]
+    assert effect_type("Amp Multi (Chorus)").id in types
+    first_probe = min(i for i, (_, reason) in enumerate(kept) if reason.startswith("probe"))
+    assert types[first_probe] == effect_type("Amp Multi (Chorus)").id
+    phaser = candidate_types(NeutralPatch(mod_kind="phaser", reverb_decay_s=2.2,
+                                          reverb_mix=0.5))
+    assert effect_type("Amp Multi (Phaser)").id in [t for t, _ in phaser]
+
+
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "10"])
 def test_a_bad_budget_is_refused(clean_di, bad):
     with pytest.raises(ParameterError, match="max_evaluations"):
