@@ -53,7 +53,7 @@ def _mono(path: Path) -> np.ndarray:
 def best_type(pair_name: str) -> dict:
     """The emulated type whose analysis start scores the lowest MatchLoss on the pair."""
     from analyzers.heuristics import initial_patch
-    from cli.matching import load_pair
+    from optimize.pairs import load_pair
     from hil.rig import VirtualRig
     from magicstomp.emulator import EMULATED_TYPES
     from magicstomp.neutral import to_patch
