@@ -153,3 +153,39 @@ def test_the_plan_is_frozen_and_resolves_its_type():
         plan.seed = 4
     with pytest.raises(TypeError):
         plan.optimizer_options["x"] = 1
+
+
+def test_the_command_shows_both_budgets_in_the_session_the_report_and_the_summary(
+        pair, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.auto_match_hil import main
+
+    sf.write(str(tmp_path / "di.wav"), pair.di, RATE_HZ, subtype="FLOAT")
+    sf.write(str(tmp_path / "target.wav"), pair.target, RATE_HZ, subtype="FLOAT")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [str(tmp_path / "target.wav"), "--di-signal",
+                                       str(tmp_path / "di.wav"), "--out", str(out),
+                                       "--session-name", "s", "--optimize", "--budget", "5",
+                                       "--model-budget", "9", "--excerpt", "3"])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    doc = json.loads((out / "s" / "s_session.json").read_text())
+    assert doc["model_budget"] == 9 and doc["model_evaluations"] == 9
+    assert doc["model_evaluations_by_stage"] == {"type screen": 9}
+    assert doc["takes"] <= 5 and doc["budget_takes"] == 5 and doc["options"]["model_budget"] == 9
+    assert doc["final_loss"] <= doc["initial_loss"]
+    report = (out / "s" / "s_report.txt").read_text()
+    assert "Model evaluations: 9 of 9 (the virtual Magicstomp as a model, no take: type " \
+           "screen 9)" in report
+    assert ", 9 of 9 model evaluations" in result.stdout.splitlines()[0]
+
+
+def test_a_bad_model_budget_is_a_usage_error(tmp_path):
+    from click.testing import CliRunner
+
+    from cli.auto_match_hil import main
+
+    result = CliRunner().invoke(main, ["t.wav", "--di-signal", "d.wav", "--model-budget", "-4"])
+    assert result.exit_code == 2 and "--model-budget" in result.output
