@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import click
 
 from magicstomp.errors import CalibrationError, ParameterError
-from optimize.match_plan import MAX_BUDGET_TAKES, MatchPlan  # noqa: F401 (the CLI's limit)
+from optimize.match_plan import (DEFAULT_MODEL_BUDGET, MAX_BUDGET_TAKES,  # noqa: F401
+                                 MatchPlan)
 
 from .interrupts import quiet_from_now, sigterm_as_interrupt
 from .progress import Progress
@@ -63,7 +64,7 @@ def build_plan(opts: dict, default_budget: int) -> MatchPlan:
         start_patch=start[0] if start else None,
         start_label=start[1] if start else "--start-patch", optimize=bool(opts["optimize"]),
         optimizer=opts["optimizer"], budget_takes=budget,
-        max_iterations=opts["max_iterations"], model_budget=opts["model_budget"],
+        max_iterations=opts["max_iterations"], model_budget=opts.get("model_budget", DEFAULT_MODEL_BUDGET),
         seed=opts["seed"], residual_eq=not opts.get("no_residual_eq"),
         optimize_params=opts["optimize_params"], loss=opts["loss_name"],
         analyzer=opts["analyzer"], excerpt_s=opts["excerpt"],

@@ -15,6 +15,7 @@ Two budgets are kept apart (see README, "How a match runs"):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -221,6 +222,13 @@ class MatchPlan:
         elif self.optimize_params:        # the type comes from the screen: known names only
             check_names(list(self.optimize_params))
 
+    def __reduce__(self):           # picklable (for worker processes) despite the read-only maps
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values.update(optimizer_options=dict(self.optimizer_options),
+                      loss_options=dict(self.loss_options),
+                      effect_type=None if self.effect_type is None else self.effect_type.id)
+        return (_plan_from, (values,))
+
     # -- derived ---------------------------------------------------------------------------
     @property
     def strategy(self) -> str:
@@ -257,3 +265,8 @@ class MatchPlan:
                 "loss": self.loss, "analyzer": self.analyzer, "excerpt_s": self.excerpt_s,
                 "model_variant": None if self.model_variant is None
                 else self.model_variant.to_dict()}
+
+
+def _plan_from(values: dict) -> MatchPlan:
+    """Unpickle a :class:`MatchPlan` (checked again)."""
+    return MatchPlan(**values)

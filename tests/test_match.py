@@ -155,6 +155,15 @@ def test_the_plan_is_frozen_and_resolves_its_type():
         plan.optimizer_options["x"] = 1
 
 
+def test_the_plan_pickles_for_worker_processes():
+    import pickle
+
+    plan = MatchPlan(effect_type="Mono Delay", optimizer="cma", optimizer_options={"sigma": 0.3},
+                     model_variant=UnitVariant.draw(2), optimize_params=["mix_pct"])
+    again = pickle.loads(pickle.dumps(plan))
+    assert again == plan and dict(again.optimizer_options) == {"sigma": 0.3}
+
+
 def test_the_command_shows_both_budgets_in_the_session_the_report_and_the_summary(
         pair, tmp_path):
     import json
