@@ -1,11 +1,15 @@
-"""Real pairs of the match-quality benchmark: the command as a user runs it, judged independently.
+"""Real pairs of the match-quality benchmark: the command's match as a user runs it, judged
+independently.
 
-Each vendored pair (DI + processed recording) is matched by the real command,
+Each vendored pair (DI + processed recording) is matched in-process by the
+library's ``optimize.match.match`` with the options of
 ``auto_match_hil TARGET --di-signal DI --optimize`` (default options: virtual rig,
-effect type suggested by the analysis, 40 takes), once per method (``--optimizer``;
+effect type chosen by measurement, 40 takes), once per method (``--optimizer``;
 the seed's search with ``--loss seed``), and ``ours`` once more with the
-best-fitting effect type given (``--effect-type``). A pair the command refuses
-(exit status 1) counts as not beating bypass and is reported as refused.
+best-fitting effect type given (``--effect-type``). A pair the match refuses
+(a toolkit error: the command's exit status 1) counts as not beating bypass and is
+reported as refused. ``command_seconds`` is the match's time (loading, analysis,
+search and the two full-length takes; no session files).
 
 The judge (:mod:`analyzers.judge`, no code shared with the search's loss) scores,
 against the original target file: bypass (the unprocessed DI), the session's
@@ -17,10 +21,6 @@ starting patch for that type) has the lowest MatchLoss on the aligned pair.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -53,7 +53,7 @@ def _mono(path: Path) -> np.ndarray:
 def best_type(pair_name: str) -> dict:
     """The emulated type whose analysis start scores the lowest MatchLoss on the pair."""
     from analyzers.heuristics import initial_patch
-    from cli.matching import load_pair
+    from optimize.pairs import load_pair
     from hil.rig import VirtualRig
     from magicstomp.emulator import EMULATED_TYPES
     from magicstomp.neutral import to_patch
@@ -71,64 +71,62 @@ def best_type(pair_name: str) -> dict:
             "ranking": [f"0x{t:02X}" for t in sorted(scores, key=scores.get)[:5]]}
 
 
-def run_command(pair_name: str, out_dir: Path, session: str, *, optimizer: str = "ours",
-                effect_type=None, budget=None) -> dict:
-    """Run ``auto_match_hil`` on a pair; the session folder or the refusal's message."""
+def run_match(pair_name: str, *, optimizer: str = "ours", effect_type=None,
+              budget=None) -> dict:
+    """Match a pair in-process as ``auto_match_hil TARGET --di-signal DI --optimize`` does
+    (``optimize.match.match`` with the command's defaults: virtual rig at 44.1 kHz, 40
+    takes, seed 0; ``--loss seed`` for the seed's search): the full-length takes of the
+    start and the best patch, or the refusal's message."""
+    from hil.rig import VirtualRig
+    from magicstomp.errors import MagicstompError
+    from optimize.match import match
+    from optimize.match_plan import MatchPlan
+    from optimize.match_stages import render_full
+    from optimize.pairs import load_pair
+
     target, di = PAIRS[pair_name]
-    args = [str(AUDIO / target), "--di-signal", str(AUDIO / di), "--optimize",
-            "--out", str(out_dir), "--session-name", session, "--force",
-            "--optimizer", optimizer, "--seed", "0"]
-    if optimizer == "seed_coordinate":
-        args += ["--loss", "seed"]
-    if effect_type is not None:
-        args += ["--effect-type", str(effect_type)]
-    if budget is not None:
-        args += ["--budget", str(budget)]
-    code = "import sys; from cli.auto_match_hil import main; sys.exit(main())"
-    env = dict(os.environ, PYTHONPATH=str(REPO), MPLBACKEND="Agg")
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          cwd=str(REPO), env=env)
-    out = {"exit": proc.returncode, "seconds": time.perf_counter() - t0}
-    if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        out["refused"] = lines[-1] if lines else f"exit status {proc.returncode}"
-        return out
-    out["session"] = out_dir / session
-    return out
+    try:
+        plan = MatchPlan(effect_type=effect_type, optimizer=optimizer, budget_takes=budget,
+                         seed=0, loss="seed" if optimizer == "seed_coordinate" else "match")
+        pair = load_pair(AUDIO / target, AUDIO / di, sample_rate=SAMPLE_RATE_HZ)
+        with VirtualRig(sample_rate=SAMPLE_RATE_HZ) as rig:
+            found = match(plan, pair, rig)
+            takes = {"start": render_full(rig, found.start, pair.di),
+                     "final": render_full(rig, found.best_patch, pair.di)}
+    except MagicstompError as exc:     # what the command refuses with exit status 1
+        return {"seconds": time.perf_counter() - t0, "refused": str(exc)}
+    best = found.best_patch.effect_type
+    info = {"effect_type": {"id": best.id, "name": best.name}, "takes": found.takes,
+            "model_evaluations": found.model_evaluations,
+            "initial_loss": found.initial_loss, "final_loss": found.best_loss}
+    return {"seconds": time.perf_counter() - t0, "takes_audio": takes, "info": info}
 
 
-def judge_session(pair_name: str, session: Path | None) -> dict:
+def judge_takes(pair_name: str, takes: dict | None) -> dict:
     """Judge scores of bypass, start and final take against the original target."""
     from analyzers.judge import judge
     target_file, di_file = PAIRS[pair_name]
     target = _mono(AUDIO / target_file)
     scores = {"bypass": judge(_mono(AUDIO / di_file), target, SAMPLE_RATE_HZ)}
-    if session is not None:
-        for label, name in (("start", "s_take_initial.wav"), ("final", "s_take_optimized.wav")):
-            scores[label] = judge(_mono(session / name), target, SAMPLE_RATE_HZ)
+    for label, take in (takes or {}).items():
+        scores[label] = judge(np.asarray(take, dtype=np.float64), target, SAMPLE_RATE_HZ)
     return scores
 
 
 def run_pair(pair_name: str, *, optimizer: str = "ours", with_type: bool = False,
              budget=None) -> dict:
-    """One real-pair job: (best type,) the command, the judge."""
-    import json
+    """One real-pair job: (best type,) the match, the judge."""
     t0 = time.perf_counter()
     fit = best_type(pair_name) if with_type else None
-    with tempfile.TemporaryDirectory(prefix="mq-pair-") as tmp:
-        run = run_command(pair_name, Path(tmp), "s", optimizer=optimizer, budget=budget,
-                          effect_type=None if fit is None else fit["type_id"])
-        session = run.get("session")
-        scores = judge_session(pair_name, session)
-        info = {}
-        if session is not None:
-            doc = json.loads((session / "s_session.json").read_text())
-            info = {k: doc.get(k) for k in ("effect_type", "takes", "initial_loss", "final_loss")}
+    run = run_match(pair_name, optimizer=optimizer, budget=budget,
+                    effect_type=None if fit is None else fit["type_id"])
+    scores = judge_takes(pair_name, run.get("takes_audio"))
     final = scores.get("final")
     return {"pair": pair_name, "optimizer": optimizer, "with_type": with_type,
             "best_type": None if fit is None else {**fit, "type_id": f"0x{fit['type_id']:02X}"},
-            "refused": run.get("refused"), "command_seconds": run["seconds"], **info,
+            "refused": run.get("refused"), "command_seconds": run["seconds"],
+            **run.get("info", {}),
             "scores": {k: v.to_dict() for k, v in scores.items()},
             "beats_bypass": bool(final is not None and final.beats(scores["bypass"])),
             "seconds": time.perf_counter() - t0}

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analyzers.heuristics import initial_patch  # noqa: E402
-from cli.matching import choose_excerpt, load_pair  # noqa: E402
+from optimize.pairs import choose_excerpt, load_pair  # noqa: E402
 from magicstomp.effects import effect_type  # noqa: E402
 from magicstomp.emulator import render, to_mono  # noqa: E402
 from magicstomp.neutral import suggest_effect_type, to_patch  # noqa: E402

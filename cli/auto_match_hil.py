@@ -31,6 +31,7 @@ import click  # noqa: E402
 from cli.common import (EXIT_INTERRUPTED, FiniteFloatRange, handle_errors,  # noqa: E402
                         run_one_line, setup_logging, verbose_option)
 from cli.pipeline import MAX_BUDGET_TAKES, run_match  # noqa: E402
+from optimize.match_plan import DEFAULT_MODEL_BUDGET, MAX_MODEL_BUDGET  # noqa: E402
 
 log = logging.getLogger("magicstomp.auto_match")
 
@@ -148,6 +149,10 @@ def _effect_ref(text):
               "project's 0.6 log-mel + 0.4 MFCC).")
 @click.option("--budget", type=click.IntRange(1, MAX_BUDGET_TAKES), help=f"Takes in total "
               f"(default {DEFAULT_BUDGET_TAKES}, take 0 = the starting patch included).")
+@click.option("--model-budget", type=click.IntRange(0, MAX_MODEL_BUDGET),
+              default=DEFAULT_MODEL_BUDGET, show_default=True,
+              help="Evaluations of the virtual Magicstomp used as a model (effect-type screen, "
+              "residual-EQ fit; about 20-40 ms each, no take), apart from --budget.")
 @click.option("--analyzer", type=click.Choice(["librosa", "essentia"]), default="librosa",
               show_default=True, envvar="MAGICSTOMP_ANALYZER", show_envvar=True,
               help="Feature library that analyses the target (and computes --loss seed).")

@@ -1,5 +1,10 @@
 """One ``auto_match_hil`` run, from validated options to a published session folder.
 
+The match itself is the library's (:func:`optimize.match.match`, stages and budgets
+in README "How a match runs"); here the options become a
+:class:`~optimize.match_plan.MatchPlan`, the devices are opened, and what the match
+returns is printed and written as a session.
+
 Order matters for safety: every name the user gave (optimizer, loss, effect
 type, parameters, session, output folder, devices, MIDI port) is checked
 before any audio is loaded or any take is made; files go to a partial folder
@@ -14,7 +19,6 @@ naming what vanished.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import shlex
 import time
@@ -22,11 +26,11 @@ from dataclasses import dataclass
 
 import click
 
-from magicstomp.errors import CalibrationError, DeviceError, MidiError, ParameterError
+from magicstomp.errors import CalibrationError, ParameterError
+from optimize.match_plan import (DEFAULT_MODEL_BUDGET, MAX_BUDGET_TAKES,  # noqa: F401
+                                 MatchPlan)
 
-from . import residual
 from .interrupts import quiet_from_now, sigterm_as_interrupt
-from .matching import choose_excerpt, load_pair, make_evaluator, starting_patch
 from .progress import Progress
 from .session import SessionWriter, public_error, sanitize_session_name
 from .session_files import write_minimal_session, write_session
@@ -35,8 +39,6 @@ log = logging.getLogger("magicstomp.auto_match")
 
 CALIBRATION_FILE = "calibration.json"
 HARDWARE_RATE_HZ = 48000
-#: most takes one run may ask for (5000 virtual takes are over an hour; hardware ones, half a day)
-MAX_BUDGET_TAKES = 5000
 
 
 @dataclass
@@ -50,85 +52,37 @@ class Summary:
     fault: str | None = None
 
 
-class FaultGuard:
-    """Wraps ``evaluate``: a DeviceError or MidiError (a unit, MIDI link or audio device
-    gone) is kept in ``fault`` and stops the search as Ctrl-C does, so the search
-    returns its best so far instead of losing it."""
-
-    def __init__(self, evaluate):
-        self._evaluate = evaluate
-        self.fault: Exception | None = None
-
-    def __call__(self, patch):
-        if self.fault is not None:
-            raise KeyboardInterrupt
-        try:
-            return self._evaluate(patch)
-        except (DeviceError, MidiError) as exc:
-            self.fault = exc
-            log.debug("take failed: %s", exc)
-            raise KeyboardInterrupt from None
-
-
-def _plan(opts: dict, default_budget: int) -> dict:
-    """Check every name before any work: optimizer, loss, effect type, parameters."""
-    from magicstomp.effects import effect_type
-    from optimize.constraints import ParameterSpace, check_names
-    from optimize.loss import get_loss
-    from optimize.search import get_strategy
-
-    plan = {"optimizer": opts["optimizer"] if opts["optimize"] else "coordinate"}
-    get_strategy(plan["optimizer"])
-    plan["loss_cls"] = get_loss(opts["loss_name"])
-    plan["type"] = effect_type(opts["effect_type"]) if opts["effect_type"] is not None else None
-    if opts.get("start_patch") is not None:       # --start-patch: the patch's own type
-        plan["type"] = opts["start_patch"][0].effect_type
-    if plan["type"] is not None:
-        if opts["rig"] == "virtual":
-            from magicstomp.emulator import processor_class
-            processor_class(plan["type"])
-        _as_usage_error(ParameterSpace, plan["type"], opts["optimize_params"])
-    elif opts["optimize_params"]:      # the type comes from the analysis: known names only
-        _as_usage_error(check_names, opts["optimize_params"])
-    plan["budget"] = opts["budget"] or default_budget
+def build_plan(opts: dict, default_budget: int) -> MatchPlan:
+    """The options as a checked MatchPlan, before any work: a bad ``--optimize-params`` name
+    is a usage error (exit 2); on the virtual rig the type must be one it emulates."""
+    start = opts.get("start_patch")
+    budget = opts["budget"]
+    if budget is None and not opts["max_iterations"]:
+        budget = default_budget
+    plan = _as_usage_error(
+        MatchPlan, effect_type=opts["effect_type"],
+        start_patch=start[0] if start else None,
+        start_label=start[1] if start else "--start-patch", optimize=bool(opts["optimize"]),
+        optimizer=opts["optimizer"], budget_takes=budget,
+        max_iterations=opts["max_iterations"], model_budget=opts.get("model_budget", DEFAULT_MODEL_BUDGET),
+        seed=opts["seed"], residual_eq=not opts.get("no_residual_eq"),
+        optimize_params=opts["optimize_params"], loss=opts["loss_name"],
+        analyzer=opts["analyzer"], excerpt_s=opts["excerpt"],
+        patch_name=opts["session_name"] or None)
+    if plan.effect_type is not None and opts["rig"] == "virtual":
+        from magicstomp.emulator import processor_class
+        processor_class(plan.effect_type)
     return plan
 
 
-def _as_usage_error(func, *args):
-    """``func(*args)``; a bad ``--optimize-params`` name is a usage error (exit 2)."""
+def _as_usage_error(func, *args, **kwargs):
+    """``func(*args, **kwargs)``; a bad ``--optimize-params`` name is a usage error (exit 2)."""
     try:
-        return func(*args)
+        return func(*args, **kwargs)
     except ParameterError as exc:
         if exc.field != "optimize_params":
             raise
         raise click.UsageError(str(exc)) from None
-
-
-def _space(effect_type_ref, names):
-    """The ParameterSpace; names are resolved to keys (aliases logged), bad ones exit 2."""
-    from optimize.constraints import ParameterSpace
-
-    space = _as_usage_error(ParameterSpace, effect_type_ref, names)
-    renamed = [f"{n} -> {k}" for n, k in zip(names or (), space.keys) if n != k]
-    if renamed and len(names) == space.size:
-        log.info("--optimize-params on %s: %s", space.effect_type.name, ", ".join(renamed))
-    return space
-
-
-def _budget(opts: dict, plan: dict, space) -> int:
-    """Takes in total: 1 without --optimize; --budget; the seed's --max-iterations passes
-    (1 + 2 x parameters x passes); else the default."""
-    if not opts["optimize"]:
-        return 1
-    if opts["budget"] is None and opts["max_iterations"]:
-        takes = 1 + 2 * space.size * opts["max_iterations"]
-        if takes > MAX_BUDGET_TAKES:
-            raise ParameterError(
-                f"--max-iterations {opts['max_iterations']} over {space.size} parameters asks for "
-                f"{takes} takes; the maximum is {MAX_BUDGET_TAKES} (use fewer passes or --budget)",
-                field="max_iterations", value=opts["max_iterations"])
-        return takes
-    return plan["budget"]
 
 
 def _open_hardware(opts: dict, stack: contextlib.ExitStack, sample_rate: int):
@@ -210,10 +164,10 @@ def _close_midi(midi) -> None:
 def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started: float) -> Summary:
     """Run the whole match; returns the printed summary (raises toolkit errors)."""
     from hil.rig import VirtualRig
-    from optimize.reference import bypass_loss
-    from optimize.search import run_search
+    from optimize.match import match
+    from optimize.pairs import load_pair
 
-    plan = _plan(opts, default_budget)     # usage errors first: one line, nothing before it
+    plan = build_plan(opts, default_budget)  # usage errors first: one line, nothing before it
     log.info("starting: %s ...", "the hardware rig" if opts["rig"] == "hardware" else
              "the virtual Magicstomp (the first run after installing also compiles its DSP "
              "kernels: about 30 s more)")
@@ -238,101 +192,32 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             check_di(pair.di, max_peak_dbfs=MAX_SEND_PEAK_DBFS)
             rig, midi, calibration = _open_hardware(opts, stack, sample_rate)
         log.info("analysing the target (%s) for a starting patch ...", opts["analyzer"])
-        patch, notes, neutral = starting_patch(pair, effect_type=plan["type"],
-                                               analyzer=opts["analyzer"],
-                                               start=opts.get("start_patch"))
-        writer.write_text("_neutral.json", neutral.to_json())
-        excerpt = choose_excerpt(pair.di, sample_rate, seconds=opts["excerpt"])
-        loss_cls = plan["loss_cls"]
-        loss_opts = {"backend": opts["analyzer"]} if opts["loss_name"] == "seed" else {}
-        if opts["loss_name"] == "match":     # MatchLoss reads LFO modulation relative to the DI
-            loss_opts = {"di": pair.di[excerpt.start:excerpt.stop]}
-        loss = loss_cls(pair.target[excerpt.start:excerpt.stop], sample_rate, **loss_opts)
-        from optimize.take_alignment import TakeAligner     # the effect's latency and polarity
-        evaluate = make_evaluator(rig, loss, pair.di, excerpt,
-                                  aligner=TakeAligner(loss.target, sample_rate))
-        screen = None
-        if plan["type"] is None:          # no --effect-type, no --start-patch: measure the types
-            patch, screen, evaluate, notes = _screen_types(opts, plan, pair, excerpt, loss,
-                                                           neutral, evaluate)
-            writer.write_json("_type_screen.json", screen.to_dict())
-        if opts["session_name"]:
-            from magicstomp.patch import patch_name_from
-            patch.name = patch_name_from(opts["session_name"], default=patch.name)
-        log.info("starting patch: %s, named %r", patch.effect_type.name, patch.name)
-        if excerpt.samples < pair.di.size:
-            notes.append(excerpt.describe(sample_rate))
-        if not hardware:
-            from magicstomp.emulator import processor_class
-            processor_class(patch.effect_type)
-        space = _space(patch.effect_type, opts["optimize_params"])
-        if opts["optimize_params"]:       # aliases resolved: the residual EQ reads keys
-            opts["optimize_params"] = list(space.keys)
-        log.debug("parameter space:\n%s", space.describe())
-        plan["budget"] = _budget(opts, plan, space)
-        floor = _replicate_floor(rig, patch, pair, excerpt, loss_cls, loss_opts)
-        bypass = bypass_loss(loss, pair.di[excerpt.start:excerpt.stop])
-        log.debug("bypass loss (the dry DI against the target, no take): %.6g", bypass)
-        if calibration is not None:
-            calibration = calibration.with_values(replicate_floor=floor)
-        strategy_opts = {"min_improvement": floor} if plan["optimizer"] == "coordinate" else {}
-        if plan["optimizer"] == "ours":
-            from optimize.hints import analysis_hints
-            strategy_opts["hints"] = analysis_hints(space, neutral.features, start=patch)
-            if opts["optimize_params"]:
-                strategy_opts["screen"] = False   # --optimize-params: exactly those fields move
-        progress = Progress(plan["budget"])
         _log_choices(rig, opts, plan)
-        log.info("matching %s with %s: %s, budget %d takes", patch.effect_type.name,
-                 plan["optimizer"] if opts["optimize"] else "no search", ", ".join(space.keys),
-                 plan["budget"])
-        evaluate = FaultGuard(evaluate)      # a vanished unit or device stops the search
-        fit_eq = residual.planned(opts, patch) and plan["budget"] >= 3
-        writer.write_patch("initial", patch)
-        extra = screen.rig_takes - 1 if screen else 0     # the kept type's take is take 0
-        try:      # with the residual EQ, its one take is reserved in the budget
-            result = run_search(plan["optimizer"], space=space, start=patch, evaluate=evaluate,
-                                budget_takes=max(1, plan["budget"] - int(fit_eq) - extra),
-                                seed=opts["seed"],
-                                on_take=[writer.best_patch_saver(), progress], **strategy_opts)
-        except KeyboardInterrupt:
-            if evaluate.fault is not None:   # before the first take: nothing to keep
-                raise evaluate.fault from None
-            raise
-        finally:
-            progress.close()
-        interrupted = result.stopped == "interrupted"
-        if result.ended_worse_loss is not None:
-            notes.append(f"the search ended at loss {result.ended_worse_loss:.6g}, above the "
-                         f"starting patch's {result.initial_loss:.6g}: the starting patch is "
-                         "published unchanged")
-        eq_info = {"skipped": residual.skip_reason(opts, patch, plan["budget"])}
-        if fit_eq and not interrupted:
-            log.info("fitting the residual spectrum onto the EQ controls (%s; on the virtual "
-                     "Magicstomp, no take) ...", ", ".join(residual.fit_keys(opts, patch)))
-            try:
-                result, eq_info = residual.residual_eq_step(
-                    result, pair=pair, excerpt=excerpt, evaluate=evaluate,
-                    budget_takes=plan["budget"], keys=residual.fit_keys(opts, patch))
-            except KeyboardInterrupt:
-                interrupted = True
-                result = dataclasses.replace(result, stopped="interrupted")
-        fault = _fault_text(evaluate.fault)
-        if fault is not None:
-            result = dataclasses.replace(result, stopped="device fault")
-            notes.append(f"the run stopped after {len(result.history)} takes because {fault}; "
-                         "the optimized patch is the best measured so far")
+        stages = _SessionStages(writer)
         try:
-            write_session(writer, opts=opts, pair=pair, rig=rig, result=result, space=space,
-                          start=patch, optimizer=plan["optimizer"], budget_takes=plan["budget"],
-                          floor=floor, calibration=calibration, notes=notes,
+            found = match(plan, pair, rig, on_take=[writer.best_patch_saver(), stages.progress],
+                          on_stage=stages)
+        finally:
+            stages.close()
+        result, fault = found.search, _fault_text(found.fault)
+        interrupted = found.interrupted
+        if opts["optimize_params"]:       # aliases resolved: the session records the keys
+            opts["optimize_params"] = list(found.space.keys)
+        if calibration is not None:
+            calibration = calibration.with_values(replicate_floor=found.floor)
+        try:
+            write_session(writer, opts=opts, pair=pair, rig=rig, result=result,
+                          space=found.space, start=found.start, optimizer=found.optimizer,
+                          budget_takes=found.budget_takes, floor=found.floor,
+                          calibration=calibration, notes=found.notes,
                           seconds=time.monotonic() - started,
                           skip_takes=(interrupted and hardware) or fault is not None,
-                          residual_eq=eq_info, bypass=bypass)
+                          residual_eq=found.residual_eq, bypass=found.bypass,
+                          model=_model_record(found))
             session_dir = writer.commit()
         except (KeyboardInterrupt, OSError) as exc:
             partial = writer.dir
-            session_dir = _publish_essentials(writer, opts, patch, result, exc)
+            session_dir = _publish_essentials(writer, opts, found.start, result, exc)
             if isinstance(exc, OSError):
                 raise public_error(exc, partial, writer.final_dir) from None
             if session_dir is None:
@@ -343,14 +228,41 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
         if opts["send_patch"] and not interrupted and fault is None:
             _send(midi, result.best_patch, opts["patch_number"], session_dir,
                   pacing_ms=opts["pacing_ms"])
-    lines = summary_lines(session_dir, result, bypass, time.monotonic() - started,
+    lines = summary_lines(session_dir, result, found.bypass, time.monotonic() - started,
                           send_patch=opts["send_patch"] and not interrupted and fault is None,
-                          slot=opts["patch_number"])
+                          slot=opts["patch_number"], model=_model_record(found))
     if result.ended_worse_loss is not None:
         lines.insert(1, f"The search ended worse ({result.ended_worse_loss:.6g}): the starting "
                         "patch is published unchanged.")
     return Summary(text="\n".join(lines), interrupted=interrupted and fault is None,
                    session_dir=session_dir, result=result, fault=fault)
+
+
+class _SessionStages:
+    """``on_stage`` of the match: the session's files as the stages end, and the progress
+    bar of the search (created once the take budget is known)."""
+
+    def __init__(self, writer):
+        self.writer, self.bar = writer, None
+
+    def __call__(self, stage: str, state) -> None:
+        if stage == "start":
+            self.writer.write_text("_neutral.json", state.neutral.to_json())
+        elif stage == "type_screen" and state.type_screen is not None:
+            self.writer.write_json("_type_screen.json", state.type_screen.to_dict())
+        elif stage == "ready":
+            self.bar = Progress(state.budget_takes)
+            self.writer.write_patch("initial", state.patch)
+        elif stage == "search":
+            self.close()
+
+    def progress(self, take, recorder) -> None:
+        if self.bar is not None:
+            self.bar(take, recorder)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _fault_text(exc) -> str | None:
@@ -360,8 +272,14 @@ def _fault_text(exc) -> str | None:
     return str(exc).rstrip(".")
 
 
+def _model_record(found) -> dict:
+    """The model evaluations of a match, for the session, the report and the summary."""
+    return {"used": found.model_evaluations, "budget": found.model_budget,
+            "by_stage": dict(found.model_by_stage)}
+
+
 def summary_lines(session_dir, result, bypass, seconds: float, *, send_patch: bool,
-                  slot=None) -> list:
+                  slot=None, model: dict | None = None) -> list:
     """What the console prints at the end (stdout): figures, their reading, the next step."""
     from .report import bypass_reading, fmt_loss
 
@@ -370,7 +288,7 @@ def summary_lines(session_dir, result, bypass, seconds: float, *, send_patch: bo
              f"{result.best_index} (take 0 = the starting patch), initial loss "
              f"{fmt_loss(result.initial_loss)}, final loss {fmt_loss(result.best_loss)} "
              f"({result.improvement_pct:.1f} % lower), bypass (dry DI) {fmt_loss(bypass)}, "
-             f"{seconds:.1f} s",
+             f"{seconds:.1f} s{_model_text(model)}",
              bypass_reading(result.best_loss, bypass)]
     if send_patch:
         where = "the edit buffer" if slot is None else f"user slot {slot}"
@@ -381,6 +299,13 @@ def summary_lines(session_dir, result, bypass, seconds: float, *, send_patch: bo
     return lines
 
 
+def _model_text(model: dict | None) -> str:
+    """", N of M model evaluations" (the virtual Magicstomp as a model, no take)."""
+    if model is None:
+        return ""
+    return f", {model['used']} of {model['budget']} model evaluations"
+
+
 def _log_alignment(pair) -> None:
     a = pair.alignment
     log.info("aligned: target offset %s ms, polarity %s, follow score %s, %.1f s of audio",
@@ -388,7 +313,7 @@ def _log_alignment(pair) -> None:
              a.get("follow_score", "?"), pair.duration_s)
 
 
-def _log_choices(rig, opts: dict, plan: dict) -> None:
+def _log_choices(rig, opts: dict, plan: MatchPlan) -> None:
     """--verbose: which rig, analyzer backend, loss and optimizer this run uses."""
     from analyzers.factory import get_analyzer
 
@@ -397,8 +322,10 @@ def _log_choices(rig, opts: dict, plan: dict) -> None:
         f"{k}={v}" for k, v in rig.describe().items() if k != "takes"))
     log.debug("analyzer backend: %s (%s.%s)", opts["analyzer"], type(analyzer).__module__,
               type(analyzer).__name__)
-    log.debug("loss: %s (%s); optimizer: %s", opts["loss_name"], plan["loss_cls"].__name__,
-              plan["optimizer"] if opts["optimize"] else "none (no --optimize: take 0 only)")
+    from optimize.loss import get_loss
+
+    log.debug("loss: %s (%s); optimizer: %s", opts["loss_name"], get_loss(plan.loss).__name__,
+              plan.strategy if opts["optimize"] else "none (no --optimize: take 0 only)")
 
 
 def _publish_essentials(writer, opts, start, result, exc):
@@ -417,45 +344,6 @@ def _publish_essentials(writer, opts, start, result, exc):
         log.warning("%s; %s holds the best patch (%s_optimized.json/.syx) and a minimal "
                     "session.json, not every file", reason, session_dir, writer.name)
     return session_dir
-
-
-def _screen_types(opts, plan, pair, excerpt, loss, neutral, evaluate) -> tuple:
-    """The effect type chosen by measurement (optimize/type_screen.py): the best types on
-    the model, the best two of them on the rig (one without --optimize).
-
-    Returns (patch, screen, evaluate reusing the kept type's take as take 0, notes)."""
-    from optimize.constraints import ParameterSpace
-    from optimize.type_screen import choose_effect_type, reuse_take
-
-    def fits(type_id):      # --optimize-params must name fields of the chosen type
-        try:
-            return ParameterSpace(type_id, opts["optimize_params"]) is not None
-        except ParameterError:
-            return False
-
-    rig_top = min(2, max(1, plan["budget"] - 2)) if opts["optimize"] else 1
-    segment = pair.di[excerpt.start - excerpt.preroll:excerpt.stop]
-    patch, screen, value, notes = choose_effect_type(
-        pair.target[excerpt.start:excerpt.stop], segment, neutral, pair.sample_rate,
-        evaluate=evaluate, preroll=excerpt.preroll, loss=loss, rig_top=rig_top,
-        allowed=fits if opts["optimize_params"] else None)
-    log.info("%s", notes[0])
-    return patch, screen, reuse_take(evaluate, patch, value), notes
-
-
-def _replicate_floor(rig, patch, pair, excerpt, loss_cls, loss_opts) -> float:
-    """Loss between two takes of the starting patch (0 for a deterministic rig)."""
-    from hil.calibration import replicate_floor
-
-    pre = excerpt.preroll
-    segment = pair.di[excerpt.start - pre:excerpt.stop]
-
-    def loss2(take, reference):
-        return float(loss_cls(reference[pre:], pair.sample_rate, **loss_opts)(take[pre:]).total)
-
-    floor = replicate_floor(rig, patch, segment, loss2)
-    log.debug("replicate floor: %.6g", floor)
-    return floor
 
 
 def _send(midi, patch, slot, session_dir, *, pacing_ms: float) -> None:

@@ -168,12 +168,21 @@ def _panel_lines(metric_panel: dict) -> list:
     return lines
 
 
+def _model_lines(model: dict | None) -> list:
+    """``Model evaluations: N of M (...)``: the other budget (none when not counted)."""
+    if model is None:
+        return []
+    stages = ", ".join(f"{k} {v}" for k, v in model.get("by_stage", {}).items()) or "none made"
+    return [f"Model evaluations: {model['used']} of {model['budget']} (the virtual Magicstomp "
+            f"as a model, no take: {stages})"]
+
+
 def format_report(*, session: str, result, space, rig: dict, optimizer: str,
                   budget_takes: int, seconds: float, metric_panel: dict | None = None,
                   alignment: dict | None = None, replicate_floor=None, notes=(),
                   optimized: bool = True, timestamp: datetime | None = None,
                   extra_lines=(), bypass_loss=None, eq_changes: dict | None = None,
-                  next_steps=()) -> str:
+                  next_steps=(), model_evaluations: dict | None = None) -> str:
     """The report text.
 
     Parameters
@@ -205,6 +214,9 @@ def format_report(*, session: str, result, space, rig: dict, optimizer: str,
         residual-EQ take was kept (its changes are labelled as such).
     next_steps : iterable of str
         The "Next step" lines (:func:`next_step_lines`).
+    model_evaluations : dict, optional
+        ``{"used", "budget", "by_stage"}``: renders of the virtual Magicstomp used as a
+        model (no take), a budget apart from the takes.
     """
     stamp = (timestamp or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S UTC")
     patch = result.best_patch
@@ -222,6 +234,7 @@ def format_report(*, session: str, result, space, rig: dict, optimizer: str,
         f"Stopped: {result.stopped}",
         f"Takes: {len(result.history)}",
         f"Budget: {budget_takes}",
+        *_model_lines(model_evaluations),
         "Take numbers: take 0 = the starting patch (console, history.csv, loss plot alike)",
         f"Initial loss: {fmt_loss(initial)}",
         f"Final loss: {fmt_loss(final)}",

@@ -26,8 +26,9 @@ import shlex
 
 import numpy as np
 
+from optimize.match_stages import render_full
+
 from . import plots
-from .matching import render_full
 from .report import format_report
 from .residual import export_residual, report_lines
 
@@ -35,7 +36,7 @@ log = logging.getLogger("magicstomp.auto_match")
 
 CAPTURE_RATE_HZ = 44100
 CALIBRATION_NAME = "calibration.json"
-#: same-performance pairs scored 0.45-0.97, different ones 0.0-0.10 (cli.matching.follow_score)
+#: same-performance pairs scored 0.45-0.97, different ones 0.0-0.10 (optimize.pairs.follow_score)
 LOOSE_FOLLOW_SCORE = 0.35
 
 
@@ -102,12 +103,13 @@ def write_minimal_session(writer, *, opts, start, result, reason: str) -> None:
 
 def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, budget_takes,
                   floor, calibration, notes, seconds, skip_takes=False,
-                  residual_eq=None, bypass=None) -> None:
+                  residual_eq=None, bypass=None, model=None) -> None:
     """Write every file of the session into ``writer`` (not yet published), the
     essentials first (:func:`write_essentials`).
 
-    ``residual_eq`` is the record of :func:`cli.residual.residual_eq_step` (None: not tried);
-    ``bypass`` the loss of the dry DI against the target (:mod:`optimize.reference`).
+    ``residual_eq`` is the record of :func:`optimize.match_residual.residual_eq_step` (None:
+    not tried); ``bypass`` the loss of the dry DI against the target (:mod:`optimize.reference`);
+    ``model`` the model evaluations ``{"used", "budget", "by_stage"}`` (None: not counted).
     """
     from optimize.reference import compare_to_bypass
 
@@ -166,7 +168,8 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
                            metric_panel=panel, alignment=pair.alignment, replicate_floor=floor,
                            notes=notes, optimized=bool(opts["optimize"]),
                            extra_lines=report_lines(residual_eq), bypass_loss=bypass,
-                           eq_changes=_eq_changes(residual_eq), next_steps=steps)
+                           eq_changes=_eq_changes(residual_eq), next_steps=steps,
+                           model_evaluations=model)
     writer.write_text("_report.txt", report)
     cmp = compare_to_bypass(result.best_loss, bypass) if bypass is not None else None
     writer.write_json("_session.json", {
@@ -174,6 +177,9 @@ def write_session(writer, *, opts, pair, rig, result, space, start, optimizer, b
         "effect_type": {"id": best.effect_type.id, "name": best.effect_type.name},
         "optimizer": optimizer if opts["optimize"] else None, "loss": opts["loss_name"],
         "budget_takes": budget_takes, "takes": len(result.history), "stopped": result.stopped,
+        "model_budget": model["budget"] if model else None,
+        "model_evaluations": model["used"] if model else None,
+        "model_evaluations_by_stage": model["by_stage"] if model else None,
         "initial_loss": _finite(result.initial_loss), "final_loss": _finite(result.best_loss),
         "bypass_loss": _finite(bypass), "final_to_bypass": _finite(cmp.ratio) if cmp else None,
         "bypass_verdict": cmp.verdict if cmp else None,

@@ -23,7 +23,6 @@ import logging
 
 import numpy as np
 
-from .search import register_strategy
 from .strategies import _check_count, _check_positive
 
 log = logging.getLogger(__name__)
@@ -36,9 +35,7 @@ MAX_STALE = 50
 MAX_POPSIZE = 64
 
 
-@register_strategy("cma")
-def cma_search(space, start, recorder, *, rng, sigma: float = 0.2, popsize: int = 0,
-               **_ignored) -> None:
+def cma_search(space, start, recorder, *, rng, sigma: float = 0.2, popsize: int = 0) -> None:
     """CMA-ES over the unit cube from the start until the budget is spent.
 
     Parameters
@@ -75,8 +72,7 @@ def cma_search(space, start, recorder, *, rng, sigma: float = 0.2, popsize: int 
         pop = min(2 * (pop or es.popsize), MAX_POPSIZE)
 
 
-@register_strategy("tpe")
-def tpe_search(space, start, recorder, *, rng, n_startup: int = 10, **_ignored) -> None:
+def tpe_search(space, start, recorder, *, rng, n_startup: int = 10) -> None:
     """optuna's multivariate TPE over the fields' raw values until the budget is spent.
 
     Parameters

@@ -7,6 +7,8 @@ SearchResult    best patch and loss, the initial loss (of the starting patch), t
 Recorder        wraps the evaluator: counts takes, records every take, keeps the best,
                 stops at the budget, calls ``on_take`` callbacks
 STRATEGIES      registry name -> function ``f(space, start, recorder, *, rng, **opts) -> None``
+                (:mod:`optimize.strategy_registry`: every strategy listed in one place, each
+                declaring its options by its signature; an unknown option is refused)
 run_search      measures the starting patch first (take 0), then runs a strategy
 
 A strategy asks the recorder for losses (``recorder.evaluate(patch)`` or
@@ -15,17 +17,16 @@ budget is spent the recorder raises :class:`BudgetExhausted`, which
 :func:`run_search` catches; Ctrl-C (``KeyboardInterrupt``) is caught the same
 way, so the caller always gets a result holding the best patch so far.
 
-Strategies registered here: ``coordinate`` (the seed's +step/-step search with
+Strategies defined here: ``coordinate`` (the seed's +step/-step search with
 step halving) and ``grid`` (a full grid over the selected parameters). Others
 (``random``, ``seed_coordinate``, ``ours``) live in :mod:`optimize.strategies`, and the
-library optimizers (``cma``, ``tpe``) in :mod:`optimize.library_strategies`; both are
-imported on first use.
+library optimizers (``cma``, ``tpe``) in :mod:`optimize.library_strategies`; all are
+listed in :data:`optimize.strategy_registry.BUILTIN` and imported on first use.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import itertools
 import logging
 import math
@@ -37,10 +38,11 @@ import numpy as np
 
 from magicstomp.errors import ParameterError
 
-log = logging.getLogger(__name__)
+# the registry, re-exported from its historical home
+from .strategy_registry import (STRATEGIES, available_strategies, check_options,  # noqa: F401
+                                get_strategy, register_strategy)
 
-#: Modules imported on demand when a strategy name is not registered yet.
-_LAZY_STRATEGY_MODULES = ("optimize.strategies", "optimize.library_strategies")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -259,54 +261,6 @@ class Recorder:
 #: The name used in the issue text for the same object.
 TakeBudget = Recorder
 
-STRATEGIES: dict = {}
-
-
-def register_strategy(name: str):
-    """Decorator: register ``f(space, start, recorder, *, rng, **opts) -> None`` under ``name``."""
-
-    def decorate(func):
-        if name in STRATEGIES and STRATEGIES[name] is not func:
-            raise ValueError(f"strategy {name!r} is already registered")
-        STRATEGIES[name] = func
-        return func
-
-    return decorate
-
-
-def get_strategy(name: str):
-    """The strategy registered as ``name`` (importing optional modules on first use).
-
-    Raises
-    ------
-    ParameterError
-        for an unknown name, listing the valid ones.
-    """
-    if name not in STRATEGIES:
-        _import_optional_strategies()
-    if name not in STRATEGIES:
-        raise ParameterError(
-            f"optimizer {name!r} is unknown; valid optimizers: {', '.join(available_strategies())}",
-            field="optimizer", value=name, allowed=available_strategies())
-    return STRATEGIES[name]
-
-
-def available_strategies() -> list:
-    """Names of every strategy, the optional modules included."""
-    _import_optional_strategies()
-    return sorted(STRATEGIES)
-
-
-def _import_optional_strategies() -> None:
-    """Import the modules that register more strategies (a missing one is skipped)."""
-    for module in _LAZY_STRATEGY_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
 def run_search(name: str, *, space, start, evaluate: Callable, budget_takes: int, seed: int = 0,
                on_take=None, **opts) -> SearchResult:
     """Measure ``start`` (take 0, the initial loss), then search with strategy ``name``.
@@ -328,7 +282,8 @@ def run_search(name: str, *, space, start, evaluate: Callable, budget_takes: int
     on_take : callable or list, optional
         Called as ``f(take, recorder)`` after every take.
     **opts
-        Passed to the strategy.
+        Passed to the strategy; one it does not declare is refused before any take
+        (:func:`optimize.strategy_registry.check_options`).
 
     Returns
     -------
@@ -337,6 +292,7 @@ def run_search(name: str, *, space, start, evaluate: Callable, budget_takes: int
         one whose loss is above the starting patch's (:func:`never_worse`).
     """
     strategy = get_strategy(name)
+    opts = check_options(name, opts)
     if start.effect_type.id != space.effect_type.id:
         raise ParameterError(
             f"the starting patch is {start.effect_type.name} but the parameter space is for "
@@ -400,9 +356,8 @@ def step_coordinate(space, recorder, *, base, current, index: int, step_unit: fl
     return None
 
 
-@register_strategy("coordinate")
 def coordinate(space, start, recorder, *, rng=None, min_improvement: float = 0.0,
-               shrink: float = 0.5, **_ignored) -> None:
+               shrink: float = 0.5) -> None:
     """The seed's coordinate search, with step halving.
 
     For each parameter in turn: try ``+step``, keep it if the loss improves by
@@ -435,9 +390,7 @@ def coordinate(space, start, recorder, *, rng=None, min_improvement: float = 0.0
                       np.array2string(steps, precision=4))
 
 
-@register_strategy("grid")
-def grid(space, start, recorder, *, rng=None, points_per_param: int | None = None,
-         **_ignored) -> None:
+def grid(space, start, recorder, *, rng=None, points_per_param: int | None = None) -> None:
     """Full grid over the selected parameters, within the budget.
 
     ``points_per_param`` defaults to the largest count (at most each field's

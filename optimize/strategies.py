@@ -30,7 +30,7 @@ import numpy as np
 from magicstomp.errors import ParameterError
 
 from .screening import discrete_keys, screen_discrete
-from .search import register_strategy, step_coordinate
+from .search import step_coordinate
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,7 @@ def _check_count(name: str, value) -> None:
 
 
 # ---------------------------------------------------------------------------
-@register_strategy("random")
-def random_search(space, start, recorder, *, rng, max_repeats: int = 200, **_ignored) -> None:
+def random_search(space, start, recorder, *, rng, max_repeats: int = 200) -> None:
     """Uniform random candidates in the unit cube until the budget is spent.
 
     Stops early (converged) when ``max_repeats`` draws in a row hit patches already
@@ -109,9 +108,7 @@ def random_search(space, start, recorder, *, rng, max_repeats: int = 200, **_ign
         seen = recorder.takes_used
 
 
-@register_strategy("seed_coordinate")
-def seed_coordinate(space, start, recorder, *, rng=None, max_passes: int = 1000,
-                    **_ignored) -> None:
+def seed_coordinate(space, start, recorder, *, rng=None, max_passes: int = 1000) -> None:
     """The seed's coordinate search exactly: fixed steps, first improvement, no halving.
 
     For each parameter: try ``+step`` and keep it if the loss drops, otherwise
@@ -144,11 +141,10 @@ class _Incumbent:
         return float(np.mean(self.losses))
 
 
-@register_strategy("ours")
 def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int = 0,
          initial_step: float = 0.2, max_step: float = 0.4, final_remeasures: int = 2,
          scan_points: int = 16, hints: dict | None = None, rescreen_top: int = 2,
-         predict_cabinet: bool = True, **_ignored) -> None:
+         predict_cabinet: bool = True) -> None:
     """Screening, warm starts, then a staged adaptive pattern search with step halving.
 
     Parameters

@@ -191,8 +191,9 @@ def _moves(patch, key: str, fraction: float) -> list:
 class _Model:
     """Scores patches on the virtual Magicstomp, counting evaluations against a budget."""
 
-    def __init__(self, loss, di, sample_rate: int, preroll: int, max_evaluations: int):
-        self.loss, self.di, self.sample_rate = loss, di, int(sample_rate)
+    def __init__(self, loss, di, sample_rate: int, preroll: int, max_evaluations: int,
+                 variant=None):
+        self.loss, self.di, self.sample_rate, self.variant = loss, di, int(sample_rate), variant
         self.preroll, self.max_evaluations, self.evaluations = int(preroll), max_evaluations, 0
 
     @property
@@ -201,7 +202,8 @@ class _Model:
 
     def __call__(self, patch) -> float:
         self.evaluations += 1
-        take = to_mono(render(patch, self.di, self.sample_rate))[self.preroll:]
+        take = to_mono(render(patch, self.di, self.sample_rate,
+                              variant=self.variant))[self.preroll:]
         value = self.loss(take)
         return float(getattr(value, "total", value))
 
@@ -246,7 +248,7 @@ def _refine(candidate: TypeCandidate, model: _Model, neutral, moves: int) -> Non
 def screen_types(target, di, neutral: NeutralPatch, sample_rate: int, *, preroll: int = 0,
                  loss=None, max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
                  refine: int = DEFAULT_REFINE, moves_per_type: int = DEFAULT_MOVES_PER_TYPE,
-                 candidates=None, allowed=None) -> TypeScreen:
+                 candidates=None, allowed=None, variant=None) -> TypeScreen:
     """Rank candidate effect types by their match loss on the model (no take).
 
     Parameters
@@ -269,6 +271,8 @@ def screen_types(target, di, neutral: NeutralPatch, sample_rate: int, *, preroll
         evaluations each.
     candidates : iterable, optional
         ``[(type id, reason), ...]``; default :func:`candidate_types`.
+    variant : UnitVariant, optional
+        The unit the model renders (``magicstomp.emulator.variants``); None = nominal.
 
     Returns
     -------
@@ -285,7 +289,7 @@ def screen_types(target, di, neutral: NeutralPatch, sample_rate: int, *, preroll
     if loss is None:
         from .objective import MatchLoss
         loss = MatchLoss(target, int(sample_rate), di=di[int(preroll):])
-    model = _Model(loss, di, sample_rate, preroll, max_evaluations)
+    model = _Model(loss, di, sample_rate, preroll, max_evaluations, variant=variant)
     pool = [TypeCandidate(int(t), reason) for t, reason in
             (candidate_types(neutral, allowed=allowed) if candidates is None else candidates)]
     if not pool:

@@ -224,7 +224,7 @@ def test_excerpt_is_the_busiest_window_with_a_preroll(rng):
     for onset_s in np.arange(6.0, 8.0, 0.25):          # notes only between 6 and 8 s
         start = int(onset_s * sr)
         di[start:start + t.size] += 0.3 * np.sin(2 * np.pi * 196 * t) * np.exp(-12 * t)
-    from cli.matching import choose_excerpt
+    from optimize.pairs import choose_excerpt
     excerpt = choose_excerpt(di, sr, seconds=2.0)
     assert excerpt.samples == 2 * sr
     assert 5.7 * sr <= excerpt.start <= 6.1 * sr
@@ -234,7 +234,7 @@ def test_excerpt_is_the_busiest_window_with_a_preroll(rng):
 
 def test_follow_score_separates_same_and_different_performances(data_dir):
     from analyzers.loading import load_audio
-    from cli.matching import follow_score
+    from optimize.pairs import follow_score
 
     def load(path):
         return load_audio(path, sample_rate=RATE_HZ).samples

@@ -144,7 +144,7 @@ def test_curve_of_a_known_tilt(tmp_path, rng):
 @pytest.fixture(scope="module")
 def eq_search(eq_pair):
     """A Pair, its whole-DI Excerpt and a one-take search result at the flat post-EQ patch."""
-    from cli.matching import Excerpt, Pair
+    from optimize.pairs import Excerpt, Pair
     from optimize.search import SearchResult, Take
 
     target, _ = sf.read(str(eq_pair[0]))
@@ -158,7 +158,7 @@ def eq_search(eq_pair):
 
 @pytest.mark.parametrize("take_loss,kept", [(0.4, True), (3.0, False)])
 def test_the_residual_eq_take_is_kept_only_if_lower(eq_search, take_loss, kept):
-    from cli.residual import residual_eq_step
+    from optimize.match_residual import residual_eq_step
 
     pair, excerpt, result = eq_search
     measured = []
@@ -178,7 +178,8 @@ def test_the_residual_eq_take_is_kept_only_if_lower(eq_search, take_loss, kept):
 
 
 def test_no_take_is_made_past_the_budget(eq_search):
-    from cli.residual import report_lines, residual_eq_step
+    from cli.residual import report_lines
+    from optimize.match_residual import residual_eq_step
 
     pair, excerpt, result = eq_search
     new, info = residual_eq_step(result, pair=pair, excerpt=excerpt,

@@ -17,7 +17,7 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from analyzers.loading import load_audio
-from cli import matching
+from optimize import pairs as matching
 from cli.auto_match_hil import main
 from magicstomp.emulator import render, to_mono
 from magicstomp.errors import AudioInputError

@@ -1,12 +1,11 @@
-"""The steps of one match, shared by ``auto_match_hil`` and ``examples/demo_hil.py``.
+"""The target/DI pair a match works on, and the excerpt it is matched on.
 
     load_pair(target_path, di_path, sample_rate=...)  -> Pair (aligned, equal length)
     choose_excerpt(di, sample_rate, seconds=...)      -> Excerpt (the busiest window)
-    starting_patch(pair, effect_type=..., analyzer=..., start=...) -> (Patch, notes, neutral)
-    make_evaluator(rig, loss, di, excerpt)            -> evaluate(patch) -> LossValue
+    follow_score(target, di, sample_rate)             -> 0..1, how well the target follows the DI
 
-Each step calls the library (analyzers/, magicstomp/, optimize/, hil/); nothing
-here touches a file except through those calls.
+Used by :func:`optimize.match.match` (the CLI, the benchmarks and ``examples/`` load
+their pair here); nothing here touches a file except through ``analyzers.loading``.
 """
 
 from __future__ import annotations
@@ -329,62 +328,3 @@ def _activity(di: np.ndarray, sample_rate: int) -> tuple:
         levels.append(power.sum(axis=0)[1:] if previous is None else power.sum(axis=0))
         previous = log_mag[:, -1:]
     return np.concatenate(fluxes), np.concatenate(levels)
-
-
-def starting_patch(pair: Pair, *, effect_type=None, analyzer: str = "librosa",
-                   start=None) -> tuple:
-    """The analysis' starting patch for the chosen (or suggested) effect type, or ``start``.
-
-    ``start`` is ``(Patch, label)`` from ``--start-patch``: that patch (and its
-    effect type) is the start; the analysis still runs for the search's hints.
-
-    Returns
-    -------
-    (Patch, notes, NeutralPatch) : the patch, remarks for the report (fields
-    the type cannot express, the suggested type) and the analysis' device-neutral patch.
-    """
-    from analyzers.heuristics import initial_patch
-    from magicstomp.effects import effect_type as lookup
-    from magicstomp.neutral import suggest_effect_type, to_patch
-
-    neutral = initial_patch(pair.target, pair.sample_rate, di=pair.di, backend=analyzer)
-    if start is not None:
-        patch, label = start
-        return patch.copy(), [f"started from {label} ({patch.effect_type.name}, "
-                              "--start-patch) instead of the analysis' patch"], neutral
-    notes = []
-    if effect_type is None:
-        t = lookup(suggest_effect_type(neutral))
-        notes.append(f"effect type {t.name} (0x{t.id:02X}) suggested by the analysis "
-                     "(choose another with --effect-type)")
-    else:
-        t = lookup(effect_type)
-    patch, unexpressed = to_patch(neutral, t)
-    if unexpressed:
-        names = ", ".join(str(u) for u in unexpressed)
-        notes.append(f"{t.name} cannot express these analysed fields: {names}")
-    return patch, notes, neutral
-
-
-def make_evaluator(rig, loss, di: np.ndarray, excerpt: Excerpt, aligner=None):
-    """``evaluate(patch) -> LossValue``: one take of the excerpt (after its pre-roll), scored.
-
-    With an ``aligner`` (:class:`optimize.take_alignment.TakeAligner`) the take
-    runs a few ms past the excerpt and is placed on the target (the effect's own
-    latency and polarity) before scoring.
-    """
-    margin = 0 if aligner is None else aligner.margin_samples
-    segment = di[excerpt.start - excerpt.preroll:excerpt.stop + margin]
-
-    def evaluate(patch):
-        take = rig.render(patch, segment)
-        if aligner is not None:
-            return loss(aligner(patch, take, pre_samples=excerpt.preroll))
-        return loss(take[excerpt.preroll:excerpt.preroll + excerpt.stop - excerpt.start])
-
-    return evaluate
-
-
-def render_full(rig, patch, di: np.ndarray) -> np.ndarray:
-    """One take of the whole DI (for the session WAVs, plots and the metric panel)."""
-    return np.asarray(rig.render(patch, di), dtype=np.float64)
