@@ -36,7 +36,8 @@ log = logging.getLogger("magicstomp.auto_match")
 
 CAPTURE_RATE_HZ = 44100
 CALIBRATION_NAME = "calibration.json"
-#: same-performance pairs scored 0.45-0.97, different ones 0.0-0.10 (optimize.pairs.follow_score)
+#: below this the note says the pairing is loose: same-performance pairs scored 0.45-0.92 (one
+#: at 0.13), unrelated ones 0.00-0.33 (benchmarks/follow_score.py)
 LOOSE_FOLLOW_SCORE = 0.35
 
 
