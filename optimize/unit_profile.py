@@ -204,9 +204,8 @@ def fit_unit_profile(rig, *, types=DEFAULT_TYPES, scale: float = 1.0, max_passes
     probes = probe_session(types, scale=scale)
     if not probes:
         raise UnitProfileError(
-            f"none of the effect types {', '.join(effect_type(t).name for t in types)} has a "
-            "probe (no modelling assumption reaches them); profile the multis (0x37-0x3E) or "
-            "the Tape Echo")
+            f"none of the effect types {', '.join(effect_type(t).name for t in types)} has "
+            "probes; profile the multis (0x37-0x3E) or the Tape Echo (0x35)")
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
     takes = record_probes(rig, probes, on_take=on_take)
