@@ -372,7 +372,7 @@ def fit_assumptions(probes, takes, sample_rate: int, *, max_passes: int = 3) -> 
                   for i, p in enumerate(probes)]
     fitted = [s.name for s in order]
     return UnitProfile(
-        UnitVariant({k: values[k] for k in fitted}), sections, fitted,
+        UnitVariant(values), sections, fitted,
         [s.name for s in ASSUMPTION_SPREADS if not seen[s.name]], probe_rows,
         fit={"method": "coordinate passes of 1-D searches (grid + bounded Brent) of the "
                        "band-spectrogram distance, then Nelder-Mead over the coupled "
