@@ -1,7 +1,7 @@
 """Virtual-first search on unit variants: does a profiled model save takes on the unit?
 
 Each case is a unit variant (``UnitVariant.draw``: every modelling assumption drawn from
-its documented spread; two cases per variant, profiled once) standing in for a real
+its documented spread; four cases per variant, profiled once on the default probe types) standing in for a real
 unit, and a hidden patch drawn as in
 match-quality v2 (``mq_cases``: factory re-draws, random draws, init + knobs) on a 3 s
 excerpt of a real DI. The unit is ``VirtualRig(variant=...)`` (no added noise: every
@@ -12,13 +12,14 @@ from the same analysis-based patch, search the type's default space on MatchLoss
   vf_nominal      virtual-first (optimize/virtual_first.py): ``ours`` on the nominal model
                   for MODEL_EVALS model evaluations, then confirm + refine on the unit
   vf_profiled     the same on the model fitted to the unit by a profile session
-                  (optimize/unit_profile.py, default probe types + the case's type)
+                  (optimize/unit_profile.py, the default probe types: Amp Multi (Chorus),
+                  Distortion Multi (Chorus), Tape Echo; one profile per unit)
 
 Per case: the rig-only final loss, and for each virtual-first run the takes until it
 reaches that loss (None: not within VF_TAKES), its best loss after 30 takes, its final
 loss; the profile's per-section distances and its cost.
 
-Run:  .venv/bin/python benchmarks/virtual_first.py            (8 cases)
+Run:  .venv/bin/python benchmarks/virtual_first.py            (8 cases, 2 units, 2 processes)
       .venv/bin/python benchmarks/virtual_first.py --quick    (2 cases, smaller budgets)
 """
 
@@ -29,6 +30,7 @@ import json
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -40,12 +42,12 @@ import mq_cases as mc  # noqa: E402
 
 RESULTS = HERE / "results"
 SR = mc.SAMPLE_RATE_HZ
-FULL = {"cases": 8, "rig_takes": 150, "vf_takes": 60, "model_evals": 300, "probe_scale": 1.0,
+FULL = {"cases": 8, "rig_takes": 150, "vf_takes": 60, "model_evals": 250, "probe_scale": 1.0,
         "quick_types": False}
 QUICK = {"cases": 2, "rig_takes": 30, "vf_takes": 20, "model_evals": 40, "probe_scale": 0.3,
          "quick_types": True}
 #: cases that share one drawn unit (and its profile)
-CASES_PER_VARIANT = 2
+CASES_PER_VARIANT = 4
 WITHIN = 30
 VARIANT_SEED0 = 100
 
@@ -67,13 +69,14 @@ def _start(space, type_id, target, di):
 
 def profile_variant(variant_index: int, type_ids, cfg: dict):
     """(variant, profile, wall seconds): the drawn unit and its profile, probing the default
-    types and ``type_ids`` (quick: ``type_ids`` only)."""
+    types once for all its cases, as a guitarist profiles a unit once (quick: the cases'
+    types only, shorter probes)."""
     from hil.rig import VirtualRig
     from magicstomp.emulator import UnitVariant
     from optimize.unit_probes import DEFAULT_TYPES
     from optimize.unit_profile import fit_unit_profile
     variant = UnitVariant.draw(VARIANT_SEED0 + variant_index)
-    types = tuple(dict.fromkeys(type_ids if cfg["quick_types"] else DEFAULT_TYPES + type_ids))
+    types = tuple(dict.fromkeys(type_ids)) if cfg["quick_types"] else DEFAULT_TYPES
     t0 = time.perf_counter()
     profile = fit_unit_profile(VirtualRig(SR, variant=variant), types=types,
                                scale=cfg["probe_scale"])
@@ -207,28 +210,47 @@ def markdown(run: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 cases, small budgets (CI)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="results stem (default benchmarks/results/virtual_first[_quick])")
-    args = parser.parse_args(argv)
-    cfg = QUICK if args.quick else FULL
-    t0 = time.perf_counter()
-    rows, specs = [], cases(cfg["cases"])
-    for index, spec in enumerate(specs):
-        if index % CASES_PER_VARIANT == 0:
-            group = specs[index:index + CASES_PER_VARIANT]
-            unit = profile_variant(index // CASES_PER_VARIANT, tuple(t for _k, t in group), cfg)
-            print(f"unit {unit[0].seed}: profiled in {unit[2]:.0f} s "
-                  f"({unit[1].measurement['takes']} takes)", flush=True)
-        row = run_case(index, spec, cfg, *unit)
+def run_group(group, specs, cfg) -> list:
+    """One drawn unit: its profile, then its cases."""
+    variant_index, indices = group
+    unit = profile_variant(variant_index, tuple(specs[i][1] for i in indices), cfg)
+    print(f"unit {unit[0].seed}: profiled in {unit[2]:.0f} s "
+          f"({unit[1].measurement['takes']} takes)", flush=True)
+    rows = []
+    for index in indices:
+        row = run_case(index, specs[index], cfg, *unit)
         rows.append(row)
         print(f"case {index} {row['type']}: rig-only {row['rig_only']['final_loss']:.4g}; "
               f"takes to it (b) {row['vf_nominal']['takes_to_rig_only_loss']} "
               f"(c) {row['vf_profiled']['takes_to_rig_only_loss']}; {row['seconds']:.0f} s",
               flush=True)
-    run = {"quick": args.quick, "config": cfg, "cases": rows, "summary": summarise(rows, cfg),
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 cases, small budgets (CI)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results stem (default benchmarks/results/virtual_first[_quick])")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="processes, one drawn unit each (default 2)")
+    args = parser.parse_args(argv)
+    cfg = QUICK if args.quick else FULL
+    t0 = time.perf_counter()
+    specs = cases(cfg["cases"])
+    groups = [(v, list(range(i, min(i + CASES_PER_VARIANT, len(specs)))))
+              for v, i in enumerate(range(0, len(specs), CASES_PER_VARIANT))]
+    rows = []
+    if args.workers == 1:
+        for group in groups:
+            rows += run_group(group, specs, cfg)
+    else:
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            for done in [pool.submit(run_group, g, specs, cfg) for g in groups]:
+                rows += done.result()
+    rows.sort(key=lambda r: r["index"])
+    run = {"quick": args.quick, "config": dict(cfg, workers=args.workers), "cases": rows,
+           "summary": summarise(rows, cfg),
            "seconds": round(time.perf_counter() - t0, 1)}
     stem = args.out or RESULTS / ("virtual_first_quick" if args.quick else "virtual_first")
     stem.parent.mkdir(parents=True, exist_ok=True)
