@@ -1,10 +1,10 @@
 """Virtual-first search on unit variants: does a profiled model save takes on the unit?
 
 Each case is a unit variant (``UnitVariant.draw``: every modelling assumption drawn from
-its documented spread; four cases per variant, profiled once on the default probe types) standing in for a real
-unit, and a hidden patch drawn as in
-match-quality v2 (``mq_cases``: factory re-draws, random draws, init + knobs) on a 3 s
-excerpt of a real DI. The unit is ``VirtualRig(variant=...)`` (no added noise: every
+its documented spread; four cases per variant, profiled once on the default probe types)
+standing in for a real unit, and a hidden patch drawn as in match-quality v2
+(``mq_cases``: factory re-draws, random draws, init + knobs) on a 3 s excerpt of a
+real DI. The unit is ``VirtualRig(variant=...)`` (no added noise: every
 take of a patch scores the same, so takes-to-loss counts are exact). All methods start
 from the same analysis-based patch, search the type's default space on MatchLoss:
 
@@ -156,8 +156,8 @@ def summarise(rows: list, cfg: dict) -> dict:
         "cases": len(rows),
         "share_within_30_takes": round(float(np.mean(within)), 3),
         "share_within_30_takes_without_profile": round(float(np.mean(within_b)), 3),
-        "median_takes_to_rig_only_loss": {"vf_nominal": statistics.median(takes_to("vf_nominal")),
-                                          "vf_profiled": statistics.median(takes_to("vf_profiled"))},
+        "median_takes_to_rig_only_loss": {label: statistics.median(takes_to(label))
+                                          for label in ("vf_nominal", "vf_profiled")},
         "profile_distance_reduction": {
             s: round(statistics.median(r["profile"]["sections"][s]["reduction_pct"]
                                        for r in rows if s in r["profile"]["sections"]), 1)
@@ -179,34 +179,37 @@ def summarise(rows: list, cfg: dict) -> dict:
 
 def markdown(run: dict) -> str:
     s, cfg = run["summary"], run["config"]
-    lines = [f"# Virtual-first search on unit variants ({s['cases']} cases"
-             f"{', quick' if run['quick'] else ''})", "",
-             f"Rig-only: `ours`, {cfg['rig_takes']} takes. Virtual-first: {cfg['model_evals']} "
-             f"model evaluations, then at most {cfg['vf_takes']} takes. Unit = VirtualRig with "
-             "a drawn variant (no added noise). Wall time "
-             f"{run['seconds']:.0f} s.", "",
-             f"- (c) with a profile reaches the rig-only final loss within {WITHIN} takes in "
-             f"**{100 * s['share_within_30_takes']:.0f} %** of cases "
-             f"((b) without a profile: {100 * s['share_within_30_takes_without_profile']:.0f} %)",
-             f"- median takes to the rig-only loss: (b) {s['median_takes_to_rig_only_loss']['vf_nominal']}, "
-             f"(c) {s['median_takes_to_rig_only_loss']['vf_profiled']} (not reached = "
-             f"{cfg['vf_takes'] + 1})",
-             f"- profile: median {s['profile_median_takes']} takes, "
-             f"{s['profile_median_audio_s']} s of audio, fit {s['profile_median_fit_s']} s; "
-             f"distance reduction per section (median %): "
-             + ", ".join(f"{k} {v}" for k, v in s["profile_distance_reduction"].items())
-             + f"; smallest over all cases and sections {s['profile_min_section_reduction_pct']} %",
-             f"- hardware_match_wall_s: {s['hardware_match_wall_s']} ({s['hardware_match_wall_note']})",
-             "", "| case | type | start | rig-only (final) | (b) takes to it | (c) takes to it "
-             "| (b) final | (c) final | profile worst section % |", "|---|---|---|---|---|---|---|---|---|"]
+    takes = s["median_takes_to_rig_only_loss"]
+    lines = [
+        f"# Virtual-first search on unit variants ({s['cases']} cases"
+        f"{', quick' if run['quick'] else ''})", "",
+        f"Rig-only: `ours`, {cfg['rig_takes']} takes. Virtual-first: {cfg['model_evals']} model "
+        f"evaluations, then at most {cfg['vf_takes']} takes. Unit = VirtualRig with a drawn "
+        f"variant (no added noise). Wall time {run['seconds']:.0f} s.", "",
+        f"- (c) with a profile reaches the rig-only final loss within {WITHIN} takes in "
+        f"**{100 * s['share_within_30_takes']:.0f} %** of cases ((b) without a profile: "
+        f"{100 * s['share_within_30_takes_without_profile']:.0f} %)",
+        f"- median takes to the rig-only loss: (b) {takes['vf_nominal']}, (c) "
+        f"{takes['vf_profiled']} (not reached = {cfg['vf_takes'] + 1})",
+        f"- median best loss after {WITHIN} takes: " + ", ".join(
+            f"{k} {v:.4g}" for k, v in s["median_best_after_30"].items()),
+        f"- median final loss: " + ", ".join(
+            f"{k} {v:.4g}" for k, v in s["median_final_loss"].items()),
+        f"- profile: median {s['profile_median_takes']} takes, "
+        f"{s['profile_median_audio_s']} s of audio, fit {s['profile_median_fit_s']} s; distance "
+        "reduction per section (median %): " + ", ".join(
+            f"{k} {v}" for k, v in s["profile_distance_reduction"].items())
+        + f"; smallest over all units and sections {s['profile_min_section_reduction_pct']} %",
+        f"- hardware_match_wall_s: {s['hardware_match_wall_s']} "
+        f"({s['hardware_match_wall_note']})", "",
+        "| case | type | start | rig-only final | (b) takes to it | (c) takes to it | (b) final "
+        "| (c) final |", "|---|---|---|---|---|---|---|---|"]
     for r in run["cases"]:
-        worst = min(sec["reduction_pct"] for sec in r["profile"]["sections"].values())
+        b, c = r["vf_nominal"], r["vf_profiled"]
         lines.append(f"| {r['index']} {r['kind']} | {r['type']} | {r['start_loss']:.4g} | "
-                     f"{r['rig_only']['final_loss']:.4g} | "
-                     f"{r['vf_nominal']['takes_to_rig_only_loss']} | "
-                     f"{r['vf_profiled']['takes_to_rig_only_loss']} | "
-                     f"{r['vf_nominal']['final_loss']:.4g} | {r['vf_profiled']['final_loss']:.4g} | "
-                     f"{worst} |")
+                     f"{r['rig_only']['final_loss']:.4g} | {b['takes_to_rig_only_loss']} | "
+                     f"{c['takes_to_rig_only_loss']} | {b['final_loss']:.4g} | "
+                     f"{c['final_loss']:.4g} |")
     return "\n".join(lines) + "\n"
 
 

@@ -41,8 +41,8 @@ _MOD_PREFIX = {0x37: "chorus_", 0x3B: "chorus_", 0x38: "flanger_", 0x3C: "flange
 _QUIET = dict(gate_threshold=0.0, compressor_ratio=1.0,
               compressor_gain_db=0.0, delay_level=0.0, reverb_level=0.0, preamp_gain=0.0,
               master_volume=10.0, master_tone=10.0)
-_QUIET_AMP = dict(_QUIET, speaker_type="Off", amplifier_type="Clean 1", treble=5.0, hi_mid=5.0, lo_mid=5.0,
-                  bass=5.0, presence=5.0)
+_QUIET_AMP = dict(_QUIET, speaker_type="Off", amplifier_type="Clean 1", treble=5.0,
+                  hi_mid=5.0, lo_mid=5.0, bass=5.0, presence=5.0)
 _QUIET_DIST = dict(_QUIET, distortion_type="Overdrive 1", pre_eq_level=10.0)
 
 FLOOR_DB = 70.0
