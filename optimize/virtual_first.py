@@ -85,12 +85,14 @@ class VirtualFirstResult:
 class _UnitTakes:
     """The unit's evaluator behind a budget: counts takes, remembers each patch's loss."""
 
-    def __init__(self, evaluate, budget_takes: int):
+    def __init__(self, evaluate, budget_takes: int, on_take=None):
         self._evaluate = evaluate
         self.budget = int(budget_takes)
         self.history: list = []
         self._known: dict = {}
-        self.best_patch, self.best_loss = None, math.inf
+        self.best_patch, self.best_loss, self.best_index = None, math.inf, -1
+        self.callbacks = [] if on_take is None else \
+            [on_take] if callable(on_take) else list(on_take)
 
     def __call__(self, patch, label: str = "refine"):
         key = patch.to_payload()
@@ -108,6 +110,9 @@ class _UnitTakes:
         self._known[key] = total
         if total < self.best_loss:
             self.best_patch, self.best_loss = patch.copy(), total
+            self.best_index = len(self.history) - 1
+        for callback in self.callbacks:      # as a Recorder's: f(take, state with best_*)
+            callback(self.history[-1], self)
         return value if hasattr(value, "total") else total
 
     @property
@@ -145,7 +150,7 @@ def _candidates(measured: dict, start, count: int) -> list:
 
 def virtual_first(space, start, *, evaluate, model_evaluate, budget_takes: int,
                   budget_model: int, confirm: int = CONFIRM, seed: int = 0, hints=None,
-                  strategy: str = "ours") -> VirtualFirstResult:
+                  strategy: str = "ours", on_take=None) -> VirtualFirstResult:
     """Search on the model, confirm and refine on the unit (see the module doc).
 
     Parameters
@@ -170,6 +175,10 @@ def virtual_first(space, start, *, evaluate, model_evaluate, budget_takes: int,
         The analysis' hints for the model search (:func:`optimize.hints.analysis_hints`).
     strategy : str
         The model phase's strategy (a registered name).
+    on_take : callable or list, optional
+        Called as ``f(take, state)`` after every take on the unit, as a Recorder's
+        callbacks (``state.best_patch``, ``best_loss``, ``best_index``); model
+        evaluations call nothing.
     """
     _check_budget("budget_takes", budget_takes, 1)
     _check_budget("budget_model", budget_model, 0)
@@ -190,7 +199,7 @@ def virtual_first(space, start, *, evaluate, model_evaluate, budget_takes: int,
         model_evals = model_result.takes
         candidates = _candidates(measured, start, int(confirm))
     t_model = time.perf_counter() - t0
-    unit = _UnitTakes(evaluate, budget_takes)
+    unit = _UnitTakes(evaluate, budget_takes, on_take)
     stopped = "budget"
     try:
         unit(start, "start")

@@ -66,8 +66,12 @@ def test_budgets_respected_and_counted_apart(case, takes, evals):
 
 
 def test_model_candidates_beat_the_start_on_the_unit(case):
+    seen = []
     result = virtual_first(case["space"], case["start"], evaluate=case["on_unit"],
-                           model_evaluate=case["on_model"], budget_takes=8, budget_model=40)
+                           model_evaluate=case["on_model"], budget_takes=8, budget_model=40,
+                           on_take=lambda take, state: seen.append((take.index, state.best_loss)))
+    assert [i for i, _ in seen] == list(range(result.takes))
+    assert seen[-1][1] == result.best_loss
     assert result.best_loss < 0.9 * result.initial_loss
     assert result.takes_to(result.best_loss) <= result.takes
     assert result.confirmed and result.confirmed == sorted(result.confirmed)
@@ -101,7 +105,7 @@ def test_quick_benchmark_runs(tmp_path, data_dir):
     spec.loader.exec_module(module)
     sys.modules["mq_cases"].DATA = data_dir
     out = tmp_path / "vf"
-    assert module.main(["--quick", "--out", str(out)]) == 0
+    assert module.main(["--quick", "--workers", "1", "--out", str(out)]) == 0
     doc = json.loads(out.with_suffix(".json").read_text())
     summary = doc["summary"]
     assert summary["cases"] == 2 and 0.0 <= summary["share_within_30_takes"] <= 1.0
