@@ -202,6 +202,12 @@ def markdown(run: dict) -> str:
         + f"; smallest over all units and sections {s['profile_min_section_reduction_pct']} %",
         f"- hardware_match_wall_s: {s['hardware_match_wall_s']} "
         f"({s['hardware_match_wall_note']})", "",
+        "Read with care: the stand-in unit differs from the model only in the 19 documented "
+        "assumptions, which the profile recovers almost exactly (largest error "
+        f"{max(r['profile']['max_error_spreads'] for r in run['cases'])} of a spread), and "
+        "its takes are noise-free; so (c) is an upper bound of what a profile gives on "
+        "hardware, where the unit also differs in ways the model cannot express. The cases "
+        "are the first v2 cases of the types a profile covers (all factory re-draws).", "",
         "| case | type | start | rig-only final | (b) takes to it | (c) takes to it | (b) final "
         "| (c) final |", "|---|---|---|---|---|---|---|---|"]
     for r in run["cases"]:
