@@ -17,7 +17,9 @@ hardware rig sends at most -1 dBFS).
 The distance compares two takes as a listener's ear roughly would: the level in 40
 log-spaced bands from 60 Hz to 16 kHz over 6 ms frames, in dB, floored 70 dB under the
 unit take's loudest cell; the mean absolute difference over the cells either take
-fills. It sees a shelf that moved (tone), a louder or dirtier amp (drive, levels),
+fills. On a noisy chain the floor of each band is raised to the noise measured by one
+take of silence (plus 6 dB), so noise the model cannot render is not scored. It sees a
+shelf that moved (tone), a louder or dirtier amp (drive, levels),
 an LFO that drifts out of phase (rate), echoes at other times or levels (delay) and
 a tail that rings or dies differently (reverb).
 """
@@ -46,6 +48,10 @@ _QUIET_AMP = dict(_QUIET, speaker_type="Off", amplifier_type="Clean 1", treble=5
 _QUIET_DIST = dict(_QUIET, distortion_type="Overdrive 1", pre_eq_level=10.0)
 
 FLOOR_DB = 70.0
+#: band levels less than this above the chain's measured noise count as noise
+NOISE_MARGIN_DB = 6.0
+#: the silent take that measures the noise floor
+SILENCE_S = 0.5
 N_BANDS = 40
 N_FFT, HOP = 1024, 256
 
@@ -165,8 +171,8 @@ def _amp_probes(type_id, scale) -> list:
     mod = _MOD_PREFIX[type_id]
     s = scale
     probes = [
-        _make(type_id, "levels", "clean, volume 10", q, "sweep", -20, 1.0 * s),
-        _make(type_id, "levels", "clean, volume 4", dict(q, master_volume=4.0), "sweep", -20,
+        _make(type_id, "levels", "clean, volume 10", q, "sweep", -12, 1.0 * s),
+        _make(type_id, "levels", "clean, volume 4", dict(q, master_volume=4.0), "sweep", -12,
               0.6 * s),
         _make(type_id, "levels", "gate 4 on a decay", dict(q, gate_threshold=4.0,
                                                            gate_hold_time_ms=2.0),
@@ -184,7 +190,7 @@ def _amp_probes(type_id, scale) -> list:
     for knob, value in (("bass", 10.0), ("lo_mid", 10.0), ("hi_mid", 0.0), ("treble", 10.0),
                         ("presence", 0.0), ("master_tone", 3.0)):
         probes.append(_make(type_id, "tone", f"{knob} {value:g}", dict(q, **{knob: value}),
-                            "sweep", -20, 0.7 * s))
+                            "sweep", -12, 0.7 * s))
     rate = 7.0 if mod == "tremolo_" else 6.0
 
     def lfo(speed, depth, level):
@@ -217,7 +223,7 @@ def _dist_probes(type_id, scale) -> list:
         _make(type_id, "amp/drive", "gain 8", dict(q, preamp_gain=8.0, master_volume=4.0),
               "plucks", -20, 0.8 * s),
         _make(type_id, "tone", "master tone 3", dict(q, preamp_gain=1.0, master_tone=3.0),
-              "sweep", -20, 0.7 * s),
+              "sweep", -12, 0.7 * s),
     ]
 
 
@@ -264,13 +270,24 @@ def band_spectrogram_db(x: np.ndarray, sample_rate: int) -> np.ndarray:
     return 10.0 * np.log10((_band_matrix(sample_rate).T @ power.T).T + 1e-20)
 
 
-def take_distance_db(model_take, unit_take, sample_rate: int, *, unit_db=None) -> float:
+def noise_floor_db(silent_take, sample_rate: int) -> np.ndarray:
+    """(N_BANDS,) the chain's noise in each band (dB, mean power) from a take of silence,
+    plus :data:`NOISE_MARGIN_DB`: band levels below it are noise, not the unit."""
+    power = 10.0 ** (band_spectrogram_db(silent_take, sample_rate) / 10.0)
+    return 10.0 * np.log10(power.mean(axis=0) + 1e-20) + NOISE_MARGIN_DB
+
+
+def take_distance_db(model_take, unit_take, sample_rate: int, *, unit_db=None,
+                     noise_db=None) -> float:
     """Mean absolute difference (dB) of the band spectrograms of two takes (see module doc).
 
-    ``unit_db`` is the unit take's spectrogram when already computed."""
+    ``unit_db`` is the unit take's spectrogram when already computed; ``noise_db``
+    (:func:`noise_floor_db`) raises the floor of each band to the chain's noise."""
     u = band_spectrogram_db(unit_take, sample_rate) if unit_db is None else unit_db
     m = band_spectrogram_db(model_take, sample_rate)
     floor = float(u.max()) - FLOOR_DB
+    if noise_db is not None:
+        floor = np.maximum(floor, noise_db)[None, :]
     u, m = np.maximum(u, floor), np.maximum(m, floor)
     filled = (u > floor) | (m > floor)
     if not filled.any():

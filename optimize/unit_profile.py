@@ -35,8 +35,8 @@ import numpy as np
 
 from magicstomp.errors import MagicstompError
 
-from .unit_probes import DEFAULT_TYPES, SECTIONS, band_spectrogram_db, probe_session, \
-    take_distance_db
+from .unit_probes import (DEFAULT_TYPES, SECTIONS, SILENCE_S, band_spectrogram_db,
+                          noise_floor_db, probe_session, take_distance_db)
 
 log = logging.getLogger(__name__)
 
@@ -163,20 +163,23 @@ def load_unit_profile(path) -> UnitProfile:
 
 
 # -- the probe session ----------------------------------------------------------------------
-def record_probes(rig, probes, *, on_take=None) -> list:
-    """One take of each probe on ``rig``: [mono float64 take, ...] in the probes' order."""
+def record_probes(rig, probes, *, on_take=None) -> tuple:
+    """``(takes, silent_take)``: one take of each probe on ``rig`` (mono float64, in the
+    probes' order), and first one take of :data:`SILENCE_S` of silence (the chain's noise)."""
     seconds = sum(p.seconds for p in probes)
     if seconds > MAX_PROBE_SECONDS + 1e-9:
         raise UnitProfileError(f"the probe session holds {seconds:.1f} s of audio; the most is "
                                f"{MAX_PROBE_SECONDS:.0f} s (profile fewer types or shorten "
                                "the probes)")
+    silent = np.asarray(rig.render(probes[0].patch, np.zeros(int(SILENCE_S * rig.sample_rate))),
+                        dtype=np.float64)
     takes = []
     for i, probe in enumerate(probes):
         takes.append(np.asarray(rig.render(probe.patch, probe.signal(rig.sample_rate)),
                                 dtype=np.float64))
         if on_take is not None:
             on_take(i, probe)
-    return takes
+    return takes, silent
 
 
 def fit_unit_profile(rig, *, types=DEFAULT_TYPES, scale: float = 1.0, max_passes: int = 3,
@@ -208,15 +211,20 @@ def fit_unit_profile(rig, *, types=DEFAULT_TYPES, scale: float = 1.0, max_passes
             "probes; profile the multis (0x37-0x3E) or the Tape Echo (0x35)")
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
-    takes = record_probes(rig, probes, on_take=on_take)
+    takes, silent = record_probes(rig, probes, on_take=on_take)
     take_seconds = time.perf_counter() - t0
-    profile = fit_assumptions(probes, takes, rig.sample_rate, max_passes=max_passes)
+    noise_db = noise_floor_db(silent, rig.sample_rate)
+    profile = fit_assumptions(probes, takes, rig.sample_rate, max_passes=max_passes,
+                              noise_db=noise_db)
     describe = rig.describe() if hasattr(rig, "describe") else {"rig": type(rig).__name__}
     describe.pop("variant", None)        # the stand-in's truth is not part of the measurement
     profile.measurement = {
         "rig": type(rig).__name__, "rig_description": describe,
         "sample_rate": int(rig.sample_rate), "date": started.isoformat(timespec="seconds"),
-        "takes": len(takes), "audio_seconds": round(sum(p.seconds for p in probes), 3),
+        "takes": len(takes) + 1, "probe_takes": len(takes),
+        "audio_seconds": round(sum(p.seconds for p in probes) + SILENCE_S, 3),
+        "noise_rms_dbfs": round(float(20 * np.log10(np.sqrt(np.mean(silent ** 2)) + 1e-12)),
+                                1),
         "take_wall_seconds": round(take_seconds, 2), "probe_scale": float(scale),
         "types": [effect_type(t).name for t in dict.fromkeys(types)]}
     return profile
@@ -226,8 +234,8 @@ def fit_unit_profile(rig, *, types=DEFAULT_TYPES, scale: float = 1.0, max_passes
 class _Model:
     """Model renders of the probes, scored against the unit's takes; counts evaluations."""
 
-    def __init__(self, probes, takes, sample_rate):
-        self.probes, self.sample_rate = probes, int(sample_rate)
+    def __init__(self, probes, takes, sample_rate, noise_db=None):
+        self.probes, self.sample_rate, self.noise_db = probes, int(sample_rate), noise_db
         self.signals = [p.signal(sample_rate) for p in probes]
         self.unit_db = [band_spectrogram_db(t, sample_rate) for t in takes]
         self.takes = takes
@@ -242,7 +250,7 @@ class _Model:
 
     def distance(self, i, values) -> float:
         return take_distance_db(self.render(i, values), self.takes[i], self.sample_rate,
-                                unit_db=self.unit_db[i])
+                                unit_db=self.unit_db[i], noise_db=self.noise_db)
 
     def total(self, indices, values) -> float:
         return float(sum(self.distance(i, values) for i in indices))
@@ -327,12 +335,14 @@ def _fit_indices(probes, spread_name, seen) -> list:
     return own or list(seen)
 
 
-def fit_assumptions(probes, takes, sample_rate: int, *, max_passes: int = 3) -> UnitProfile:
-    """Fit every assumption the probes see to the unit's ``takes`` (see the module doc)."""
+def fit_assumptions(probes, takes, sample_rate: int, *, max_passes: int = 3,
+                    noise_db=None) -> UnitProfile:
+    """Fit every assumption the probes see to the unit's ``takes`` (see the module doc);
+    ``noise_db`` (:func:`optimize.unit_probes.noise_floor_db`) is the chain's noise."""
     from magicstomp.emulator.mappings import ASSUMPTION_SPREADS
     from magicstomp.emulator.variants import UnitVariant
     t0 = time.perf_counter()
-    model = _Model(probes, takes, sample_rate)
+    model = _Model(probes, takes, sample_rate, noise_db)
     seen = seen_by(model)
     order = [s for sec in SECTIONS for s in ASSUMPTION_SPREADS
              if ASSUMPTION_SECTIONS[s.name] == sec and seen[s.name]]

@@ -56,7 +56,7 @@ def test_profile_halves_every_sections_distance_within_two_minutes(fitted):
         assert section.before_db > 0.5, name           # the drawn unit is audibly different
         assert section.after_db <= 0.5 * section.before_db, (name, section)
     m = profile.measurement
-    assert m["takes"] == rig.takes == len(profile.probes)
+    assert m["takes"] == rig.takes == len(profile.probes) + 1     # + the silent take
     assert m["audio_seconds"] <= MAX_PROBE_SECONDS and m["rig"] == "VirtualRig"
     assert "variant" not in m["rig_description"]         # the truth stays out of the file
 
@@ -94,7 +94,7 @@ def test_bad_profile_is_refused_in_one_sentence(tmp_path, text, expected):
         load_unit_profile(tmp_path / "missing.json")
 
 
-def test_profile_command_end_to_end(tmp_path, repo_root=None):
+def test_profile_command_end_to_end(tmp_path):
     out = tmp_path / "unit.json"
     proc = subprocess.run([sys.executable, "-m", "cli.magicstomp_cli", "profile",
                            "--virtual-variant", "3", "--types", "0x35", "--out", str(out)],
@@ -106,7 +106,7 @@ def test_profile_command_end_to_end(tmp_path, repo_root=None):
     assert abs(profile.variant.value("tape_time") - truth.value("tape_time")) <= 0.01
     assert profile.sections["delay"].after_db <= 0.5 * profile.sections["delay"].before_db
     data = json.loads(out.read_text())
-    assert data["measurement"]["takes"] == 1 and data["probes"][0]["section"] == "delay"
+    assert data["measurement"]["takes"] == 2 and data["probes"][0]["section"] == "delay"
 
 
 def test_profile_command_usage_errors(tmp_path):
@@ -125,3 +125,16 @@ def test_profile_command_usage_errors(tmp_path):
                            "--out", str(tmp_path / "p.json")],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_profile_through_a_noisy_chain_still_halves_every_section():
+    """A re-amp chain with -70 dBFS noise, +/-0.3 dB gain wobble and latency jitter: the
+    silent take measures the noise, which is then not scored."""
+    from hil.imperfections import Imperfections
+    chain = Imperfections(noise_dbfs=-70.0, gain_wobble_db=0.3, latency_jitter_samples=8,
+                          latency_samples=256)
+    rig = VirtualRig(44100, variant=UnitVariant.draw(SEED), imperfections=chain, seed=1)
+    profile = fit_unit_profile(rig, types=(0x37,), scale=0.4, max_passes=1)
+    assert -75.0 < profile.measurement["noise_rms_dbfs"] < -65.0
+    for name, section in profile.sections.items():
+        assert section.after_db <= 0.5 * section.before_db, (name, section)
