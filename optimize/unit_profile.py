@@ -8,17 +8,21 @@
 The rig is anything with ``render(patch, di) -> take`` (mono, aligned, as long as the
 DI) and ``sample_rate``: :class:`hil.rig.VirtualRig` (with a variant it stands in for a
 real unit) or :class:`hil.rig.HardwareRig`. The probe session
-(:mod:`optimize.unit_probes`) is one take per probe, about 20 s of audio for the
-default types (at most :data:`MAX_PROBE_SECONDS`).
+(:mod:`optimize.unit_probes`) is one take of silence (the chain's noise floor, which
+the distance then ignores) and one take per probe: about 20 s of audio for the default
+types (at most :data:`MAX_PROBE_SECONDS`).
 
 The fit (:func:`fit_assumptions`): first, which assumptions each probe can see (the
 probe's model render moves when the assumption is put at the edge of its spread); an
-assumption no probe sees stays nominal and is listed as ``unseen``. Then coordinate
-passes: for each seen assumption in turn, a 1-D search (a grid over twice its
-documented spread, then a bounded Brent refinement around the best grid point) of the
-summed :func:`~optimize.unit_probes.take_distance_db` over the probes that see it,
-with the other assumptions at their current values. Passes repeat until one improves
-the total by less than 0.5 %. Model evaluations cost no take.
+assumption no probe sees stays nominal and is listed as ``unseen``. The level and drive
+assumptions in series on the multis' front (:data:`COUPLED`) are fitted together first
+(Nelder-Mead on the level and drive probes). Then coordinate passes: for each seen
+assumption in turn, a 1-D search (a grid over twice its documented spread, then a
+bounded Brent refinement around the best grid point; later passes search half a spread
+around the current value) of the summed :func:`~optimize.unit_probes.take_distance_db`
+over the probes of its own section that see it, the other assumptions at their current
+values. Passes repeat until one improves the total by less than 0.5 %. Model
+evaluations cost no take.
 """
 
 from __future__ import annotations
