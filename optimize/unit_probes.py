@@ -49,7 +49,7 @@ _QUIET_DIST = dict(_QUIET, distortion_type="Overdrive 1", pre_eq_level=10.0)
 
 FLOOR_DB = 70.0
 #: band levels less than this above the chain's measured noise count as noise
-NOISE_MARGIN_DB = 6.0
+NOISE_MARGIN_DB = 12.0
 #: the silent take that measures the noise floor
 SILENCE_S = 0.5
 N_BANDS = 40

@@ -78,15 +78,29 @@ class SectionFit:
     before_db: float
     after_db: float
     probes: int
+    #: distance between two takes of the same probe on the unit: what noise alone gives
+    floor_db: float = 0.0
 
     @property
     def reduction_pct(self) -> float:
         """How much of the nominal distance the fit removed, in percent."""
         return 100.0 * (1.0 - self.after_db / self.before_db) if self.before_db > 0 else 0.0
 
+    @property
+    def reduction_above_floor_pct(self) -> float | None:
+        """The reduction of the distance above the replicate floor (None when the nominal
+        model was already within the floor: nothing measurable to remove)."""
+        room = self.before_db - self.floor_db
+        if room <= 0.0:
+            return None
+        return 100.0 * (1.0 - max(self.after_db - self.floor_db, 0.0) / room)
+
     def to_dict(self) -> dict:
+        above = self.reduction_above_floor_pct
         return {"before_db": round(self.before_db, 4), "after_db": round(self.after_db, 4),
-                "reduction_pct": round(self.reduction_pct, 1), "probes": self.probes}
+                "reduction_pct": round(self.reduction_pct, 1), "probes": self.probes,
+                "floor_db": round(self.floor_db, 4),
+                "reduction_above_floor_pct": None if above is None else round(above, 1)}
 
 
 @dataclass
@@ -123,8 +137,8 @@ class UnitProfile:
     def summary_lines(self) -> list:
         """One line per section: distance before -> after (reduction)."""
         return [f"{name:<11s} {s.before_db:6.2f} dB -> {s.after_db:6.2f} dB "
-                f"({s.reduction_pct:5.1f} % closer, {s.probes} probes)"
-                for name, s in self.sections.items()]
+                f"({s.reduction_pct:5.1f} % closer; two takes of one probe differ by "
+                f"{s.floor_db:.2f} dB; {s.probes} probes)" for name, s in self.sections.items()]
 
 
 # -- loading --------------------------------------------------------------------------------
@@ -154,7 +168,8 @@ def load_unit_profile(path) -> UnitProfile:
     try:
         variant = UnitVariant.from_dict(data["variant"])
         sections = {name: SectionFit(float(s["before_db"]), float(s["after_db"]),
-                                     int(s["probes"])) for name, s in data["sections"].items()}
+                                     int(s["probes"]), float(s.get("floor_db", 0.0)))
+                    for name, s in data["sections"].items()}
         profile = UnitProfile(variant, sections, list(data["fitted"]), list(data["unseen"]),
                               list(data.get("probes", [])), dict(data.get("measurement", {})),
                               dict(data.get("fit", {})))
@@ -168,8 +183,10 @@ def load_unit_profile(path) -> UnitProfile:
 
 # -- the probe session ----------------------------------------------------------------------
 def record_probes(rig, probes, *, on_take=None) -> tuple:
-    """``(takes, silent_take)``: one take of each probe on ``rig`` (mono float64, in the
-    probes' order), and first one take of :data:`SILENCE_S` of silence (the chain's noise)."""
+    """``(takes, silent_take, repeats)``: one take of each probe on ``rig`` (mono float64, in
+    the probes' order); first one take of :data:`SILENCE_S` of silence (the chain's noise);
+    last a second take of each section's first probe, ``{probe index: take}`` (the
+    replicate floor: how far two takes of one patch differ on this chain)."""
     seconds = sum(p.seconds for p in probes)
     if seconds > MAX_PROBE_SECONDS + 1e-9:
         raise UnitProfileError(f"the probe session holds {seconds:.1f} s of audio; the most is "
@@ -183,7 +200,12 @@ def record_probes(rig, probes, *, on_take=None) -> tuple:
                                 dtype=np.float64))
         if on_take is not None:
             on_take(i, probe)
-    return takes, silent
+    repeats = {}
+    for i, probe in enumerate(probes):
+        if all(probes[j].section != probe.section for j in repeats):
+            repeats[i] = np.asarray(rig.render(probe.patch, probe.signal(rig.sample_rate)),
+                                    dtype=np.float64)
+    return takes, silent, repeats
 
 
 def fit_unit_profile(rig, *, types=DEFAULT_TYPES, scale: float = 1.0, max_passes: int = 3,
@@ -215,18 +237,19 @@ def fit_unit_profile(rig, *, types=DEFAULT_TYPES, scale: float = 1.0, max_passes
             "probes; profile the multis (0x37-0x3E) or the Tape Echo (0x35)")
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
-    takes, silent = record_probes(rig, probes, on_take=on_take)
+    takes, silent, repeats = record_probes(rig, probes, on_take=on_take)
     take_seconds = time.perf_counter() - t0
     noise_db = noise_floor_db(silent, rig.sample_rate)
     profile = fit_assumptions(probes, takes, rig.sample_rate, max_passes=max_passes,
-                              noise_db=noise_db)
+                              noise_db=noise_db, repeats=repeats)
     describe = rig.describe() if hasattr(rig, "describe") else {"rig": type(rig).__name__}
     describe.pop("variant", None)        # the stand-in's truth is not part of the measurement
     profile.measurement = {
         "rig": type(rig).__name__, "rig_description": describe,
         "sample_rate": int(rig.sample_rate), "date": started.isoformat(timespec="seconds"),
-        "takes": len(takes) + 1, "probe_takes": len(takes),
-        "audio_seconds": round(sum(p.seconds for p in probes) + SILENCE_S, 3),
+        "takes": len(takes) + 1 + len(repeats), "probe_takes": len(takes),
+        "audio_seconds": round(sum(p.seconds for p in probes) + SILENCE_S
+                               + sum(probes[i].seconds for i in repeats), 3),
         "noise_rms_dbfs": round(float(20 * np.log10(np.sqrt(np.mean(silent ** 2)) + 1e-12)),
                                 1),
         "take_wall_seconds": round(take_seconds, 2), "probe_scale": float(scale),
@@ -340,9 +363,10 @@ def _fit_indices(probes, spread_name, seen) -> list:
 
 
 def fit_assumptions(probes, takes, sample_rate: int, *, max_passes: int = 3,
-                    noise_db=None) -> UnitProfile:
+                    noise_db=None, repeats=None) -> UnitProfile:
     """Fit every assumption the probes see to the unit's ``takes`` (see the module doc);
-    ``noise_db`` (:func:`optimize.unit_probes.noise_floor_db`) is the chain's noise."""
+    ``noise_db`` (:func:`optimize.unit_probes.noise_floor_db`) is the chain's noise,
+    ``repeats`` ``{probe index: second take}`` give each section's replicate floor."""
     from magicstomp.emulator.mappings import ASSUMPTION_SPREADS
     from magicstomp.emulator.variants import UnitVariant
     t0 = time.perf_counter()
@@ -379,8 +403,12 @@ def fit_assumptions(probes, takes, sample_rate: int, *, max_passes: int = 3,
     for sec in SECTIONS:
         idx = [i for i, p in enumerate(probes) if p.section == sec]
         if idx:
+            again = [i for i in idx if i in (repeats or {})]
+            floor = take_distance_db(repeats[again[0]], takes[again[0]], sample_rate,
+                                     noise_db=noise_db) if again else 0.0
             sections[sec] = SectionFit(float(np.mean([before[i] for i in idx])),
-                                       float(np.mean([after[i] for i in idx])), len(idx))
+                                       float(np.mean([after[i] for i in idx])), len(idx),
+                                       float(floor))
     probe_rows = [dict(p.describe(), before_db=round(before[i], 4), after_db=round(after[i], 4),
                        sees=[s.name for s in order if i in seen[s.name]])
                   for i, p in enumerate(probes)]

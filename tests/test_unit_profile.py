@@ -56,7 +56,11 @@ def test_profile_halves_every_sections_distance_within_two_minutes(fitted):
         assert section.before_db > 0.5, name           # the drawn unit is audibly different
         assert section.after_db <= 0.5 * section.before_db, (name, section)
     m = profile.measurement
-    assert m["takes"] == rig.takes == len(profile.probes) + 1     # + the silent take
+    # the probes, one silent take (noise), a second take of one probe per section (floor)
+    assert m["takes"] == rig.takes == len(profile.probes) + 1 + len(profile.sections)
+    assert m["probe_takes"] == len(profile.probes)
+    for section in profile.sections.values():
+        assert section.floor_db == 0.0        # an exact rig: two takes are identical
     assert m["audio_seconds"] <= MAX_PROBE_SECONDS and m["rig"] == "VirtualRig"
     assert "variant" not in m["rig_description"]         # the truth stays out of the file
 
@@ -106,7 +110,7 @@ def test_profile_command_end_to_end(tmp_path):
     assert abs(profile.variant.value("tape_time") - truth.value("tape_time")) <= 0.01
     assert profile.sections["delay"].after_db <= 0.5 * profile.sections["delay"].before_db
     data = json.loads(out.read_text())
-    assert data["measurement"]["takes"] == 2 and data["probes"][0]["section"] == "delay"
+    assert data["measurement"]["takes"] == 3 and data["probes"][0]["section"] == "delay"
 
 
 def test_profile_command_usage_errors(tmp_path):
@@ -137,4 +141,5 @@ def test_profile_through_a_noisy_chain_still_halves_every_section():
     profile = fit_unit_profile(rig, types=(0x37,), scale=0.4, max_passes=1)
     assert -75.0 < profile.measurement["noise_rms_dbfs"] < -65.0
     for name, section in profile.sections.items():
+        assert 0.0 < section.floor_db < 1.0, (name, section)       # noise: takes differ
         assert section.after_db <= 0.5 * section.before_db, (name, section)

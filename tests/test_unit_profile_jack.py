@@ -36,7 +36,7 @@ def test_profile_then_virtual_first_match_on_the_jack_unit(start_virtual_unit, f
         result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output + (result.stderr or "")
     profile = load_unit_profile(out)
-    assert profile.measurement["rig"] == "HardwareRig" and profile.measurement["takes"] == 2
+    assert profile.measurement["rig"] == "HardwareRig" and profile.measurement["takes"] == 3
     truth = UnitVariant.draw(VARIANT).value("tape_time")
     assert abs(profile.variant.value("tape_time") - truth) <= 0.01
     assert profile.sections["delay"].after_db <= 0.5 * profile.sections["delay"].before_db
