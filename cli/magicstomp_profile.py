@@ -136,11 +136,10 @@ def profile_cmd(virtual_variant, midi_port, in_device, out_device, in_ch, out_ch
     seconds = time.monotonic() - started
     m = profile.measurement
     click.echo(f"Unit profile {path}: {m['takes']} takes, {m['audio_seconds']:.1f} s of audio "
-               f"({m['take_wall_seconds']:.1f} s playing), fit {profile.fit['seconds']:.1f} s "
+               f"({m['take_wall_seconds']:.1f} s of takes), fit {profile.fit['seconds']:.1f} s "
                f"({profile.fit['model_evaluations']} model evaluations), {seconds:.1f} s in all")
     click.echo("model-vs-unit distance per section, nominal model -> fitted:")
     for line in profile.summary_lines():
         click.echo(f"  {line}")
     if profile.unseen:
         click.echo(f"not seen by these probes (left nominal): {', '.join(profile.unseen)}")
-    click.echo(f"Next step: auto_match_hil ... --unit-profile {path}")
