@@ -9,6 +9,8 @@
     magicstomp dump (--slot N | --all) --out FILE.syx [--port P]
     magicstomp restore BANK.syx [--port P] [--yes]       write a 99-patch bank (a backup) back
     magicstomp render PATCH IN.wav --out OUT.wav         through the virtual Magicstomp
+    magicstomp profile (--port P --in-device D --out-device D | --virtual-variant SEED)
+                                                         fit the model to the unit (a unit profile)
 
 Exit codes: 0 done, 1 a problem with the input, the unit or a file (one line,
 traceback only with --verbose), 2 a usage error, 130 interrupted.
@@ -251,7 +253,9 @@ def render_cmd(patch_file, in_wav, out_path):
 def _register_device_commands() -> None:
     from cli.magicstomp_device import dump_cmd, ports_cmd, restore_cmd, send_cmd
 
-    for command in (ports_cmd, send_cmd, dump_cmd, restore_cmd):
+    from cli.magicstomp_profile import profile_cmd
+
+    for command in (ports_cmd, send_cmd, dump_cmd, restore_cmd, profile_cmd):
         main.add_command(command)
 
 

@@ -16,7 +16,12 @@
     loss         SeedLoss, metric_panel, get_loss (the loss registry)
     objective    MatchLoss (level-matched multi-term objective)
     reference    bypass_loss (the dry DI scored like a take), compare_to_bypass (its reading)
+    unit_probes  the probe session of a unit profile and its take distance
+    unit_profile fit_unit_profile (the model's assumptions fitted to a unit's takes),
+                 UnitProfile, load_unit_profile
+    virtual_first  search on the model, confirm and refine on the unit (two budgets)
 
-No module here writes files or opens devices (``pairs`` reads the two audio files it
-is given); the CLI owns the session files, devices and progress output.
+No module here opens a device; the CLI owns devices, progress output and the session
+files. The only files read or written here are the two audio files of a pair
+(``pairs``) and unit profiles (``UnitProfile.save``, ``load_unit_profile``).
 """
