@@ -33,6 +33,8 @@ from cli.common import (EXIT_INTERRUPTED, FiniteFloatRange, handle_errors,  # no
 from cli.pipeline import MAX_BUDGET_TAKES, run_match  # noqa: E402
 from optimize.match_plan import DEFAULT_MODEL_BUDGET, MAX_MODEL_BUDGET  # noqa: E402
 
+UNIT_PROFILE_FILE = "unit_profile.json"   # magicstomp profile --out OUT/unit_profile.json
+
 log = logging.getLogger("magicstomp.auto_match")
 
 DEFAULT_BUDGET_TAKES = 40
@@ -153,6 +155,16 @@ def _effect_ref(text):
               default=DEFAULT_MODEL_BUDGET, show_default=True,
               help="Evaluations of the virtual Magicstomp used as a model (effect-type screen, "
               "residual-EQ fit; about 20-40 ms each, no take), apart from --budget.")
+@click.option("--unit-profile", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="A profile of your unit (magicstomp profile): the search "
+              "runs on the virtual Magicstomp fitted to it (--model-budget), then the best "
+              "candidates are confirmed and refined on the rig (--budget takes). On hardware, "
+              "OUT/unit_profile.json is used when it exists.")
+@click.option("--no-unit-profile", is_flag=True,
+              help="Do not use OUT/unit_profile.json on hardware: search on the rig alone.")
+@click.option("--virtual-variant", metavar="SEED|FILE",
+              help="The virtual rig plays as the drawn unit variant SEED (or a variant JSON) "
+              "instead of the nominal model: a stand-in for a real unit.")
 @click.option("--analyzer", type=click.Choice(["librosa", "essentia"]), default="librosa",
               show_default=True, envvar="MAGICSTOMP_ANALYZER", show_envvar=True,
               help="Feature library that analyses the target (and computes --loss seed).")
@@ -218,8 +230,28 @@ def _check_usage(opts) -> None:
     opts["optimize_params"] = _split_params(opts["optimize_params"])
     opts["effect_type"] = _effect_ref(opts["effect_type"])
     opts["start_patch"] = _start_patch(opts["start_patch"], opts["effect_type"])
+    opts["unit_profile"] = _unit_profile(opts, hardware)
+    if hardware and opts["virtual_variant"] is not None:
+        raise click.UsageError("--virtual-variant sets the virtual rig's unit; drop it with "
+                               "--in-device/--out-device")
     if opts["sample_rate"] is not None:
         opts["sample_rate"] = int(opts["sample_rate"])
+
+
+def _unit_profile(opts, hardware: bool):
+    """The unit profile's path: --unit-profile, else OUT/unit_profile.json on hardware
+    (unless --no-unit-profile); None for a rig-only search. Loaded by the plan."""
+    if opts["no_unit_profile"]:
+        if opts["unit_profile"] is not None:
+            raise click.UsageError("--unit-profile and --no-unit-profile contradict each "
+                                   "other; give one")
+        return None
+    path = opts["unit_profile"]
+    if path is None and hardware and (opts["out_dir"] / UNIT_PROFILE_FILE).is_file():
+        path = opts["out_dir"] / UNIT_PROFILE_FILE
+        log.info("using the unit profile %s (--no-unit-profile to search on the rig alone)",
+                 path)
+    return path
 
 
 def _start_patch(ref, effect_ref):

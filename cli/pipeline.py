@@ -56,6 +56,10 @@ def build_plan(opts: dict, default_budget: int) -> MatchPlan:
     """The options as a checked MatchPlan, before any work: a bad ``--optimize-params`` name
     is a usage error (exit 2); on the virtual rig the type must be one it emulates."""
     start = opts.get("start_patch")
+    profile = None
+    if opts.get("unit_profile") is not None:
+        from optimize.unit_profile import load_unit_profile
+        profile = load_unit_profile(opts["unit_profile"])
     budget = opts["budget"]
     if budget is None and not opts["max_iterations"]:
         budget = default_budget
@@ -68,7 +72,9 @@ def build_plan(opts: dict, default_budget: int) -> MatchPlan:
         seed=opts["seed"], residual_eq=not opts.get("no_residual_eq"),
         optimize_params=opts["optimize_params"], loss=opts["loss_name"],
         analyzer=opts["analyzer"], excerpt_s=opts["excerpt"],
-        patch_name=opts["session_name"] or None)
+        patch_name=opts["session_name"] or None,
+        model_variant=profile.variant if profile is not None else None,
+        virtual_first=profile is not None)
     if plan.effect_type is not None and opts["rig"] == "virtual":
         from magicstomp.emulator import processor_class
         processor_class(plan.effect_type)
@@ -179,7 +185,8 @@ def run_match(opts: dict, *, default_budget: int, virtual_rate_hz: int, started:
             contextlib.ExitStack() as stack:
         calibration = midi = None
         if not hardware:
-            rig = stack.enter_context(VirtualRig(sample_rate=sample_rate))
+            rig = stack.enter_context(VirtualRig(sample_rate=sample_rate,
+                                                 variant=opts.get("virtual_variant")))
             if opts["send_patch"]:
                 midi = _open_midi(opts, stack)
         log.info("loading the target %s and the DI %s at %d Hz, aligning them ...",

@@ -242,6 +242,11 @@ def _search(state: MatchState, guard: FaultGuard, on_take):
     options.update(plan.optimizer_options)
     fit_eq = match_residual.planned(plan, patch, chosen_keys(state)) and state.budget_takes >= 3
     takes = max(1, state.budget_takes - int(fit_eq) - state.rig_takes_before_search)
+    if plan.virtual_first and plan.optimize:
+        reserve = match_residual.model_evaluations_needed(
+            match_residual.fit_keys(patch, chosen_keys(state))) if fit_eq else 0
+        return _virtual_first(state, takes, max(0, state.model.left - reserve),
+                              options.get("hints"), on_take)
     try:
         return run_search(plan.strategy, space=space, start=patch, evaluate=state.evaluate,
                           budget_takes=takes, seed=plan.seed, on_take=on_take, **options)
@@ -249,6 +254,39 @@ def _search(state: MatchState, guard: FaultGuard, on_take):
         if guard.fault is not None:      # before the first take: nothing to keep
             raise guard.fault from None
         raise
+
+
+class _ModelRig:
+    """The model as a rig: each render is one model evaluation of the search stage."""
+
+    def __init__(self, model, sample_rate: int):
+        self.model, self.sample_rate = model, int(sample_rate)
+
+    def render(self, patch, audio):
+        return self.model.render(patch, audio, self.sample_rate, "search")
+
+
+def _virtual_first(state: MatchState, takes: int, model_evaluations: int, hints, on_take):
+    """The search stage of a virtual-first plan, as a SearchResult (takes on the rig only)."""
+    from .match_stages import make_evaluator
+    from .search import SearchResult
+    from .take_alignment import TakeAligner
+    from .virtual_first import virtual_first
+
+    sr = state.pair.sample_rate
+    model_evaluate = make_evaluator(_ModelRig(state.model, sr), state.loss, state.pair.di,
+                                    state.excerpt, aligner=TakeAligner(state.loss.target, sr))
+    found = virtual_first(state.space, state.patch, evaluate=state.evaluate,
+                          model_evaluate=model_evaluate, budget_takes=takes,
+                          budget_model=model_evaluations, seed=state.plan.seed, hints=hints,
+                          on_take=on_take)
+    state.notes.append(f"virtual-first: {found.model_evaluations} model evaluations proposed "
+                       f"{len(found.confirmed)} candidates, confirmed and refined in "
+                       f"{found.takes} takes on the rig")
+    best_index = min(range(len(found.history)), key=lambda i: found.history[i].loss)
+    return SearchResult(best_patch=found.best_patch, best_loss=found.best_loss,
+                        initial_loss=found.initial_loss, history=found.history,
+                        stopped=found.stopped, best_index=best_index)
 
 
 def _residual(state: MatchState, result, interrupted: bool) -> tuple:

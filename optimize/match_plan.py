@@ -133,6 +133,10 @@ class MatchPlan:
         Name of the published patch (None = the start's).
     model_variant : UnitVariant or None
         The unit the model renders (``magicstomp.emulator.variants``); None = nominal.
+    virtual_first : bool
+        Search on the model (rendered with ``model_variant``, e.g. a unit profile's)
+        within the model budget, then confirm the best candidates on the rig and refine
+        with the takes left (:func:`optimize.virtual_first.virtual_first`).
     """
 
     effect_type: object = None
@@ -153,13 +157,14 @@ class MatchPlan:
     excerpt_s: float | None = None
     patch_name: str | None = None
     model_variant: object = None
+    virtual_first: bool = False
 
     def __post_init__(self):
         from .loss import get_loss
         from .strategy_registry import check_options
 
         put = object.__setattr__
-        for name in ("optimize", "residual_eq"):
+        for name in ("optimize", "residual_eq", "virtual_first"):
             if not isinstance(getattr(self, name), bool):
                 raise ParameterError(f"{name}={getattr(self, name)!r} is not allowed; expected "
                                      "True or False", field=name, value=getattr(self, name))
@@ -264,7 +269,7 @@ class MatchPlan:
                 else list(self.optimize_params),
                 "loss": self.loss, "analyzer": self.analyzer, "excerpt_s": self.excerpt_s,
                 "model_variant": None if self.model_variant is None
-                else self.model_variant.to_dict()}
+                else self.model_variant.to_dict(), "virtual_first": self.virtual_first}
 
 
 def _plan_from(values: dict) -> MatchPlan:
