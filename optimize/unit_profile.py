@@ -187,7 +187,9 @@ def record_probes(rig, probes, *, on_take=None) -> tuple:
     the probes' order); first one take of :data:`SILENCE_S` of silence (the chain's noise);
     last a second take of each section's first probe, ``{probe index: take}`` (the
     replicate floor: how far two takes of one patch differ on this chain)."""
-    seconds = sum(p.seconds for p in probes)
+    again = [i for i, p in enumerate(probes)
+             if all(q.section != p.section for q in probes[:i])]   # each section's first
+    seconds = sum(p.seconds for p in probes) + SILENCE_S + sum(probes[i].seconds for i in again)
     if seconds > MAX_PROBE_SECONDS + 1e-9:
         raise UnitProfileError(f"the probe session holds {seconds:.1f} s of audio; the most is "
                                f"{MAX_PROBE_SECONDS:.0f} s (profile fewer types or shorten "
@@ -200,11 +202,8 @@ def record_probes(rig, probes, *, on_take=None) -> tuple:
                                 dtype=np.float64))
         if on_take is not None:
             on_take(i, probe)
-    repeats = {}
-    for i, probe in enumerate(probes):
-        if all(probes[j].section != probe.section for j in repeats):
-            repeats[i] = np.asarray(rig.render(probe.patch, probe.signal(rig.sample_rate)),
-                                    dtype=np.float64)
+    repeats = {i: np.asarray(rig.render(probes[i].patch, probes[i].signal(rig.sample_rate)),
+                             dtype=np.float64) for i in again}
     return takes, silent, repeats
 
 

@@ -143,3 +143,12 @@ def test_profile_through_a_noisy_chain_still_halves_every_section():
     for name, section in profile.sections.items():
         assert 0.0 < section.floor_db < 1.0, (name, section)       # noise: takes differ
         assert section.after_db <= 0.5 * section.before_db, (name, section)
+
+
+def test_a_session_longer_than_two_minutes_is_refused():
+    from optimize.unit_profile import record_probes
+    probes = probe_session((0x37, 0x38, 0x39, 0x3A, 0x3B, 0x35), scale=2.0)
+    rig = VirtualRig(44100)
+    with pytest.raises(UnitProfileError, match="the most is 120 s"):
+        record_probes(rig, probes)
+    assert rig.takes == 0                    # refused before any take
