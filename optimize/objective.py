@@ -18,7 +18,11 @@ offset costs more than most timbre differences. ``MatchLoss`` fixes both:
                  0.3 to 20 Hz, blurred at three widths, L1 relative to the target's modulation
                  energy, or to that of a 1 dB swing when the target has less (a target
                  without modulation, such as the DI itself, scores a finite value) (LFO rate, depth);
-  ``echo``       autocorrelation of the onset envelope up to 1.5 s (delay time and feedback).
+  ``echo``       autocorrelation of the onset envelope up to 1.5 s (delay time and feedback);
+  ``echo_lag``   the echo-lag profile (response to the DI, or cepstrum) blurred at 1-64 ms: rises
+                 with the echo-time error out to beyond +/-20 ms (wide basin, no needle);
+  ``mod_rate``   earth mover's distance in octaves between the modulation spectra (magnitudes,
+                 64 bands) over log frequency: rises with the LFO-rate error, blind to its phase.
 
 All terms are in "dB per cell / 10", so 1.0 means a typical 10 dB mismatch;
 the weights below were set so that a +0.1 move of any identifiable knob raises
@@ -46,8 +50,13 @@ from scipy.signal import fftconvolve
 from magicstomp.errors import AudioInputError
 
 from .loss import LossValue, mono_samples
+from .timing_terms import TimingTerms
 
-DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 1.0, "modulation": 0.25, "echo": 0.1}
+ECHO_LAG_WEIGHT = 0.1    # wide-basin timing terms (optimize/timing_terms.py); see the module text
+MOD_RATE_WEIGHT = 0.5
+
+DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 1.0, "modulation": 0.25, "echo": 0.1,
+                   "echo_lag": ECHO_LAG_WEIGHT, "mod_rate": MOD_RATE_WEIGHT}
 FFT_SIZES = (2048, 512)  # half-overlapping frames; the 512-point one also gives the envelopes
 FLOOR_DB = 50.0          # cells quieter than (target peak - FLOOR_DB) are clipped: rig noise is below
 ECHO_LAGS_MS = (20.0, 1500.0)
@@ -177,6 +186,8 @@ class MatchLoss:
                                       "recording the target was played from")
             self.di_env_db = _Features(self, di * (self.target_rms / _rms(di)), None).env_db
         self._target = _Features(self, self.target, None)
+        self._timing = (TimingTerms(self.target, di, self.sample_rate)
+                        if self.weights["echo_lag"] or self.weights["mod_rate"] else None)
         self._mod_floor = self._modulation_floor(len(self._target.env_db))
 
     def _modulation_floor(self, frames: int) -> float:
@@ -238,6 +249,8 @@ class MatchLoss:
         else:
             feats = _Features(self, x, self._target.floors)
             terms = self.terms(feats)
+            terms.update(self._timing.terms(x) if self._timing is not None
+                         else {"echo_lag": 0.0, "mod_rate": 0.0})
             spectrum = {"hz": self.third_octave_hz, "diff_db": self._spectrum_diff_db(feats)}
         total = float(sum(self.weights[k] * v for k, v in terms.items()))
         return LossValue(total=total, terms={**terms, "level_gain_db": gain_db}, spectrum=spectrum)

@@ -1,0 +1,209 @@
+"""Timing terms with wide basins: echo time and LFO rate graded smoothly from afar.
+
+MatchLoss's fine terms (STFT, band envelopes) compare the take with the target
+frame by frame: a deterministic echo or chorus interferes coherently with the
+notes, so they have needle-shaped minima (0.5 ms off in echo time costs as much
+as 20 ms off). The two terms here compare *profiles* that move with the timing
+knob and not with the LFO's start phase:
+
+``echo_lag``   an echo-lag profile over 20 ms to 1.5 s (energy per 1.33 ms block),
+               compared blurred at 1, 4, 16 and 64 ms (L1 of the difference, summed
+               over the four widths): a peak moved by d ms raises each width's part
+               until d exceeds about twice its width, so the sum rises with d out to
+               well past 20 ms. The profile is the target's **response to the DI**
+               (regularised deconvolution, measured from its direct sound) when that
+               response is linear enough to be clean (a delay on a clean signal:
+               median block energy under -40 dB of the response's), and otherwise
+               (an amp or a chorus before the delay, no DI) the **power cepstrum** of
+               the whole excerpt, whose echo peaks ride on a part the take and target
+               share (the amp's own output).
+``mod_rate``   the modulation spectrum of 64 band envelopes (dB, relative to the DI's
+               when given), magnitudes only, so the LFO's start phase drops out, as a
+               distribution over log frequency (0.3-20 Hz), compared by the earth
+               mover's distance in octaves: an LFO rate r % off moves its peak by
+               log2(1 + r/100) octaves and the term rises in proportion.
+
+Nothing divides by a quantity that can be near zero: profiles are relative to the
+direct sound's energy plus a fixed floor (echo), or have a fixed floor (a 1 dB
+swing in every band) added to every bin before normalising (modulation); a target
+without echo or modulation (the DI itself, a static EQ) has a flat profile, and a
+take like it scores about 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+from scipy.ndimage import gaussian_filter1d
+
+LAG_HOP = 64                    # samples per echo-profile block: 1.33 ms at 48 kHz
+ECHO_LAGS_MS = (20.0, 1500.0)
+ECHO_BLUR_MS = (1.0, 4.0, 16.0, 64.0)
+DIRECT_SEARCH_MS = 25.0         # the direct sound is looked for this far either side of lag 0
+DECONV_REG = 0.01               # Tikhonov term of the deconvolution, relative to the DI's mean power
+LINEAR_MEDIAN = 1e-4            # a response whose median block energy is below this is "clean"
+CEPSTRUM_FLOOR = 1e-6           # power spectrum floor under its peak before the log
+MOD_RANGE_HZ = (0.3, 20.0)
+MOD_BINS_PER_OCTAVE = 24
+MOD_FFT, MOD_HOP = 1024, 256
+MOD_BANDS = 64
+MOD_BAND_HZ = (100.0, 10000.0)
+MOD_FLOOR_DB = 1.0              # a band swing (peak to peak) this small counts as no modulation
+BAND_FLOOR = 1e-4                # band power floor under the target's peak (-40 dB: rig noise is below)
+
+
+def direct_lag(h: np.ndarray, sample_rate: int) -> int:
+    """Lag (samples, may be negative: ``h`` is circular) of the loudest sample within
+    +/-DIRECT_SEARCH_MS of lag 0: the direct sound, wherever the rig's latency put it."""
+    reach = int(DIRECT_SEARCH_MS * 1e-3 * sample_rate)
+    around = np.r_[h[-reach:], h[:reach + 1]]
+    return int(np.argmax(np.abs(around))) - reach
+
+
+def _lag_window(sample_rate: int) -> tuple:
+    lo, hi = (int(round(ms * 1e-3 * sample_rate)) for ms in ECHO_LAGS_MS)
+    return lo, lo + (hi - lo) // LAG_HOP * LAG_HOP
+
+
+def response_profile(h: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Energy of the response ``h`` (circular, lag 0 first) in LAG_HOP blocks over
+    ECHO_LAGS_MS after its direct sound, relative to its energy from -2.5 ms to the end."""
+    at = direct_lag(h, sample_rate)
+    lo, hi = _lag_window(sample_rate)
+    shifted = np.roll(h, -at)
+    total = float(np.sum(shifted[:hi] ** 2) + np.sum(shifted[-int(2.5e-3 * sample_rate):] ** 2))
+    return (shifted[lo:hi] ** 2).reshape(-1, LAG_HOP).sum(axis=1) / (total + 1e-30)
+
+
+def cepstrum_profile(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Energy of the power cepstrum of ``x`` in LAG_HOP blocks over ECHO_LAGS_MS."""
+    lo, hi = _lag_window(sample_rate)
+    n = int(scipy.fft.next_fast_len(max(x.size, 2 * hi)))
+    power = np.abs(scipy.fft.rfft(x, n)) ** 2
+    ceps = scipy.fft.irfft(np.log(power + power.max() * CEPSTRUM_FLOOR + 1e-30), n)
+    return (ceps[lo:hi] ** 2).reshape(-1, LAG_HOP).sum(axis=1)
+
+
+def blurred_l1(a: np.ndarray, b: np.ndarray, widths_bins) -> float:
+    """Sum over ``widths_bins`` of the L1 norm of the Gaussian-blurred difference a - b."""
+    diff = a - b
+    return float(sum(np.sum(np.abs(gaussian_filter1d(diff, w, mode="constant"))) for w in widths_bins))
+
+
+def log_grid_hz() -> np.ndarray:
+    """Centres (Hz) of the modulation profile's log-frequency bins."""
+    octaves = np.log2(MOD_RANGE_HZ[1] / MOD_RANGE_HZ[0])
+    n = int(round(octaves * MOD_BINS_PER_OCTAVE)) + 1
+    return MOD_RANGE_HZ[0] * 2.0 ** (np.arange(n) / MOD_BINS_PER_OCTAVE)
+
+
+def modulation_profile(band_db: np.ndarray, hop_s: float) -> np.ndarray:
+    """Modulation power of band envelopes (frames, bands) in dB, summed over bands, on a
+    log-frequency grid (MOD_BINS_PER_OCTAVE per octave over MOD_RANGE_HZ); magnitudes only."""
+    env = band_db - band_db.mean(axis=0)
+    frames = len(env)
+    n_pad = 4 * (1 << int(np.ceil(np.log2(max(frames, 2)))))
+    power = (np.abs(np.fft.rfft(env * np.hanning(frames)[:, None], n_pad, axis=0)) ** 2).sum(axis=1)
+    power /= frames
+    hz = np.fft.rfftfreq(n_pad, hop_s)
+    grid = log_grid_hz()
+    edges = np.sqrt(grid[:-1] * grid[1:])
+    edges = np.r_[grid[0] ** 2 / edges[0], edges, grid[-1] ** 2 / edges[-1]]
+    cumulative = np.r_[0.0, np.cumsum(power)]
+    at = np.interp(edges, np.r_[hz - 0.5 * hz[1], hz[-1] + 0.5 * hz[1]], cumulative)
+    return np.diff(at)          # the power between each pair of grid edges (bins split pro rata)
+
+
+def modulation_floor(frames: int, hop_s: float, bands: int) -> float:
+    """Per-bin floor of the modulation profile: a MOD_FLOOR_DB swing in every band, spread
+    evenly over the grid (so a target without modulation has a flat, finite profile)."""
+    t = np.arange(frames) * hop_s
+    swing = 0.5 * MOD_FLOOR_DB * np.sin(2 * np.pi * 4.0 * t)
+    total = float(modulation_profile(np.repeat(swing[:, None], bands, axis=1), hop_s).sum())
+    return total / log_grid_hz().size
+
+
+def earth_movers(a: np.ndarray, b: np.ndarray, floor: float, step: float) -> float:
+    """1-D earth mover's distance between ``a`` and ``b`` (non-negative profiles on one grid
+    of spacing ``step``), each with ``floor`` (> 0) added per bin and normalised to unit mass."""
+    pa = np.maximum(a, 0.0) + floor
+    pb = np.maximum(b, 0.0) + floor
+    cdf = np.cumsum(pa / pa.sum() - pb / pb.sum())
+    return float(np.sum(np.abs(cdf)) * step)
+
+
+class TimingTerms:
+    """The target's timing profiles, computed once; ``terms(take)`` scores a take.
+
+    Parameters
+    ----------
+    target : np.ndarray
+        Level-matched mono target.
+    di : np.ndarray or None
+        The DI the target was played from (aligned, same length). Without it the echo
+        profile is the cepstrum and the modulation profile is absolute, not DI-relative.
+    sample_rate : int
+    """
+
+    def __init__(self, target: np.ndarray, di, sample_rate: int):
+        self.sample_rate = int(sample_rate)
+        self.hop_s = MOD_HOP / self.sample_rate
+        self._blur = tuple(ms / (1e3 * LAG_HOP / self.sample_rate) for ms in ECHO_BLUR_MS)
+        freqs = np.fft.rfftfreq(MOD_FFT, 1.0 / self.sample_rate)
+        lo, hi = MOD_BAND_HZ
+        edges = np.r_[0.0, lo * (hi / lo) ** (np.arange(MOD_BANDS) / (MOD_BANDS - 1)), np.inf]
+        masks = np.array([(freqs >= a) & (freqs < b) for a, b in zip(edges[:-1], edges[1:])], np.float32)
+        self._bands = masks[masks.sum(axis=1) > 0]
+        target = np.asarray(target, np.float64)
+        target_power = self._band_power(target)
+        self._band_floor = float(target_power.max()) * BAND_FLOOR + 1e-20
+        self._inverse = None
+        self._di_db = None
+        if di is not None:
+            di = np.asarray(di, np.float64)
+            self._inverse = self._inverse_filter(di, target.size)
+            self._di_db = self._band_db(di * np.sqrt(np.mean(target ** 2) / max(np.mean(di ** 2), 1e-30)))
+            if np.median(self._response(target)) >= LINEAR_MEDIAN:
+                self._inverse = None          # an amp or a modulation before the delay: cepstrum
+        self.echo_source = "response" if self._inverse is not None else "cepstrum"
+        self._target_echo = self.echo_of(target)
+        self._target_mod = self.mod_of(target)
+        self._mod_floor = modulation_floor(len(target_power), self.hop_s, self._bands.shape[0])
+
+    def _inverse_filter(self, di: np.ndarray, size: int) -> np.ndarray:
+        """The DI's regularised inverse (rfft domain) for deconvolving takes of ``size`` samples."""
+        self._nfft = int(scipy.fft.next_fast_len(size + di.size))
+        spec = scipy.fft.rfft(di, self._nfft)
+        power = np.abs(spec) ** 2
+        return np.conj(spec) / (power + DECONV_REG * power.mean() + 1e-30)
+
+    def _response(self, x: np.ndarray) -> np.ndarray:
+        h = scipy.fft.irfft(scipy.fft.rfft(x, self._nfft) * self._inverse, self._nfft)
+        return response_profile(h, self.sample_rate)
+
+    def _band_power(self, x: np.ndarray) -> np.ndarray:
+        from .objective import stft_power     # objective imports this module
+        return stft_power(x, MOD_FFT, MOD_HOP) @ self._bands.T
+
+    def _band_db(self, x: np.ndarray) -> np.ndarray:
+        floor = getattr(self, "_band_floor", 1e-20)
+        return 10.0 * np.log10(self._band_power(x) + floor)
+
+    def echo_of(self, x: np.ndarray) -> np.ndarray:
+        """The echo-lag profile of ``x`` (its response to the DI, or its cepstrum)."""
+        return self._response(x) if self._inverse is not None else cepstrum_profile(x, self.sample_rate)
+
+    def mod_of(self, x: np.ndarray) -> np.ndarray:
+        """The modulation profile of ``x``'s band levels (relative to the DI's when given)."""
+        x_db = self._band_db(x)
+        if self._di_db is not None:
+            n = min(len(x_db), len(self._di_db))
+            x_db = x_db[:n] - self._di_db[:n]
+        return modulation_profile(x_db, self.hop_s)
+
+    def terms(self, x: np.ndarray) -> dict:
+        """``{"echo_lag", "mod_rate"}`` of a level-matched take ``x`` (the target's length)."""
+        x = np.asarray(x, np.float64)
+        echo = blurred_l1(self.echo_of(x), self._target_echo, self._blur)
+        mod = earth_movers(self.mod_of(x), self._target_mod, self._mod_floor, 1.0 / MOD_BINS_PER_OCTAVE)
+        return {"echo_lag": echo, "mod_rate": mod}
