@@ -13,7 +13,8 @@ offset costs more than most timbre differences. ``MatchLoss`` fixes both:
 
   ``mrstft``     A-weighted multi-resolution log-magnitude STFT distance (timbre, gain, EQ, echoes);
   ``spectrum``   long-term third-octave spectrum in dB (EQ and amp voicing, fitted by residual EQ);
-  ``envelope``   band envelopes in dB on a 5 ms grid (echo timing, reverb decay, tremolo);
+  ``envelope``   band envelopes in dB on a 5 ms grid (echo timing, reverb decay, tremolo), averaged
+                 over one period of the target's LFO when it has a clear one (phase-blind);
   ``modulation`` power spectrum of the band envelopes (relative to the DI's when given),
                  0.3 to 20 Hz, blurred at three widths, L1 relative to the target's modulation
                  energy, or to that of a 1 dB swing when the target has less (a target
@@ -44,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import fft as sp_fft
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 from scipy.signal import fftconvolve
 
 from magicstomp.errors import AudioInputError
@@ -189,6 +190,19 @@ class MatchLoss:
         self._timing = (TimingTerms(self.target, di, self.sample_rate)
                         if self.weights["echo_lag"] or self.weights["mod_rate"] else None)
         self._mod_floor = self._modulation_floor(len(self._target.env_db))
+        self._lfo_frames = 0     # envelopes averaged over one LFO period: blind to its phase
+        lfo_hz = self._timing.lfo_rate_hz() if self._timing is not None else None
+        if lfo_hz:
+            self._lfo_frames = max(1, int(round(self.sample_rate / self.hop_env / lfo_hz)))
+        self._target_env = self._lfo_smoothed(self._target.env_db)
+
+    def _lfo_smoothed(self, env_db: np.ndarray) -> np.ndarray:
+        """Band envelopes averaged over one period of the target's LFO (unchanged without one):
+        a moving average one period long removes a periodic modulation and all its harmonics,
+        so the envelope term no longer depends on the LFO's phase at the start of a take."""
+        if self._lfo_frames <= 1:
+            return env_db
+        return uniform_filter1d(env_db, self._lfo_frames, axis=0, mode="nearest")
 
     def _modulation_floor(self, frames: int) -> float:
         """Summed modulation power of a swing of MOD_FLOOR_DB (peak to peak) in every band.
@@ -262,7 +276,7 @@ class MatchLoss:
         return {
             "mrstft": float(mrstft) / 10.0,
             "spectrum": float(np.mean(np.abs(feats.ltas_db - t.ltas_db))) / 10.0,
-            "envelope": float(np.mean(np.abs(feats.env_db - t.env_db))) / 10.0,
+            "envelope": float(np.mean(np.abs(self._lfo_smoothed(feats.env_db) - self._target_env))) / 10.0,
             "modulation": float(np.mean([np.sum(np.abs(a - b)) / max(float(np.sum(b)),
                                                                        self._mod_floor)
                                          for a, b in zip(feats.mod, t.mod)])),

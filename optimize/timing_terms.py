@@ -42,14 +42,18 @@ ECHO_BLUR_MS = (1.0, 4.0, 16.0, 64.0)
 DIRECT_SEARCH_MS = 25.0         # the direct sound is looked for this far either side of lag 0
 DECONV_REG = 0.01               # Tikhonov term of the deconvolution, relative to the DI's mean power
 LINEAR_MEDIAN = 1e-4            # a response whose median block energy is below this is "clean"
-CEPSTRUM_FLOOR = 1e-6           # power spectrum floor under its peak before the log
+CEPSTRUM_CONTENT_DB = 50.0      # ... over the frequencies where the target is within this of its peak
+CEPSTRUM_FLOOR = 1e-8          # power spectrum floor under its peak before the log
 MOD_RANGE_HZ = (0.3, 20.0)
 MOD_BINS_PER_OCTAVE = 24
 MOD_FFT, MOD_HOP = 1024, 256
 MOD_BANDS = 64
 MOD_BAND_HZ = (100.0, 10000.0)
-MOD_FLOOR_DB = 1.0              # a band swing (peak to peak) this small counts as no modulation
-BAND_FLOOR = 1e-4                # band power floor under the target's peak (-40 dB: rig noise is below)
+MOD_FLOOR_DB = 2.0              # a band swing (peak to peak) this small counts as no modulation
+LFO_SHARE = 0.25                # a target whose modulation peak (+/-1/12 octave) holds this share
+LFO_MIN_HZ = 0.5                # of its profile, at this rate or faster, has a clear LFO
+DI_VALID_DB = 35.0              # DI-relative envelopes count where the DI band is within this of its peak
+BAND_FLOOR = 1e-6                # band power floor under the target's peak (-60 dB)
 
 
 def direct_lag(h: np.ndarray, sample_rate: int) -> int:
@@ -75,13 +79,32 @@ def response_profile(h: np.ndarray, sample_rate: int) -> np.ndarray:
     return (shifted[lo:hi] ** 2).reshape(-1, LAG_HOP).sum(axis=1) / (total + 1e-30)
 
 
-def cepstrum_profile(x: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Energy of the power cepstrum of ``x`` in LAG_HOP blocks over ECHO_LAGS_MS."""
+def cepstrum_profile(x: np.ndarray, sample_rate: int, keep=None) -> np.ndarray:
+    """Energy of the power cepstrum of ``x`` in LAG_HOP blocks over ECHO_LAGS_MS.
+
+    ``keep`` (from :func:`cepstrum_keep`) marks the frequencies where the target has
+    content; elsewhere the log spectrum is held at the floor, so noise filling an
+    empty band (a rig's hiss above a dark tone) does not read as a change of echo.
+    """
     lo, hi = _lag_window(sample_rate)
     n = int(scipy.fft.next_fast_len(max(x.size, 2 * hi)))
     power = np.abs(scipy.fft.rfft(x, n)) ** 2
-    ceps = scipy.fft.irfft(np.log(power + power.max() * CEPSTRUM_FLOOR + 1e-30), n)
+    floor = power.max() * CEPSTRUM_FLOOR + 1e-30
+    if keep is not None and keep.size == power.size:
+        power = np.where(keep, power, 0.0)
+    ceps = scipy.fft.irfft(np.log(power + floor), n)
     return (ceps[lo:hi] ** 2).reshape(-1, LAG_HOP).sum(axis=1)
+
+
+def cepstrum_keep(target: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Frequencies (rfft bins of :func:`cepstrum_profile`'s size) where the target's spectrum,
+    smoothed over 100 Hz, is within CEPSTRUM_CONTENT_DB of its peak."""
+    lo, hi = _lag_window(sample_rate)
+    n = int(scipy.fft.next_fast_len(max(target.size, 2 * hi)))
+    power = np.abs(scipy.fft.rfft(target, n)) ** 2
+    width = max(1, int(round(100.0 * n / sample_rate)))
+    smooth = np.convolve(power, np.ones(width) / width, mode="same")
+    return smooth > smooth.max() * 10 ** (-CEPSTRUM_CONTENT_DB / 10)
 
 
 def blurred_l1(a: np.ndarray, b: np.ndarray, widths_bins) -> float:
@@ -163,12 +186,15 @@ class TimingTerms:
             di = np.asarray(di, np.float64)
             self._inverse = self._inverse_filter(di, target.size)
             self._di_db = self._band_db(di * np.sqrt(np.mean(target ** 2) / max(np.mean(di ** 2), 1e-30)))
-            if np.median(self._response(target)) >= LINEAR_MEDIAN:
-                self._inverse = None          # an amp or a modulation before the delay: cepstrum
-        self.echo_source = "response" if self._inverse is not None else "cepstrum"
-        self._target_echo = self.echo_of(target)
+            self._di_valid = self._di_db > self._di_db.max() - DI_VALID_DB
         self._target_mod = self.mod_of(target)
         self._mod_floor = modulation_floor(len(target_power), self.hop_s, self._bands.shape[0])
+        if self._inverse is not None and (np.median(self._response(target)) >= LINEAR_MEDIAN
+                                          or self.lfo_rate_hz() is not None):
+            self._inverse = None    # an amp or an LFO (a time-varying response) before: cepstrum
+        self.echo_source = "response" if self._inverse is not None else "cepstrum"
+        self._keep = cepstrum_keep(target, self.sample_rate) if self._inverse is None else None
+        self._target_echo = self.echo_of(target)
 
     def _inverse_filter(self, di: np.ndarray, size: int) -> np.ndarray:
         """The DI's regularised inverse (rfft domain) for deconvolving takes of ``size`` samples."""
@@ -191,15 +217,30 @@ class TimingTerms:
 
     def echo_of(self, x: np.ndarray) -> np.ndarray:
         """The echo-lag profile of ``x`` (its response to the DI, or its cepstrum)."""
-        return self._response(x) if self._inverse is not None else cepstrum_profile(x, self.sample_rate)
+        if self._inverse is not None:
+            return self._response(x)
+        return cepstrum_profile(x, self.sample_rate, self._keep)
 
     def mod_of(self, x: np.ndarray) -> np.ndarray:
         """The modulation profile of ``x``'s band levels (relative to the DI's when given)."""
         x_db = self._band_db(x)
-        if self._di_db is not None:
+        if self._di_db is not None:       # where the DI is quiet the floor, not the effect, decides
             n = min(len(x_db), len(self._di_db))
-            x_db = x_db[:n] - self._di_db[:n]
+            valid = self._di_valid[:n]
+            rel = x_db[:n] - self._di_db[:n]
+            mean = (rel * valid).sum(axis=0) / np.maximum(valid.sum(axis=0), 1)
+            x_db = np.where(valid, rel - mean, 0.0)
         return modulation_profile(x_db, self.hop_s)
+
+    def lfo_rate_hz(self) -> float | None:
+        """The target's LFO rate (Hz) when its modulation profile has one clear peak (a share
+        of LFO_SHARE or more within +/-1/12 octave, at LFO_MIN_HZ or faster), else None."""
+        profile = self._target_mod
+        peak = np.convolve(profile, np.ones(5), mode="same")
+        i = int(np.argmax(peak))
+        share = peak[i] / (profile.sum() + self._mod_floor * profile.size)
+        hz = float(log_grid_hz()[i])
+        return hz if share >= LFO_SHARE and hz >= LFO_MIN_HZ else None
 
     def terms(self, x: np.ndarray) -> dict:
         """``{"echo_lag", "mod_rate"}`` of a level-matched take ``x`` (the target's length)."""
