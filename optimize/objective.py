@@ -54,7 +54,7 @@ from .loss import LossValue, mono_samples
 from .timing_terms import TimingTerms
 
 ECHO_LAG_WEIGHT = 0.1    # wide-basin timing terms (optimize/timing_terms.py); see the module text
-MOD_RATE_WEIGHT = 0.5
+MOD_RATE_WEIGHT = 0.1     # 0.25 and more let a Flange start outscore a Chorus start on busy jazz (type screen)
 
 DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 1.0, "modulation": 0.25, "echo": 0.1,
                    "echo_lag": ECHO_LAG_WEIGHT, "mod_rate": MOD_RATE_WEIGHT}
