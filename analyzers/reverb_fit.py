@@ -28,6 +28,7 @@ import scipy.signal
 BAND_HZ = (500.0, 4000.0)
 FRAME_S = 0.01
 FINE_FRAME_S = 0.001
+FINE_SMOOTH = 5               # fine frames averaged for the pre-delay
 RT60_GRID_S = tuple(np.geomspace(0.2, 12.0, 40))   # 11 % steps, then refined to 1 %
 PREDELAY_MAX_S = 0.2
 FIT_SECONDS = 6.0
@@ -101,8 +102,10 @@ def fit_reverb(h: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict |
     coarse = _best(e_h, e_ref, FRAME_S, rt * step ** np.linspace(-1, 1, 21), (shift,))
     _, rt, shift, _ = coarse
     fine_n = int(min(n, (PREDELAY_MAX_S + 1.5 * rt) * sample_rate))
-    e_h_fine = band_energy(h[:fine_n], sample_rate, FINE_FRAME_S)
-    e_ref_fine = band_energy(reference[:fine_n], sample_rate, FINE_FRAME_S)
+    smooth = np.ones(FINE_SMOOTH) / FINE_SMOOTH           # 1 ms frames of a band fluctuate
+    e_h_fine = np.convolve(band_energy(h[:fine_n], sample_rate, FINE_FRAME_S), smooth, mode="same")
+    e_ref_fine = np.convolve(band_energy(reference[:fine_n], sample_rate, FINE_FRAME_S), smooth,
+                             mode="same")
     lo = max(0, int(round((shift - 1) * FRAME_S / FINE_FRAME_S)))
     hi = int(round((shift + 1) * FRAME_S / FINE_FRAME_S))
     fine = _best(e_h_fine, e_ref_fine, FINE_FRAME_S, (rt,), range(lo, hi + 1))
