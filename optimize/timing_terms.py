@@ -41,6 +41,7 @@ ECHO_LAGS_MS = (20.0, 1500.0)
 ECHO_BLUR_MS = (1.0, 4.0, 16.0, 64.0)
 DIRECT_SEARCH_MS = 25.0         # the direct sound is looked for this far either side of lag 0
 DECONV_REG = 0.01               # Tikhonov term of the deconvolution, relative to the DI's mean power
+ECHO_CLEAR = 100.0              # a response block this far over the median is a clean echo
 LINEAR_MEDIAN = 1e-4            # a response whose median block energy is below this is "clean"
 CEPSTRUM_CONTENT_DB = 50.0      # ... over the frequencies where the target is within this of its peak
 CEPSTRUM_FLOOR = 1e-8          # power spectrum floor under its peak before the log
@@ -77,6 +78,15 @@ def response_profile(h: np.ndarray, sample_rate: int) -> np.ndarray:
     shifted = np.roll(h, -at)
     total = float(np.sum(shifted[:hi] ** 2) + np.sum(shifted[-int(2.5e-3 * sample_rate):] ** 2))
     return (shifted[lo:hi] ** 2).reshape(-1, LAG_HOP).sum(axis=1) / (total + 1e-30)
+
+
+def _clear_echo_s(profile: np.ndarray, sample_rate: int) -> float | None:
+    """The lag (s) of the response profile's highest block when it stands ECHO_CLEAR times
+    over the profile's median (a clean echo), else None."""
+    i = int(np.argmax(profile))
+    if profile[i] < ECHO_CLEAR * (float(np.median(profile)) + 1e-30):
+        return None
+    return ECHO_LAGS_MS[0] * 1e-3 + (i + 0.5) * LAG_HOP / sample_rate
 
 
 def cepstrum_profile(x: np.ndarray, sample_rate: int, keep=None) -> np.ndarray:
@@ -189,22 +199,26 @@ class TimingTerms:
             self._di_valid = self._di_db > self._di_db.max() - DI_VALID_DB
         self._target_mod = self.mod_of(target)
         self._mod_floor = modulation_floor(len(target_power), self.hop_s, self._bands.shape[0])
-        if self._inverse is not None and (np.median(self._response(target)) >= LINEAR_MEDIAN
-                                          or self.lfo_rate_hz() is not None):
-            self._inverse = None    # an amp or an LFO (a time-varying response) before: cepstrum
+        self._echo_period_s = None
+        if self._inverse is not None:
+            response = self._response(target)
+            self._echo_period_s = _clear_echo_s(response, self.sample_rate)
+            if np.median(response) >= LINEAR_MEDIAN or self.lfo_rate_hz() is not None:
+                self._inverse = None    # an amp or an LFO (a time-varying response): cepstrum
         self.echo_source = "response" if self._inverse is not None else "cepstrum"
         self._keep = cepstrum_keep(target, self.sample_rate) if self._inverse is None else None
         self._target_echo = self.echo_of(target)
 
     def _inverse_filter(self, di: np.ndarray, size: int) -> np.ndarray:
         """The DI's regularised inverse (rfft domain) for deconvolving takes of ``size`` samples."""
-        self._nfft = int(scipy.fft.next_fast_len(size + di.size))
-        spec = scipy.fft.rfft(di, self._nfft)
+        reach = int((ECHO_LAGS_MS[1] + 2 * DIRECT_SEARCH_MS) * 1e-3 * self.sample_rate)
+        self._nfft = int(scipy.fft.next_fast_len(max(size, di.size) + reach, real=True))
+        spec = scipy.fft.rfft(di, self._nfft)      # lags past ``reach`` may wrap: never read
         power = np.abs(spec) ** 2
-        return np.conj(spec) / (power + DECONV_REG * power.mean() + 1e-30)
+        return (np.conj(spec) / (power + DECONV_REG * power.mean() + 1e-30)).astype(np.complex64)
 
     def _response(self, x: np.ndarray) -> np.ndarray:
-        h = scipy.fft.irfft(scipy.fft.rfft(x, self._nfft) * self._inverse, self._nfft)
+        h = scipy.fft.irfft(scipy.fft.rfft(x.astype(np.float32), self._nfft) * self._inverse, self._nfft)
         return response_profile(h, self.sample_rate)
 
     def _band_power(self, x: np.ndarray) -> np.ndarray:
@@ -240,6 +254,8 @@ class TimingTerms:
         i = int(np.argmax(peak))
         share = peak[i] / (profile.sum() + self._mod_floor * profile.size)
         hz = float(log_grid_hz()[i])
+        if self._echo_period_s is not None and abs(hz * self._echo_period_s - 1.0) <= 0.05:
+            return None             # an echo's repeats swing the envelope at 1 / its time
         return hz if share >= LFO_SHARE and hz >= LFO_MIN_HZ else None
 
     def terms(self, x: np.ndarray) -> dict:
