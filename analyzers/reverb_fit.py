@@ -16,7 +16,9 @@ frames) a diffuse reverb adds incoherently, so
 through the same kernel, and the estimation noise ``N``); for each RT60 and ``d``
 on a grid the non-negative (c, A, N) with the least relative error are solved, and
 the pair whose model follows the measured level best (least squared dB error over
-the frames above the noise) is the answer. The pre-delay is refined on 1 ms frames
+the frames until the level has fallen FIT_RANGE_DB from its peak: the range an RT60
+is quoted over; a spring's decay slows, from 1.88 s over -5..-25 dB to 2.2 s over
+-35..-55 dB, and a fit down to the noise read it 2.5 s) is the answer. The pre-delay is refined on 1 ms frames
 with that RT60.
 """
 
@@ -32,6 +34,7 @@ FINE_SMOOTH = 5               # fine frames averaged for the pre-delay
 RT60_GRID_S = tuple(np.geomspace(0.2, 12.0, 40))   # 11 % steps, then refined to 1 %
 PREDELAY_MAX_S = 0.2
 FIT_SECONDS = 6.0
+FIT_RANGE_DB = 35.0          # the decay's first 35 dB are fitted (T30 reads -5 to -35 dB)
 MIN_RANGE_DB = 15.0          # the response must stand this far over its noise
 
 
@@ -94,6 +97,12 @@ def fit_reverb(h: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict |
     range_db = 10 * np.log10(max(float(e_h[1:int(0.5 / FRAME_S)].max()), 1e-300) / max(tail_noise, 1e-300))
     if range_db < MIN_RANGE_DB:
         return None
+    smooth = np.convolve(e_h, np.ones(5) / 5, mode="same")
+    peak = 1 + int(np.argmax(smooth[1:int(0.5 / FRAME_S)]))
+    below = np.nonzero(smooth[peak:] < smooth[peak] * 10 ** (-FIT_RANGE_DB / 10))[0]
+    if below.size:          # the decay's first FIT_RANGE_DB, as an RT60 is quoted (a spring's slows)
+        stop = max(peak + int(below[0]), int(0.3 / FRAME_S))
+        e_h, e_ref = e_h[:stop], e_ref[:stop]
     coarse = _best(e_h, e_ref, FRAME_S, RT60_GRID_S, range(0, int(PREDELAY_MAX_S / FRAME_S) + 1))
     if coarse is None:
         return None
