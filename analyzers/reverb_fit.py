@@ -100,6 +100,7 @@ def fit_reverb(h: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict |
     smooth = np.convolve(e_h, np.ones(5) / 5, mode="same")
     peak = 1 + int(np.argmax(smooth[1:int(0.5 / FRAME_S)]))
     below = np.nonzero(smooth[peak:] < smooth[peak] * 10 ** (-FIT_RANGE_DB / 10))[0]
+    e_h_all, e_ref_all = e_h, e_ref
     if below.size:          # the decay's first FIT_RANGE_DB, as an RT60 is quoted (a spring's slows)
         stop = max(peak + int(below[0]), int(0.3 / FRAME_S))
         e_h, e_ref = e_h[:stop], e_ref[:stop]
@@ -110,6 +111,8 @@ def fit_reverb(h: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict |
     step = RT60_GRID_S[1] / RT60_GRID_S[0]
     coarse = _best(e_h, e_ref, FRAME_S, rt * step ** np.linspace(-1, 1, 21), (shift,))
     _, rt, shift, _ = coarse
+    onset = _best(e_h_all, e_ref_all, FRAME_S, (rt,), range(0, int(PREDELAY_MAX_S / FRAME_S) + 1))
+    shift = onset[2] if onset is not None else shift     # the onset from the whole response
     fine_n = int(min(n, (PREDELAY_MAX_S + 1.5 * rt) * sample_rate))
     smooth = np.ones(FINE_SMOOTH) / FINE_SMOOTH           # 1 ms frames of a band fluctuate
     e_h_fine = np.convolve(band_energy(h[:fine_n], sample_rate, FINE_FRAME_S), smooth, mode="same")
