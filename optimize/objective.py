@@ -23,7 +23,7 @@ offset costs more than most timbre differences. ``MatchLoss`` fixes both:
   ``echo_lag``   the echo-lag profile (response to the DI, or cepstrum) blurred at 1-64 ms: rises
                  with the echo-time error out to beyond +/-20 ms (wide basin, no needle);
   ``mod_rate``   earth mover's distance in octaves between the modulation spectra (magnitudes,
-                 64 bands) over log frequency: rises with the LFO-rate error, blind to its phase.
+                 ~32 bands) over log frequency: rises with the LFO-rate error, blind to its phase.
 
 All terms are in "dB per cell / 10", so 1.0 means a typical 10 dB mismatch;
 the weights below were set so that a +0.1 move of any identifiable knob raises
@@ -54,7 +54,7 @@ from .loss import LossValue, mono_samples
 from .timing_terms import TimingTerms
 
 ECHO_LAG_WEIGHT = 0.1    # wide-basin timing terms (optimize/timing_terms.py); see the module text
-MOD_RATE_WEIGHT = 0.1     # 0.25 and more let a Flange start outscore a Chorus start on busy jazz (type screen)
+MOD_RATE_WEIGHT = 0.1     # 0.25 and more: a Flange start beat a Chorus start (type screen, jazz)
 
 DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 1.0, "modulation": 0.25, "echo": 0.1,
                    "echo_lag": ECHO_LAG_WEIGHT, "mod_rate": MOD_RATE_WEIGHT}

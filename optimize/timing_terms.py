@@ -17,15 +17,16 @@ knob and not with the LFO's start phase:
                (an amp or a chorus before the delay, no DI) the **power cepstrum** of
                the whole excerpt, whose echo peaks ride on a part the take and target
                share (the amp's own output).
-``mod_rate``   the modulation spectrum of 64 band envelopes (dB, relative to the DI's
+``mod_rate``   the modulation spectrum of band envelopes (64 log-spaced bands over 0.1-10 kHz merged
+               to at least 4 FFT bins each: 32 at 48 kHz; dB, relative to the DI's
                when given), magnitudes only, so the LFO's start phase drops out, as a
                distribution over log frequency (0.3-20 Hz), compared by the earth
                mover's distance in octaves: an LFO rate r % off moves its peak by
                log2(1 + r/100) octaves and the term rises in proportion.
 
 Nothing divides by a quantity that can be near zero: profiles are relative to the
-direct sound's energy plus a fixed floor (echo), or have a fixed floor (a 1 dB
-swing in every band) added to every bin before normalising (modulation); a target
+direct sound's energy plus a fixed floor (echo), or have a fixed floor (a 2 dB
+swing in every band: MOD_FLOOR_DB) added to every bin before normalising (modulation); a target
 without echo or modulation (the DI itself, a static EQ) has a flat profile, and a
 take like it scores about 0.
 """
@@ -49,6 +50,7 @@ MOD_RANGE_HZ = (0.3, 20.0)
 MOD_BINS_PER_OCTAVE = 24
 MOD_FFT, MOD_HOP = 1024, 256
 MOD_BANDS = 64
+MIN_BAND_BINS = 4
 MOD_BAND_HZ = (100.0, 10000.0)
 MOD_FLOOR_DB = 2.0              # a band swing (peak to peak) this small counts as no modulation
 LFO_SHARE = 0.25                # a target whose modulation peak (+/-1/12 octave) holds this share
@@ -156,6 +158,20 @@ def modulation_floor(frames: int, hop_s: float, bands: int) -> float:
     return total / log_grid_hz().size
 
 
+def _merged_bands(freqs: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """(bands, bins) 0/1 masks between ``edges``, neighbours merged until each band holds at
+    least MIN_BAND_BINS bins (a one-bin band's level jumps with every partial that crosses it)."""
+    masks, current = [], np.zeros(freqs.size, bool)
+    for a, b in zip(edges[:-1], edges[1:]):
+        current |= (freqs >= a) & (freqs < b)
+        if current.sum() >= MIN_BAND_BINS:
+            masks.append(current)
+            current = np.zeros(freqs.size, bool)
+    if current.any() and masks:
+        masks[-1] = masks[-1] | current
+    return np.array(masks, np.float32)
+
+
 def earth_movers(a: np.ndarray, b: np.ndarray, floor: float, step: float) -> float:
     """1-D earth mover's distance between ``a`` and ``b`` (non-negative profiles on one grid
     of spacing ``step``), each with ``floor`` (> 0) added per bin and normalised to unit mass."""
@@ -185,8 +201,7 @@ class TimingTerms:
         freqs = np.fft.rfftfreq(MOD_FFT, 1.0 / self.sample_rate)
         lo, hi = MOD_BAND_HZ
         edges = np.r_[0.0, lo * (hi / lo) ** (np.arange(MOD_BANDS) / (MOD_BANDS - 1)), np.inf]
-        masks = np.array([(freqs >= a) & (freqs < b) for a, b in zip(edges[:-1], edges[1:])], np.float32)
-        self._bands = masks[masks.sum(axis=1) > 0]
+        self._bands = _merged_bands(freqs, edges)
         target = np.asarray(target, np.float64)
         target_power = self._band_power(target)
         self._band_floor = float(target_power.max()) * BAND_FLOOR + 1e-20
