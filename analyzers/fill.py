@@ -17,6 +17,8 @@ def fill_effects(neutral, delay, reverb, modulation) -> None:
     if reverb is not None:
         neutral.reverb_decay_s = round(reverb["decay_s"], 3)
         neutral.reverb_mix = round(float(np.clip(reverb["mix"], 0, 1)), 3)
+        if reverb.get("predelay_ms") is not None:
+            neutral.reverb_predelay_ms = round(float(reverb["predelay_ms"]), 1)
     if modulation is not None:
         neutral.mod_kind = modulation["kind"]
         neutral.mod_rate_hz = round(modulation["rate_hz"], 3)

@@ -50,11 +50,13 @@ from .factory import get_analyzer
 from .fill import DELAY_RANGE_S, fill_effects
 from .modulation import measured_modulation
 from .response import IR_SECONDS, impulse_response
-from .reverb import reverb_decay, tail_excess_db
+from .reverb import tail_excess_db
+from .reverb_fit import fit_reverb
 from .seed_rules import from_target_only
 
 LONG_IR_S = 8.0               # the reverb's level slope needs noise-only lags at the end
 TAIL_EXCESS_DB = (6.0, 22.0)  # a response's tail this far over the DI's self-response = reverb
+FIT_RMS_DB, FIT_GAIN_DB = 3.0, 0.4   # see _fit_hears_reverb
 WET_ONLY_EXCESS_DB = 40.0     # ... or this far: a wet-only reverb
 NONLINEARITY_FULL = 0.5       # nonlinearity index that maps to amp_gain 1.0 (Heavy 1 at 10)
 NONLINEARITY_CLEAN = 0.05     # below this a tone counts as clean (chorus, estimation noise)
@@ -270,10 +272,12 @@ def _reverb_from_tails(reverb, decay_s, delay):
 
 
 def measure_reverb(placed, dry, h_lead, sample_rate: int, delay) -> dict | None:
-    """The reverb's decay (s) and mix: decay from the tails where the DI stops, else from
-    the level slope of the response ``h_lead`` (from :func:`analyzers.echo.echo_response`).
+    """The reverb's decay (s), mix and pre-delay (ms): decay and pre-delay fitted to the
+    response ``h_lead`` (from :func:`analyzers.echo.echo_response`) with the method's own
+    smear modelled (:func:`analyzers.reverb_fit.fit_reverb`), else the decay from the
+    tails where the DI stops.
 
-    The slope is used only for an echo-free rig whose response's tail stands
+    The response is used only for an echo-free rig whose response's tail stands
     TAIL_EXCESS_DB over the DI's self-response: reverbs measured 9-17 dB, a static
     EQ 0 dB, a driven amp's nonlinear residue 25-34 dB (echoes 9-17 dB: excluded);
     a wet-only reverb (almost no direct sound: the Steinmetz pair, 47 dB) passes
@@ -281,22 +285,32 @@ def measure_reverb(placed, dry, h_lead, sample_rate: int, delay) -> dict | None:
     therefore not measured."""
     h = h_lead[int(LEAD_S * sample_rate):]
     decay_s = tail_decay_s(placed, dry, sample_rate)
-    from_ir = None
-    if decay_s is None and delay is None:
+    fitted = None
+    if delay is None:
         floor = echo_response(dry, dry, sample_rate, seconds=h.size / sample_rate - LEAD_S)
-        excess = tail_excess_db(h, floor[int(LEAD_S * sample_rate):], sample_rate)
-        if TAIL_EXCESS_DB[0] <= excess <= TAIL_EXCESS_DB[1] or excess >= WET_ONLY_EXCESS_DB:
-            from_ir = reverb_decay(h, sample_rate)
-            if from_ir is None:
-                return None
-    if decay_s is None and from_ir is None:
+        floor = floor[int(LEAD_S * sample_rate):]
+        excess = tail_excess_db(h, floor, sample_rate)
+        fitted = fit_reverb(h, floor, sample_rate)       # the response, its smear modelled
+        gated = TAIL_EXCESS_DB[0] <= excess <= TAIL_EXCESS_DB[1] or excess >= WET_ONLY_EXCESS_DB
+        if fitted is not None and not (gated or _fit_hears_reverb(fitted)):
+            fitted = None
+    if fitted is not None:
+        found = find_reverb(h[:int(IR_SECONDS * sample_rate)], sample_rate, delay) or fitted
+        return {"decay_s": fitted["decay_s"], "mix": found["mix"], "tail_db": found["tail_db"],
+                "predelay_ms": fitted["predelay_ms"], "decay_from": "response model"}
+    if decay_s is None:
         return None
-    reverb = _reverb_from_tails(find_reverb(h[:int(IR_SECONDS * sample_rate)], sample_rate, delay),
-                                decay_s if from_ir is None else from_ir["decay_s"], delay)
-    if reverb is not None and from_ir is not None:
-        reverb["decay_from"] = "response"     # no gap in the playing: the response's level slope
-    return reverb
+    return _reverb_from_tails(find_reverb(h[:int(IR_SECONDS * sample_rate)], sample_rate, delay),
+                              decay_s, delay)
 
+
+def _fit_hears_reverb(fitted: dict) -> bool:
+    """A decay the response model hears even with little tail excess (a short reverb on busy
+    playing, 4 dB): the model fits well (an amp's residue: 8-10 dB off), the decay cuts the
+    error of the dry model by FIT_GAIN_DB (reverbs 0.5-0.8 dB, static EQs 0-0.02 dB), and
+    the decay is not buried (-25 dB against the direct sound at most)."""
+    return (fitted["rms_db"] <= FIT_RMS_DB and fitted["dry_rms_db"] - fitted["rms_db"] >= FIT_GAIN_DB
+            and fitted["tail_db"] >= -25.0)
 
 def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> NeutralPatch:
     """Measure ``target`` (and ``di``) and return the device-neutral starting patch.

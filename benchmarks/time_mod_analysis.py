@@ -17,7 +17,9 @@ Renders of the virtual Magicstomp with random settings on four real DIs
 * **RT60**: Reverb, Spring Reverb and the multis' reverb, against the RT60 of
   the same patch's impulse response (T20, Schroeder, 500-4000 Hz: where the
   analysis quotes it); false reverbs on reverb-free static patches; the
-  Steinmetz pair (wet-only, 2.1-2.3 s per issue 13).
+  Steinmetz pair (wet-only, 2.1-2.3 s per issue 13). The **pre-delay** of the
+  Reverb renders against the initial delay plus the type's first reflection
+  (the first wet arrival; a miss counts as 100 ms).
 * **alignment**: factory presets rendered through an imperfect virtual rig
   (latency jitter 8 samples, -70 dBFS noise, 0.3 dB gain wobble), the target
   aligned to the DI as ``load_pair`` does; the true patch's MatchLoss before and
@@ -236,10 +238,16 @@ def reverb_case(i: int, seed: int) -> dict:
         truth = None
     d = i % len(DIS)
     x = di(d, 8.0)
-    got = _reverb_decay(p, x)
+    found = _reverb(p, x)
+    got = None if found is None else found["decay_s"]
     err = None if truth is None else (100.0 if got is None else 100 * abs(got / truth - 1))
+    pre_truth = pre_got = None
+    if kind == "reverb":                  # the initial delay plus the type's first reflection
+        from magicstomp.emulator.reverb import _er_pattern
+        pre_truth = p.get("initial_delay_ms") + float(_er_pattern(p.get("reverb_type"))[0][0])
+        pre_got = None if found is None else found.get("predelay_ms")
     return {"kind": kind, "type": p.effect_type.name, "di": DIS[d][0], "rt60_s": truth,
-            "found_s": got, "error_pct": err}
+            "found_s": got, "error_pct": err, "predelay_ms": pre_truth, "found_predelay_ms": pre_got}
 
 
 def steinmetz_case() -> dict:
@@ -252,13 +260,17 @@ def steinmetz_case() -> dict:
 
 
 def _reverb_decay(patch, x):
+    found = _reverb(patch, x)
+    return None if found is None else found["decay_s"]
+
+
+def _reverb(patch, x):
     from analyzers.echo import delay_from_echoes, echo_response, measure_echoes
     from analyzers.heuristics import LONG_IR_S, measure_reverb
     placed = _placed(patch, x)
     h_lead = echo_response(placed, x, SR, seconds=min(LONG_IR_S, x.size / SR))
     delay = delay_from_echoes(measure_echoes(h_lead, SR))              # as initial_patch does
-    found = measure_reverb(placed, x, h_lead, SR, delay)
-    return None if found is None else found["decay_s"]
+    return measure_reverb(placed, x, h_lead, SR, delay)
 
 
 # -- alignment --------------------------------------------------------------------------
@@ -335,12 +347,27 @@ def summarize(rows: dict, steinmetz: dict) -> dict:
         "reverb": {"cases": len(rev), "share_within_15pct": float(np.mean([r["error_pct"] <= 15 for r in rev])),
                    "false_reverb_share": float(np.mean([r["false_reverb"] for r in rows["static_case"]
                                                         if r["type"] != "Reverb"])),
-                   "median_error_pct": _pct([r["error_pct"] for r in rev], 50), "steinmetz": steinmetz},
+                   "median_error_pct": _pct([r["error_pct"] for r in rev], 50), "steinmetz": steinmetz,
+                   "by_kind_within_15pct": {k: f"{sum(r['error_pct'] <= 15 for r in rev if r['kind'] == k)}"
+                                               f"/{sum(r['kind'] == k for r in rev)}"
+                                            for k in sorted({r['kind'] for r in rev})},
+                   **_predelay_summary(rows["reverb_case"])},
         "alignment": {"cases": len(al), "share_within_1.5x_floor": float(np.mean([r["after_x_floor"] <= 1.5 for r in al])),
                       "median_after_x_floor": _pct([r["after_x_floor"] for r in al], 50),
                       "median_before_x_floor": _pct([r["before_x_floor"] for r in al], 50),
                       "share_within_1.5x_floor_before": float(np.mean([r["before_x_floor"] <= 1.5 for r in al]))},
     }
+
+
+def _predelay_summary(reverb_rows) -> dict:
+    """Pre-delay errors (ms) of the Reverb renders; a miss counts as 100 ms."""
+    rows = [r for r in reverb_rows if r.get("predelay_ms") is not None]
+    errs = [100.0 if r["found_predelay_ms"] is None else abs(r["found_predelay_ms"] - r["predelay_ms"])
+            for r in rows]
+    return {"predelay_cases": len(rows), "predelay_median_error_ms": _pct(errs, 50),
+            "predelay_share_within_15pct": float(np.mean([e <= 0.15 * r["predelay_ms"]
+                                                           for e, r in zip(errs, rows)])) if rows else None,
+            "predelay_share_within_10ms": float(np.mean([e <= 10.0 for e in errs])) if rows else None}
 
 
 def _kind_ok(r) -> bool:
@@ -388,6 +415,9 @@ def report(s: dict, seconds: float) -> str:
              f"| LFO rate, median error when found | {_fmt(m['median_error_found_pct'], '{:.2f} %')} | | |",
              f"| no modulation reported on static patches ({m['static_cases']}) | {m['no_false_detection_share']:.0%} | >= 95 % | {_met(m['no_false_detection_share'] >= 0.95)} |",
              f"| RT60 within 15 % ({r['cases']} reverb renders) | {r['share_within_15pct']:.0%} (median error {r['median_error_pct']:.1f} %) | >= 90 % | {_met(r['share_within_15pct'] >= 0.9)} |",
+             f"| RT60 within 15 % by kind | {', '.join(f'{k} {v}' for k, v in r['by_kind_within_15pct'].items())} | | |",
+             f"| pre-delay, median error ({r['predelay_cases']} Reverb renders, a miss = 100 ms) | {_fmt(r['predelay_median_error_ms'], '{:.1f} ms')} | within 15 % | - |",
+             f"| pre-delay within 15 % / within 10 ms | {_fmt(r['predelay_share_within_15pct'], '{:.0%}')} / {_fmt(r['predelay_share_within_10ms'], '{:.0%}')} | | |",
              f"| reverb reported on reverb-free static patches | {r['false_reverb_share']:.0%} | | |",
              f"| Steinmetz wet-only pair (2.1-2.3 s) | {_fmt(r['steinmetz']['found_s'], '{:.2f} s')} | within 15 % | {_met(r['steinmetz']['within_15pct'])} |",
              f"| true patch <= 1.5x floor after take alignment ({a['cases']} presets) | {a['share_within_1.5x_floor']:.0%} (median {a['median_after_x_floor']:.2f}x) | >= 95 % | {_met(a['share_within_1.5x_floor'] >= 0.95)} |",

@@ -59,6 +59,7 @@ class NeutralPatch:
     delay_mix: float = 0.0
     reverb_decay_s: float = 0.0
     reverb_mix: float = 0.0
+    reverb_predelay_ms: float = 0.0
     mod_rate_hz: float = 0.0
     mod_depth: float = 0.0
     mod_mix: float = 0.0
@@ -74,7 +75,7 @@ class NeutralPatch:
             if not 0.0 <= float(value) <= 1.0:
                 raise ParameterError(f"{name}={value} is out of range; expected 0..1",
                                      field=name, value=value, allowed="0..1")
-        for name in ("delay_time_ms", "reverb_decay_s", "mod_rate_hz"):
+        for name in ("delay_time_ms", "reverb_decay_s", "reverb_predelay_ms", "mod_rate_hz"):
             if float(getattr(self, name)) < 0:
                 raise ParameterError(f"{name}={getattr(self, name)} must be >= 0", field=name)
         if self.mod_kind is not None and self.mod_kind not in MOD_KINDS:

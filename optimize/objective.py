@@ -13,12 +13,17 @@ offset costs more than most timbre differences. ``MatchLoss`` fixes both:
 
   ``mrstft``     A-weighted multi-resolution log-magnitude STFT distance (timbre, gain, EQ, echoes);
   ``spectrum``   long-term third-octave spectrum in dB (EQ and amp voicing, fitted by residual EQ);
-  ``envelope``   band envelopes in dB on a 5 ms grid (echo timing, reverb decay, tremolo);
+  ``envelope``   band envelopes in dB on a 5 ms grid (echo timing, reverb decay, tremolo), averaged
+                 over one period of the target's LFO when it has a clear one (phase-blind);
   ``modulation`` power spectrum of the band envelopes (relative to the DI's when given),
                  0.3 to 20 Hz, blurred at three widths, L1 relative to the target's modulation
                  energy, or to that of a 1 dB swing when the target has less (a target
                  without modulation, such as the DI itself, scores a finite value) (LFO rate, depth);
-  ``echo``       autocorrelation of the onset envelope up to 1.5 s (delay time and feedback).
+  ``echo``       autocorrelation of the onset envelope up to 1.5 s (delay time and feedback);
+  ``echo_lag``   the echo-lag profile (response to the DI, or cepstrum) blurred at 1-64 ms: rises
+                 with the echo-time error out to beyond +/-20 ms (wide basin, no needle);
+  ``mod_rate``   earth mover's distance in octaves between the modulation spectra (magnitudes,
+                 ~32 bands) over log frequency: rises with the LFO-rate error, blind to its phase.
 
 All terms are in "dB per cell / 10", so 1.0 means a typical 10 dB mismatch;
 the weights below were set so that a +0.1 move of any identifiable knob raises
@@ -40,14 +45,19 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import fft as sp_fft
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 from scipy.signal import fftconvolve
 
 from magicstomp.errors import AudioInputError
 
 from .loss import LossValue, mono_samples
+from .timing_terms import TimingTerms
 
-DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 1.0, "modulation": 0.25, "echo": 0.1}
+ECHO_LAG_WEIGHT = 0.1    # wide-basin timing terms (optimize/timing_terms.py); see the module text
+MOD_RATE_WEIGHT = 0.1     # 0.25 and more: a Flange start beat a Chorus start (type screen, jazz)
+
+DEFAULT_WEIGHTS = {"mrstft": 1.0, "spectrum": 0.5, "envelope": 1.0, "modulation": 0.25, "echo": 0.1,
+                   "echo_lag": ECHO_LAG_WEIGHT, "mod_rate": MOD_RATE_WEIGHT}
 FFT_SIZES = (2048, 512)  # half-overlapping frames; the 512-point one also gives the envelopes
 FLOOR_DB = 50.0          # cells quieter than (target peak - FLOOR_DB) are clipped: rig noise is below
 ECHO_LAGS_MS = (20.0, 1500.0)
@@ -177,7 +187,22 @@ class MatchLoss:
                                       "recording the target was played from")
             self.di_env_db = _Features(self, di * (self.target_rms / _rms(di)), None).env_db
         self._target = _Features(self, self.target, None)
+        self._timing = (TimingTerms(self.target, di, self.sample_rate)
+                        if self.weights["echo_lag"] or self.weights["mod_rate"] else None)
         self._mod_floor = self._modulation_floor(len(self._target.env_db))
+        self._lfo_frames = 0     # envelopes averaged over one LFO period: blind to its phase
+        lfo_hz = self._timing.lfo_rate_hz() if self._timing is not None else None
+        if lfo_hz:
+            self._lfo_frames = max(1, int(round(self.sample_rate / self.hop_env / lfo_hz)))
+        self._target_env = self._lfo_smoothed(self._target.env_db)
+
+    def _lfo_smoothed(self, env_db: np.ndarray) -> np.ndarray:
+        """Band envelopes averaged over one period of the target's LFO (unchanged without one):
+        a moving average one period long removes a periodic modulation and all its harmonics,
+        so the envelope term no longer depends on the LFO's phase at the start of a take."""
+        if self._lfo_frames <= 1:
+            return env_db
+        return uniform_filter1d(env_db, self._lfo_frames, axis=0, mode="nearest")
 
     def _modulation_floor(self, frames: int) -> float:
         """Summed modulation power of a swing of MOD_FLOOR_DB (peak to peak) in every band.
@@ -238,6 +263,8 @@ class MatchLoss:
         else:
             feats = _Features(self, x, self._target.floors)
             terms = self.terms(feats)
+            terms.update(self._timing.terms(x) if self._timing is not None
+                         else {"echo_lag": 0.0, "mod_rate": 0.0})
             spectrum = {"hz": self.third_octave_hz, "diff_db": self._spectrum_diff_db(feats)}
         total = float(sum(self.weights[k] * v for k, v in terms.items()))
         return LossValue(total=total, terms={**terms, "level_gain_db": gain_db}, spectrum=spectrum)
@@ -249,7 +276,7 @@ class MatchLoss:
         return {
             "mrstft": float(mrstft) / 10.0,
             "spectrum": float(np.mean(np.abs(feats.ltas_db - t.ltas_db))) / 10.0,
-            "envelope": float(np.mean(np.abs(feats.env_db - t.env_db))) / 10.0,
+            "envelope": float(np.mean(np.abs(self._lfo_smoothed(feats.env_db) - self._target_env))) / 10.0,
             "modulation": float(np.mean([np.sum(np.abs(a - b)) / max(float(np.sum(b)),
                                                                        self._mod_floor)
                                          for a, b in zip(feats.mod, t.mod)])),

@@ -31,11 +31,9 @@ def test_lfo_phase_reaches_the_multis_modulation(rng):
 
 
 def test_the_tremolo_modulation_term_does_not_depend_on_the_lfo_phase(data_dir):
-    """Known limit (issue 13, not met): the envelope and STFT terms do depend on the
-    phase. On this excerpt a take at 90-270 degrees costs a total of 0.38-0.47 against
-    0.50 for a rate 30 % off (Tremolo) and 0.22-0.40 against 0.31 (Chorus, whose
-    modulation term also moves: 0.21-0.62 against 0.44). The tremolo's modulation
-    term (0.07-0.11 against 0.70) is the one phase-robust timing term."""
+    """The tremolo's modulation term (0.07-0.11 against 0.70) does not follow the phase.
+    The whole loss's phase invariance (the envelope term averaged over one LFO period,
+    the mod_rate term) is tested in test_timing_terms.py."""
     x = load_audio(data_dir / "audio" / "di-cc0-jazz" / "jazz.flac", sample_rate=SR,
                    role="DI").samples[:5 * SR]
     patch = Patch.init(0x17).with_values(mod_frequency_hz=3.0, mod_depth_pct=80)
