@@ -51,7 +51,7 @@ from scipy.signal import fftconvolve
 from magicstomp.errors import AudioInputError
 
 from .loss import LossValue, mono_samples
-from .timing_terms import TimingTerms
+from .timing_terms import TimingTerms, stft_power  # noqa: F401 (re-exported)
 
 ECHO_LAG_WEIGHT = 0.1    # wide-basin timing terms (optimize/timing_terms.py); see the module text
 MOD_RATE_WEIGHT = 0.1     # 0.25 and more: a Flange start beat a Chorus start (type screen, jazz)
@@ -80,16 +80,6 @@ def third_octave_masks(freqs_hz: np.ndarray, centres_hz) -> np.ndarray:
     """(bands, bins) 0/1 masks of the third-octave bands around ``centres_hz`` (lower edge in)."""
     centres = np.asarray(centres_hz, dtype=float)[:, None]
     return ((freqs_hz >= centres * 2 ** (-1 / 6)) & (freqs_hz < centres * 2 ** (1 / 6))).astype(float)
-
-
-def stft_power(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """Power spectrogram (frames, bins) with a periodic Hann window, zero-padded ends (float32)."""
-    pad = np.concatenate([np.zeros(n_fft // 2, np.float32), np.asarray(x, np.float32),
-                          np.zeros(n_fft, np.float32)])
-    frames = np.lib.stride_tricks.sliding_window_view(pad, n_fft)[::hop]
-    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
-    spec = sp_fft.rfft(frames * window, axis=1)
-    return spec.real ** 2 + spec.imag ** 2
 
 
 def _db(power: np.ndarray, floor_power: float) -> np.ndarray:

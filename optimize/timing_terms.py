@@ -59,6 +59,16 @@ DI_VALID_DB = 35.0              # DI-relative envelopes count where the DI band 
 BAND_FLOOR = 1e-6                # band power floor under the target's peak (-60 dB)
 
 
+def stft_power(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Power spectrogram (frames, bins) with a periodic Hann window, zero-padded ends (float32)."""
+    pad = np.concatenate([np.zeros(n_fft // 2, np.float32), np.asarray(x, np.float32),
+                          np.zeros(n_fft, np.float32)])
+    frames = np.lib.stride_tricks.sliding_window_view(pad, n_fft)[::hop]
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    spec = scipy.fft.rfft(frames * window, axis=1)
+    return spec.real ** 2 + spec.imag ** 2
+
+
 def direct_lag(h: np.ndarray, sample_rate: int) -> int:
     """Lag (samples, may be negative: ``h`` is circular) of the loudest sample within
     +/-DIRECT_SEARCH_MS of lag 0: the direct sound, wherever the rig's latency put it."""
@@ -237,7 +247,6 @@ class TimingTerms:
         return response_profile(h, self.sample_rate)
 
     def _band_power(self, x: np.ndarray) -> np.ndarray:
-        from .objective import stft_power     # objective imports this module
         return stft_power(x, MOD_FFT, MOD_HOP) @ self._bands.T
 
     def _band_db(self, x: np.ndarray) -> np.ndarray:
