@@ -44,7 +44,6 @@ Target features are computed once in the constructor; a call costs a few STFTs.
 from __future__ import annotations
 
 import numpy as np
-from scipy import fft as sp_fft
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 from scipy.signal import fftconvolve
 
