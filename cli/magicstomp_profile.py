@@ -143,3 +143,6 @@ def profile_cmd(virtual_variant, midi_port, in_device, out_device, in_ch, out_ch
         click.echo(f"  {line}")
     if profile.unseen:
         click.echo(f"not seen by these probes (left nominal): {', '.join(profile.unseen)}")
+    where = "" if hardware and path == DEFAULT_PROFILE else f" --unit-profile {path}"
+    rig = "--in-device D --out-device D" if hardware else f"--virtual-variant {virtual_variant}"
+    click.echo(f"Next step: auto_match_hil TARGET --di-signal DI {rig}{where}")

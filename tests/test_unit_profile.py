@@ -105,6 +105,8 @@ def test_profile_command_end_to_end(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "delay" in proc.stdout and "->" in proc.stdout and "s in all" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == ("Next step: auto_match_hil TARGET --di-signal DI "
+                                            f"--virtual-variant 3 --unit-profile {out}")
     profile = load_unit_profile(out)
     truth = UnitVariant.draw(3)
     assert abs(profile.variant.value("tape_time") - truth.value("tape_time")) <= 0.01
