@@ -28,8 +28,9 @@ import time  # noqa: E402
 
 import click  # noqa: E402
 
-from cli.common import (EXIT_INTERRUPTED, FiniteFloatRange, handle_errors,  # noqa: E402
-                        run_one_line, setup_logging, verbose_option)
+from cli.common import (EXIT_INTERRUPTED, MAX_CHANNEL, FiniteFloatRange,  # noqa: E402
+                        handle_errors, parse_channels, run_one_line, setup_logging,
+                        verbose_option)
 from cli.pipeline import MAX_BUDGET_TAKES, run_match  # noqa: E402
 from optimize.match_plan import DEFAULT_MODEL_BUDGET, MAX_MODEL_BUDGET  # noqa: E402
 
@@ -39,7 +40,6 @@ log = logging.getLogger("magicstomp.auto_match")
 
 DEFAULT_BUDGET_TAKES = 40
 MAX_PASSES = 100
-MAX_CHANNEL = 64
 MAX_PACING_MS = 5000.0
 MAX_EXCERPT_S = 600.0
 MAX_SEED = 2**32 - 1
@@ -226,7 +226,7 @@ def _check_usage(opts) -> None:
     if opts["calibrate"] and not hardware:
         log.info("--calibrate: the virtual rig needs no calibration; skipped")
     opts["rig"] = "hardware" if hardware else "virtual"
-    opts["in_ch"] = _channels(opts["in_ch"])
+    opts["in_ch"] = parse_channels(opts["in_ch"])
     opts["optimize_params"] = _split_params(opts["optimize_params"])
     opts["effect_type"] = _effect_ref(opts["effect_type"])
     opts["start_patch"] = _start_patch(opts["start_patch"], opts["effect_type"])
@@ -270,15 +270,6 @@ def _start_patch(ref, effect_ref):
     return patch, label
 
 
-def _channels(text) -> list:
-    try:
-        channels = [int(c) for c in str(text).replace(",", " ").split()]
-    except ValueError:
-        channels = []
-    if not channels or min(channels) < 1 or max(channels) > MAX_CHANNEL:
-        raise click.UsageError(f"--in-ch {text!r} is not a channel list; expected 1-based "
-                               f"numbers up to {MAX_CHANNEL} such as 1 or 1,2")
-    return channels
 
 
 def _calibrate_only(opts) -> None:
@@ -297,7 +288,7 @@ def _calibrate_only(opts) -> None:
     with contextlib.ExitStack() as stack:
         midi = _open_midi(opts, stack) if opts["midi_port"] else None
         record = calibrate(in_device=opts["in_device"], out_device=opts["out_device"],
-                           in_ch=_channels(opts["in_ch"]), out_ch=opts["out_ch"],
+                           in_ch=parse_channels(opts["in_ch"]), out_ch=opts["out_ch"],
                            sample_rate=int(opts["sample_rate"] or HARDWARE_RATE_HZ), midi=midi,
                            patch=_clean_patch(Patch) if midi else None,
                            on_dropout=opts["on_dropout"])

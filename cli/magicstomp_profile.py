@@ -19,12 +19,11 @@ from pathlib import Path
 
 import click
 
-from cli.common import FiniteFloatRange, handle_errors
+from cli.common import MAX_CHANNEL, FiniteFloatRange, handle_errors, parse_channels
 
 log = logging.getLogger("magicstomp.profile")
 
 DEFAULT_PROFILE = Path("out") / "unit_profile.json"
-MAX_CHANNEL = 64
 
 
 def _types(text):
@@ -54,15 +53,6 @@ def _types(text):
     return tuple(ids)
 
 
-def _channels(text) -> list:
-    try:
-        channels = [int(c) for c in str(text).replace(",", " ").split()]
-    except ValueError:
-        channels = []
-    if not channels or min(channels) < 1 or max(channels) > MAX_CHANNEL:
-        raise click.UsageError(f"--in-ch {text!r} is not a channel list; expected 1-based "
-                               f"numbers up to {MAX_CHANNEL} such as 1 or 1,2")
-    return channels
 
 
 @click.command("profile")
@@ -118,7 +108,7 @@ def profile_cmd(virtual_variant, midi_port, in_device, out_device, in_ch, out_ch
     with contextlib.ExitStack() as stack:
         if hardware:
             opts = dict(in_device=in_device, out_device=out_device, midi_port=midi_port,
-                        in_ch=_channels(in_ch), out_ch=out_ch, calibrate=calibrate,
+                        in_ch=parse_channels(in_ch), out_ch=out_ch, calibrate=calibrate,
                         out_dir=out_path.parent, pacing_ms=pacing_ms, on_dropout=on_dropout)
             from cli.pipeline import HARDWARE_RATE_HZ, _open_hardware
             rate = int(sample_rate or HARDWARE_RATE_HZ)
