@@ -134,9 +134,8 @@ def main() -> None:
                     rows.extend(measure(rig, type_id, args.repeats))
         finally:
             unit.stop()
-            sd = sys.modules.get("sounddevice")
-            while sd is not None and sd._initialized:    # release PortAudio's JACK client first
-                sd._terminate()
+            from hil.io import release_audio
+            release_audio()              # PortAudio's JACK client goes before the server
             server.stop()
     result = {
         "benchmark": "hil_overhead", "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),

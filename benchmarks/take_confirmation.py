@@ -101,9 +101,8 @@ def main(argv=None) -> int:
     finally:
         for unit in units:
             unit.stop()
-        import sounddevice as sd
-        while sd._initialized:
-            sd._terminate()
+        from hil.io import release_audio
+        release_audio()                  # PortAudio's JACK client goes before the server
         server.stop()
     doc = {"benchmark": "take_confirmation", "utc": datetime.now(timezone.utc).isoformat(),
            "machine": f"{platform.platform()}, {os.cpu_count()} cores, load "

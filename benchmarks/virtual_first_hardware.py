@@ -103,9 +103,8 @@ def main() -> int:
                 matched = match(rig, profile)
         finally:
             unit.stop()
-            sd = sys.modules.get("sounddevice")
-            while sd is not None and sd._initialized:    # release PortAudio's JACK client first
-                sd._terminate()
+            from hil.io import release_audio
+            release_audio()              # PortAudio's JACK client goes before the server
             server.stop()
     result = {"date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "server": f"jackd dummy -S, {RATE} Hz, period {PERIOD}, real-time clock",
