@@ -55,7 +55,7 @@ def one_run(extra: list, *, cold: bool = False) -> dict:
     return {"wall_s": wall_s, "cpu_s": round(cpu_s, 2), "search_s": doc["seconds"], "takes": doc["takes"],
             "initial_loss": doc["initial_loss"], "final_loss": doc["final_loss"],
             "bypass_loss": doc.get("bypass_loss"), "effect_type": doc["effect_type"]["name"],
-            "optimizer": doc["optimizer"]}
+            "optimizer": doc["optimizer"], "metric_panel": doc.get("metric_panel")}
 
 
 def main() -> None:

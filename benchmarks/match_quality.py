@@ -57,6 +57,9 @@ SR = mc.SAMPLE_RATE_HZ
 METHODS = {"seed": ("seed_coordinate", "seed"), "random": ("random", "match"),
            "cma": ("cma", "match"), "tpe": ("tpe", "match"), "ours": ("ours", "match")}
 REMEASURES = 2
+#: model evaluations ours may spend on ranking (the command's --model-budget 400, less the
+#: type screen's and the residual EQ's typical share)
+MODEL_BUDGET = 350
 
 
 def imperfections():
@@ -98,6 +101,21 @@ def _total(value) -> float:
     return float(getattr(value, "total", value))
 
 
+class _ModelCount:
+    """The nominal virtual Magicstomp (no imperfections) as ours' model, counted and
+    limited like ``--model-budget`` (its default, less the residual EQ's share)."""
+
+    def __init__(self, evaluate, limit: int = MODEL_BUDGET):
+        self.evaluate, self.limit, self.used = evaluate, limit, 0
+
+    def __call__(self, patch):
+        from optimize.match_plan import ModelBudgetExhausted
+        if self.used >= self.limit:
+            raise ModelBudgetExhausted(f"{self.limit} model evaluations are spent")
+        self.used += 1
+        return self.evaluate(patch)
+
+
 def run_case(index: int, spec: tuple, *, seed: int = 0, budget: int = 150,
              methods=tuple(METHODS)) -> dict:
     """Every method on one case, measured."""
@@ -134,7 +152,8 @@ def run_case(index: int, spec: tuple, *, seed: int = 0, budget: int = 150,
     for m_index, label in enumerate(methods):
         strategy, loss_name = METHODS[label]
         rig = VirtualRig(SR, imperfections=imperfections(), seed=case["rig_seed"] * 10 + m_index)
-        opts = {"hints": hints} if strategy == "ours" else {}
+        model = _ModelCount(lambda p: losses["match"](clean.render(p, di)))
+        opts = {"hints": hints, "model_evaluate": model} if strategy == "ours" else {}
         t1 = time.perf_counter()
         result = run_search(strategy, space=space, start=start, budget_takes=budget, seed=seed,
                             evaluate=lambda p, rig=rig, f=losses[loss_name]: f(rig.render(p, di)),
@@ -142,7 +161,8 @@ def run_case(index: int, spec: tuple, *, seed: int = 0, budget: int = 150,
         best = result.best_patch
         final = measure(best, rig)
         out["methods"][label] = {
-            "takes": result.takes, "search_seconds": time.perf_counter() - t1,
+            "takes": result.takes, "model_evaluations": model.used,
+            "search_seconds": time.perf_counter() - t1,
             "final": final, "x_truth": final["match"] / ref["truth"]["match"],
             "diagnosis": diagnose(truth_loss=ref["truth"]["match"],
                                   projected_loss=ref["projected"]["match"],

@@ -239,13 +239,17 @@ def _search(state: MatchState, guard: FaultGuard, on_take):
         options["hints"] = analysis_hints(space, state.neutral.features, start=patch)
         if plan.optimize_params:
             options["screen"] = False     # --optimize-params: exactly those fields move
+        if state.floor == 0.0:
+            options["final_remeasures"] = 0   # a deterministic rig: a second take is the same
     options.update(plan.optimizer_options)
     fit_eq = match_residual.planned(plan, patch, chosen_keys(state)) and state.budget_takes >= 3
+    eq_evaluations = match_residual.model_evaluations_needed(
+        match_residual.fit_keys(patch, chosen_keys(state))) if fit_eq else 0
+    if plan.strategy == "ours":
+        options["model_evaluate"] = _model_evaluate(state, "screen", keep=eq_evaluations)
     takes = max(1, state.budget_takes - int(fit_eq) - state.rig_takes_before_search)
     if plan.virtual_first and plan.optimize:
-        reserve = match_residual.model_evaluations_needed(
-            match_residual.fit_keys(patch, chosen_keys(state))) if fit_eq else 0
-        return _virtual_first(state, takes, max(0, state.model.left - reserve),
+        return _virtual_first(state, takes, max(0, state.model.left - eq_evaluations),
                               options.get("hints"), on_take)
     try:
         return run_search(plan.strategy, space=space, start=patch, evaluate=state.evaluate,
@@ -259,23 +263,39 @@ def _search(state: MatchState, guard: FaultGuard, on_take):
 class _ModelRig:
     """The model as a rig: each render is one model evaluation of the search stage."""
 
-    def __init__(self, model, sample_rate: int):
-        self.model, self.sample_rate = model, int(sample_rate)
+    def __init__(self, model, sample_rate: int, stage: str = "search"):
+        self.model, self.sample_rate, self.stage = model, int(sample_rate), stage
 
     def render(self, patch, audio):
-        return self.model.render(patch, audio, self.sample_rate, "search")
+        return self.model.render(patch, audio, self.sample_rate, self.stage)
+
+
+def _model_evaluate(state: MatchState, stage: str, keep: int = 0):
+    """``evaluate(patch)`` on the model (no take; counted in the model budget as ``stage``);
+    it raises ModelBudgetExhausted once only ``keep`` evaluations are left (for a later
+    stage, e.g. the residual EQ's fit)."""
+    from .match_plan import ModelBudgetExhausted
+    from .match_stages import make_evaluator
+    from .take_alignment import TakeAligner
+
+    sr = state.pair.sample_rate
+    evaluate = make_evaluator(_ModelRig(state.model, sr, stage), state.loss, state.pair.di,
+                              state.excerpt, aligner=TakeAligner(state.loss.target, sr))
+
+    def bounded(patch):
+        if state.model.left <= keep:
+            raise ModelBudgetExhausted(f"{stage}: {keep} model evaluations are kept for "
+                                       "later stages")
+        return evaluate(patch)
+    return bounded
 
 
 def _virtual_first(state: MatchState, takes: int, model_evaluations: int, hints, on_take):
     """The search stage of a virtual-first plan, as a SearchResult (takes on the rig only)."""
-    from .match_stages import make_evaluator
     from .search import SearchResult
-    from .take_alignment import TakeAligner
     from .virtual_first import virtual_first
 
-    sr = state.pair.sample_rate
-    model_evaluate = make_evaluator(_ModelRig(state.model, sr), state.loss, state.pair.di,
-                                    state.excerpt, aligner=TakeAligner(state.loss.target, sr))
+    model_evaluate = _model_evaluate(state, "search")
     found = virtual_first(state.space, state.patch, evaluate=state.evaluate,
                           model_evaluate=model_evaluate, budget_takes=takes,
                           budget_model=model_evaluations, seed=state.plan.seed, hints=hints,

@@ -83,7 +83,7 @@ def _check_budget(max_takes):
 
 
 def screen_discrete(start: Patch, evaluate, *, start_loss: float, keys=None,
-                    max_takes: int | None = None, rank=None) -> ScreenResult:
+                    max_takes: int | None = None, rank=None, candidate=None) -> ScreenResult:
     """Try every option of each discrete field in turn, keep the best (greedy).
 
     Parameters
@@ -103,6 +103,11 @@ def screen_discrete(start: Patch, evaluate, *, start_loss: float, keys=None,
         measuring from ``patch``, best guess first (e.g. cabinets predicted from
         the take's spectrum, :func:`optimize.cabinets.rank_cabinets`); None
         tries every option.
+    candidate : callable, optional
+        ``candidate(key, raw, patch) -> Patch``: the patch measured for option ``raw``
+        (e.g. an amp at the drive the model found best for it,
+        :class:`optimize.model_screen.ScreenRanker`); default ``patch`` with ``key``
+        set to ``raw``.
 
     Returns
     -------
@@ -130,13 +135,14 @@ def screen_discrete(start: Patch, evaluate, *, start_loss: float, keys=None,
                 continue
             if max_takes is not None and takes >= max_takes:
                 return ScreenResult(best, best_loss, takes, tried, options)
-            candidate = best.copy().set_raw(key, raw)
-            loss = float(evaluate(candidate))
+            trial = best.copy().set_raw(key, raw) if candidate is None else \
+                candidate(key, raw, best)
+            loss = float(evaluate(trial))
             takes += 1
             tried.append((f"{key}={param.to_physical(raw)}", loss))
             options.append((key, raw, loss))
             if loss < best_loss:
-                best, best_loss = candidate, loss
+                best, best_loss = trial, loss
         options.append((key, best.get_raw(key), best_loss))
         log.debug("screening %s: kept %s (loss %.5f)", key, best.get(key), best_loss)
     return ScreenResult(best, best_loss, takes, tried, options)

@@ -151,10 +151,15 @@ class Recorder:
         Each is called as ``f(take, recorder)`` after every take.
     cache : bool
         Answer a repeated patch (same bytes) from memory without a take.
+    model_evaluate : callable, optional
+        ``model_evaluate(patch) -> LossValue`` on the virtual Magicstomp used as a model
+        (no take; counted against the model budget, which raises
+        :class:`optimize.match_plan.ModelBudgetExhausted` when spent): strategies may
+        rank candidates with :meth:`model_loss` before they spend takes on them.
     """
 
     def __init__(self, space, evaluate: Callable, *, budget_takes: int, on_take=None,
-                 cache: bool = True):
+                 cache: bool = True, model_evaluate: Callable | None = None):
         if isinstance(budget_takes, bool) or not isinstance(budget_takes, (int, np.integer)) \
                 or budget_takes < 1:
             raise ParameterError(
@@ -163,6 +168,7 @@ class Recorder:
                 allowed=">= 1")
         self.space = space
         self._evaluate = evaluate
+        self._model_evaluate = model_evaluate
         self.budget_takes = int(budget_takes)
         if on_take is None:
             self.callbacks = []
@@ -227,6 +233,20 @@ class Recorder:
             callback(take, self)
         return total
 
+    def model_loss(self, patch):
+        """Loss of ``patch`` on the model (no take), or None without a model or once the
+        model budget is spent."""
+        from .match_plan import ModelBudgetExhausted
+
+        if self._model_evaluate is None:
+            return None
+        try:
+            total, _ = _split_loss(self._model_evaluate(patch))
+        except ModelBudgetExhausted:
+            self._model_evaluate = None       # spent: later rankings fall back to takes
+            return None
+        return total if math.isfinite(total) else math.inf
+
     def remeasure(self, patch, label: str = "remeasure") -> float:
         """Measure ``patch`` again as a new take (the cache is bypassed and then updated)."""
         if self._cache is not None:
@@ -262,7 +282,7 @@ class Recorder:
 TakeBudget = Recorder
 
 def run_search(name: str, *, space, start, evaluate: Callable, budget_takes: int, seed: int = 0,
-               on_take=None, **opts) -> SearchResult:
+               on_take=None, model_evaluate: Callable | None = None, **opts) -> SearchResult:
     """Measure ``start`` (take 0, the initial loss), then search with strategy ``name``.
 
     Parameters
@@ -281,6 +301,9 @@ def run_search(name: str, *, space, start, evaluate: Callable, budget_takes: int
         Seed of the strategy's random generator.
     on_take : callable or list, optional
         Called as ``f(take, recorder)`` after every take.
+    model_evaluate : callable, optional
+        The model's ``evaluate`` (no take), for strategies that rank candidates on it
+        (see :class:`Recorder`).
     **opts
         Passed to the strategy; one it does not declare is refused before any take
         (:func:`optimize.strategy_registry.check_options`).
@@ -298,7 +321,8 @@ def run_search(name: str, *, space, start, evaluate: Callable, budget_takes: int
             f"the starting patch is {start.effect_type.name} but the parameter space is for "
             f"{space.effect_type.name}; build the space from the patch's effect type",
             field="effect_type", value=start.effect_type.name)
-    recorder = Recorder(space, evaluate, budget_takes=budget_takes, on_take=on_take)
+    recorder = Recorder(space, evaluate, budget_takes=budget_takes, on_take=on_take,
+                        model_evaluate=model_evaluate)
     rng = np.random.default_rng(seed)
     try:
         recorder.evaluate(start, "start")

@@ -29,6 +29,7 @@ import numpy as np
 
 from magicstomp.errors import ParameterError
 
+from .model_screen import AMP_MODEL_KEYS, ScreenRanker
 from .screening import discrete_keys, screen_discrete
 from .search import step_coordinate
 
@@ -38,7 +39,6 @@ STAGE_ORDER = ("amp", "modulation", "delay", "reverb")
 #: search stage of each section (magicstomp/data/param_roles.json); any other section
 #: (amp, eq, dynamics, filter, pitch, output) is searched with the amp
 _STAGE_OF_SECTION = {"modulation": "modulation", "delay": "delay", "reverb": "reverb"}
-AMP_MODEL_KEYS = ("amplifier_type", "distortion_type")   # rescreened with their gain and tone
 HINT_STEP = 0.02           # first local step after a hinted value won (2 % of the range)
 HINT_TOLERANCE = 1.02      # a measured hint is kept when at most 2 % worse than the incumbent
 
@@ -202,10 +202,11 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
             keys = [k for k in discrete_keys(start.effect_type) if k not in space.keys]
             if keys and amp:
                 search.run(only=amp, passes=1)    # screen amps at a sensible gain and tone
+            ranker = ScreenRanker(recorder, space, predict_cabinet=predict_cabinet)
             found = screen_discrete(inc.patch, lambda p: recorder.evaluate(p, "screen"),
                                     start_loss=inc.loss, keys=keys,
                                     max_takes=max(0, recorder.takes_left - reserve - 1),
-                                    rank=_cabinet_ranker(recorder) if predict_cabinet else None)
+                                    rank=ranker.rank, candidate=ranker.candidate)
             if found.patch is not inc.patch:
                 search.accept(found.patch, found.loss)
             shortlist = found.shortlist(rescreen_top) if rescreen_top else {}
@@ -224,18 +225,6 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
         pass
     finally:
         _settle(recorder, inc, reserve)
-
-
-def _cabinet_ranker(recorder):
-    """``rank(key, patch)`` for the screening: predicted cabinets, or None (try all)."""
-    from .cabinets import CAB_CANDIDATES, rank_cabinets
-
-    def rank(key, patch):
-        spectrum = recorder.spectrum_of(patch)
-        if key != "speaker_type" or spectrum is None:
-            return None
-        return rank_cabinets(patch, spectrum, key=key)[:CAB_CANDIDATES]
-    return rank
 
 
 class _PatternSearch:
