@@ -323,7 +323,8 @@ def _residual(state: MatchState, result, interrupted: bool) -> tuple:
     try:
         result, info = residual.residual_eq_step(
             result, pair=state.pair, excerpt=state.excerpt, evaluate=state.evaluate,
-            budget_takes=state.budget_takes, keys=keys, model=state.model)
+            budget_takes=state.budget_takes, keys=keys, model=state.model,
+            model_evaluate=_model_evaluate(state, "residual EQ"))
     except KeyboardInterrupt:
         result = dataclasses.replace(result, stopped="interrupted")
         return result, info, True

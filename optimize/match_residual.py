@@ -39,10 +39,14 @@ def planned(plan, patch, chosen=None) -> bool:
     return bool(plan.optimize and plan.residual_eq and fit_keys(patch, chosen))
 
 
+#: model scores that choose the strength of the fit: the search's best, the fit, half of it
+STRENGTH_EVALUATIONS = 3
+
+
 def model_evaluations_needed(keys) -> int:
     """Most model renders one fit makes: the start, then per round a probe per control and
-    the candidate."""
-    return 1 + FIT_ROUNDS * (len(keys) + 1)
+    the candidate, and the scores that choose its strength."""
+    return 1 + FIT_ROUNDS * (len(keys) + 1) + STRENGTH_EVALUATIONS
 
 
 def skip_reason(plan, patch, budget_takes: int, chosen=None) -> str:
@@ -64,7 +68,7 @@ def skip_reason(plan, patch, budget_takes: int, chosen=None) -> str:
 
 
 def residual_eq_step(result, *, pair, excerpt, evaluate, budget_takes: int, keys=None,
-                     model=None):
+                     model=None, model_evaluate=None):
     """Fit the residual onto the EQ controls, measure one take, keep it if better.
 
     Parameters
@@ -85,6 +89,11 @@ def residual_eq_step(result, *, pair, excerpt, evaluate, budget_takes: int, keys
         Counts the fit's renders (and renders through its unit variant); the step is
         skipped when fewer evaluations are left than a fit may need. None = an
         unlimited nominal model.
+    model_evaluate : callable, optional
+        ``model_evaluate(patch) -> LossValue`` on the model (counted in ``model``): the
+        fit (which minimizes the spectral residual) and the fit at half strength are
+        scored with the match's own loss, and the lower one gets the take. None = the
+        full fit.
 
     Returns
     -------
@@ -128,28 +137,50 @@ def residual_eq_step(result, *, pair, excerpt, evaluate, budget_takes: int, keys
         info["skipped"] = "the fit changed no control (the residual is already as small as " \
                           "the EQ controls can make it)"
         return result, info
-    return _measure(result, fit, evaluate, info)
+    patch = fit.patch if model_evaluate is None else _strength(best, fit, model_evaluate, info)
+    return _measure(result, patch, evaluate, info)
 
 
-def _measure(result, fit, evaluate, info):
+def _strength(best, fit, model_evaluate, info):
+    """The fit or the fit at half strength, whichever the model scores lower (the fit
+    minimizes the spectral residual, the match's loss weighs more than the spectrum)."""
+    from .constraints import ParameterSpace
+
+    space = ParameterSpace(best.effect_type, tuple(fit.changes))
+    half = space.from_unit(best, 0.5 * (space.to_unit(best) + space.to_unit(fit.patch)))
+    scored = {}
+    for label, patch in (("search", best), ("fit", fit.patch), ("half", half)):
+        value = model_evaluate(patch)
+        scored[label] = float(getattr(value, "total", value))
+    info["model_losses"] = {k: round(v, 6) for k, v in scored.items()}
+    if scored["half"] < scored["fit"] and half != best:
+        info["strength"] = "half"
+        info["changes"] = {k: [best.get(k), half.get(k)] for k in fit.changes
+                           if best.get_raw(k) != half.get_raw(k)}
+        return half
+    info["strength"] = "full"
+    return fit.patch
+
+
+def _measure(result, patch, evaluate, info):
     """One take of the fitted patch, appended to the history; kept when lower."""
     from .search import Take
 
     t0 = time.perf_counter()
-    value = evaluate(fit.patch)
+    value = evaluate(patch)
     seconds = time.perf_counter() - t0
     total = float(getattr(value, "total", value))
     if not math.isfinite(total):
         total = math.inf
     terms = dict(getattr(value, "terms", {}) or {})
-    take = Take(index=len(result.history), params=fit.patch.values(), loss=total, terms=terms,
+    take = Take(index=len(result.history), params=patch.values(), loss=total, terms=terms,
                 seconds=seconds, label=LABEL)
     history = list(result.history) + [take]
     info.update(loss_after=total, take=take.index, kept=total < result.best_loss)
     log.info("residual EQ: %s; loss %.6g -> %.6g (%s)", describe_changes(info["changes"]),
              result.best_loss, total, "kept" if info["kept"] else "discarded")
     if info["kept"]:
-        return dataclasses.replace(result, history=history, best_patch=fit.patch.copy(),
+        return dataclasses.replace(result, history=history, best_patch=patch.copy(),
                                    best_loss=total, best_index=take.index), info
     return dataclasses.replace(result, history=history), info
 

@@ -187,3 +187,32 @@ def test_no_take_is_made_past_the_budget(eq_search):
                                  budget_takes=1)
     assert new is result and "budget" in info["skipped"]
     assert any("not fitted" in line for line in report_lines(info))
+
+
+@pytest.mark.parametrize("prefer", ["half", "full"])
+def test_the_model_chooses_the_strength_of_the_fit(eq_search, prefer):
+    """The fit minimizes the spectral residual; the model scores it, and the fit at half
+    strength, with the match's loss and the lower one gets the one take."""
+    from optimize.match_residual import residual_eq_step
+
+    pair, excerpt, result = eq_search
+    start = result.best_patch
+    scored, measured = [], []
+
+    def model_evaluate(patch):
+        scored.append(patch)
+        moved = abs(patch.get("post_gain_3_db") - start.get("post_gain_3_db"))
+        return 1.0 - 0.01 * moved if prefer == "full" else 0.9 + 0.01 * (moved - 3.0) ** 2
+
+    new, info = residual_eq_step(result, pair=pair, excerpt=excerpt,
+                                 evaluate=lambda p: measured.append(p) or 0.5, budget_takes=2,
+                                 model_evaluate=model_evaluate)
+    assert len(scored) == 3 and scored[0] == start              # the search's best, fit, half
+    assert info["strength"] == prefer and len(measured) == 1
+    full_gain = scored[1].get("post_gain_3_db")
+    gain = measured[0].get("post_gain_3_db")
+    if prefer == "full":
+        assert gain == full_gain
+    else:
+        assert abs(gain - 0.5 * (full_gain + start.get("post_gain_3_db"))) <= 0.6
+    assert new.best_patch == measured[0] and info["kept"]

@@ -60,19 +60,22 @@ def test_a_small_mono_delay_match_ends_no_worse_than_it_started_within_both_budg
 
 @pytest.mark.parametrize("model_budget", [30, 10])
 def test_the_residual_eq_fits_on_the_model_only_within_the_model_budget(pair, rig, model_budget):
-    """Amp Simulator has five EQ controls: a fit may need 1 + 2 x (5 + 1) = 13 renders."""
+    """Amp Simulator has five EQ controls: a fit may need 1 + 2 x (5 + 1) = 13 renders, and
+    3 more choose its strength (the search's best, the fit, half the fit)."""
     plan = MatchPlan(effect_type="Amp Simulator", budget_takes=6, model_budget=model_budget,
                      excerpt_s=3.0)
     result = match(plan, pair, rig)
     assert result.takes <= 6 and result.best_loss <= result.initial_loss
-    if model_budget >= 13:
-        assert 0 < result.model_evaluations <= 13
-        assert result.model_by_stage == {"residual EQ": result.model_evaluations}
+    if model_budget >= 16:
+        assert 0 < result.model_by_stage["residual EQ"] <= 16
+        assert result.model_evaluations <= model_budget
         assert "residual_rms_db_before" in result.residual_eq
+        assert result.residual_eq["strength"] in ("full", "half")
+        assert set(result.residual_eq["model_losses"]) == {"search", "fit", "half"}
     else:
         assert result.model_evaluations == 0
         assert result.residual_eq["skipped"].startswith("the model budget is spent (10 "
-                                                         "evaluations left, the fit may need 13)")
+                                                         "evaluations left, the fit may need 16)")
 
 
 def test_the_type_screen_spends_model_evaluations_not_takes_within_the_model_budget(pair, rig):
