@@ -59,6 +59,16 @@ class ScreenRanker:
             return None
         return rank_cabinets(patch, spectrum, key=key)[:CAB_CANDIDATES]
 
+    def shortlist(self, patch, measured: dict, top: int) -> dict:
+        """``{key: [raw, ...]}`` to re-screen at ``patch`` (the fitted knobs): each field's
+        ``top`` best options ranked on the model again, else ``measured`` (the first
+        screening's shortlist, from takes) when there is no model."""
+        out = {}
+        for key, raws in measured.items():
+            ranked = self._model_ranked(key, patch)
+            out[key] = raws if ranked is None else ranked[:int(top)]
+        return out
+
     def candidate(self, key: str, raw: int, patch):
         """The patch to measure for option ``raw``: at its best model drive, if ranked."""
         found = self._adjusted.get((key, raw, patch.to_payload()))

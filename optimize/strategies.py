@@ -174,7 +174,8 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
     rescreen_top : int
         After two passes of the continuous search, the ``rescreen_top`` best
         options of each screened field are measured again (0 disables): the first
-        screening judged them through the starting gain and tone. A shortlisted
+        screening judged them through the starting gain and tone; with a model, the
+        options are ranked on it again at the fitted knobs instead. A shortlisted
         amp model first gets one pass over the amp/EQ knobs of its own.
     hints : dict, optional
         ``{key: [u, ...]}``: values (normalized) the analysis measured for scanned
@@ -219,7 +220,7 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
                 search.accept(patch, loss)
         if shortlist:
             search.run(passes=2)
-            search.rescreen(shortlist)
+            search.rescreen(ranker.shortlist(inc.patch, shortlist, rescreen_top))
         search.run()
     except _OutOfTakes:
         pass

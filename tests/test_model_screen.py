@@ -100,3 +100,30 @@ def test_match_screens_on_the_model_and_keeps_no_remeasure_takes_on_a_determinis
         if key in truth.effect_type.keys():
             assert result.best_patch.get_raw(key) == truth.get_raw(key)
     assert np.isfinite(result.best_loss)
+
+
+def test_the_rescreen_ranks_the_amps_on_the_model_again_at_the_fitted_knobs():
+    """Amp raw 4 is right, but only once the chorus level (a later stage than the screening)
+    is up near 0.9 of its range: at the screening it ranks third, behind amps 2 and 7, so
+    the first screening's shortlist (its two best takes) misses it; ranked on the model
+    again at the fitted knobs, it is first."""
+    space = ParameterSpace(AMP_MULTI)
+    chorus = space.keys.index("chorus_level")
+    start = space.from_unit(Patch.init(AMP_MULTI), np.full(len(space.keys), 0.5))
+    start = start.with_values(amplifier_type=start.effect_type.param("amplifier_type")
+                              .to_physical(2))
+
+    def loss(patch):
+        c, amp = space.to_unit(patch)[chorus], patch.get_raw("amplifier_type")
+        cab = 0.1 * abs(patch.get_raw("speaker_type") - start.get_raw("speaker_type"))
+        return (c - 0.9) ** 2 + cab + {4: 0.32 - 0.3 * c, 2: 0.1, 7: 0.15}.get(amp, 0.5)
+
+    def run(model):
+        return run_search("ours", space=space, start=start, evaluate=loss, budget_takes=150,
+                          seed=0, predict_cabinet=False, final_remeasures=0, rescreen_top=2,
+                          model_evaluate=model)
+    with_model, without = run(loss), run(None)
+    assert any(t.label == "rescreen" for t in with_model.history)
+    assert with_model.best_patch.get_raw("amplifier_type") == 4
+    assert without.best_patch.get_raw("amplifier_type") == 2     # the takes' shortlist: 2, 7
+    assert with_model.best_loss < without.best_loss
