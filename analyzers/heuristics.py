@@ -45,7 +45,7 @@ import scipy.signal
 from magicstomp.neutral import NeutralPatch
 
 from .alignment import align, apply_alignment, parabolic_offset
-from .echo import LEAD_S, delay_from_echoes, echo_response, measure_echoes
+from .echo import LEAD_S, delay_from_echoes, echo_response, hear_echoes
 from .factory import get_analyzer
 from .fill import DELAY_RANGE_S, fill_effects
 from .modulation import measured_modulation
@@ -340,7 +340,8 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
     feats["alignment"] = alignment.to_dict()
     h_lead = echo_response(placed, dry, sample_rate, seconds=min(LONG_IR_S, length / sample_rate))
     h = h_lead[int(LEAD_S * sample_rate):][:int(IR_SECONDS * sample_rate)]
-    echoes = measure_echoes(h_lead, sample_rate)
+    echoes = hear_echoes(placed, dry, sample_rate, h_di=h_lead,
+                         seconds=min(LONG_IR_S, length / sample_rate))["echoes"]
     delay = delay_from_echoes(echoes)
     feats["echoes"] = [e for e in echoes if e["confidence"] > 0.05]
     feats["echo_candidates"] = _merge_candidates(echoes, echo_candidates(h, sample_rate))
