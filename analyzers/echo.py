@@ -52,6 +52,8 @@ ISOLATION_FULL = 2.0          # ... full confidence at twice the next one (a low
                               # makes a comb of equal peaks: not an echo)
 REPEAT_TOLERANCE_MS = 1.0     # an echo at a multiple of an earlier one is its feedback repeat
 MAX_REPEAT = 8
+CLEAN_ROUNDS = 2              # confident echoes removed and the rest searched again
+CLEAR_SHAPE, CLEAR_PROMINENCE = 0.6, 30.0   # ... and clear ones, however close their neighbours
 HEARD_CONFIDENCE = 0.4        # below this no echo is reported (false peaks reach 0.3 on 21
                               # echo-free renders of three DIs; true echoes 0.46 and more)
 DRIVES = (10.0, 50.0)         # the clipper proxies' gains, against the DI's peak level
@@ -145,10 +147,73 @@ def measure_echoes(h: np.ndarray, sample_rate: int, *, max_echoes: int = MAX_ECH
     sound's, how far it stands over its ±50 ms neighbourhood, a confidence 0-1,
     and (for a feedback repeat at a multiple of an earlier echo) that echo's time.
     An empty list: no echo.
+
+    The confident echoes are then removed from the response (their gain times the
+    direct shape, CLEAN-style) and the rest is searched again, CLEAN_ROUNDS times: two
+    taps closer than ISOLATION_S (a stereo delay's 690.9 and 705.0 ms) otherwise
+    lower each other's isolation below the confidence an echo needs.
     """
+    echoes, shape = _echo_pass(h, sample_rate, max_echoes)
+    echoes = _reheard_apart(h, shape, echoes, sample_rate, max_echoes)
+    for _ in range(CLEAN_ROUNDS):
+        sure = [e for e in echoes if e["confidence"] >= HEARD_CONFIDENCE]
+        if not sure:
+            break
+        found, _ = _echo_pass(_subtract_echoes(h, shape, sure, sample_rate), sample_rate, max_echoes)
+        new = [e for e in found if e["confidence"] >= HEARD_CONFIDENCE
+               and all(abs(e["time_ms"] - o["time_ms"]) > REPEAT_TOLERANCE_MS for o in sure)]
+        if not new:
+            break
+        echoes = [e for e in echoes if all(abs(e["time_ms"] - n["time_ms"]) > REPEAT_TOLERANCE_MS
+                                           for n in new)] + new
+    echoes.sort(key=lambda e: e["time_ms"])
+    _mark_repeats(echoes)
+    return echoes
+
+
+def _reheard_apart(h, shape, echoes: list, sample_rate: int, max_echoes: int) -> list:
+    """Each clear echo (shape correlation CLEAR_SHAPE, prominence CLEAR_PROMINENCE) that is
+    not confident, heard again with the other clear or confident echoes removed: a tap
+    next to another is then isolated."""
+    def clear(e):
+        return abs(e["shape_correlation"]) >= CLEAR_SHAPE and e["prominence"] >= CLEAR_PROMINENCE
+    others = [e for e in echoes if e["confidence"] >= HEARD_CONFIDENCE or clear(e)]
+    out = []
+    for e in echoes:
+        if e["confidence"] < HEARD_CONFIDENCE and clear(e) and len(others) > 1:
+            rest = [o for o in others if o is not e]
+            found, _ = _echo_pass(_subtract_echoes(h, shape, rest, sample_rate), sample_rate, max_echoes)
+            near = [f for f in found if abs(f["time_ms"] - e["time_ms"]) <= 0.5]
+            if near and near[0]["confidence"] > e["confidence"]:
+                e = {**near[0], "gain": e["gain"]}
+        out.append(e)
+    return out
+
+
+def _subtract_echoes(h: np.ndarray, shape: np.ndarray, echoes: list, sample_rate: int) -> np.ndarray:
+    """``h`` less each echo's gain times the direct shape at its (sub-sample) time."""
+    out = h.copy()
+    lead = int(LEAD_S * sample_rate)
+    before = int(DIRECT_SHAPE_S[0] * sample_rate)
+    n = shape.size + 2
+    spec = np.fft.rfft(shape, n)
+    freqs = np.fft.rfftfreq(n)
+    for e in echoes:
+        lag = e["time_ms"] * 1e-3 * sample_rate
+        start = int(np.floor(lag))
+        moved = np.fft.irfft(spec * np.exp(-2j * np.pi * freqs * (lag - start)), n)
+        a = lead - before + start
+        if a < lead or a + n > out.size:
+            continue
+        out[a:a + n] -= e["gain"] * moved
+    return out
+
+
+def _echo_pass(h: np.ndarray, sample_rate: int, max_echoes: int) -> tuple:
+    """(echoes without repeat marks, direct shape): one matched-filter pass over ``h``."""
     lags, rho, c, shape = shape_correlation(h, sample_rate)
     if lags.size < 3:
-        return []
+        return [], shape
     strength = np.abs(rho) * np.abs(c)                       # shape match x amplitude
     decim = max(1, int(0.0005 * sample_rate))
     blocks = strength[:strength.size // decim * decim].reshape(-1, decim).max(axis=1)
@@ -175,6 +240,11 @@ def measure_echoes(h: np.ndarray, sample_rate: int, *, max_echoes: int = MAX_ECH
                        "shape_correlation": float(rho[i]), "prominence": float(prominence[i]),
                        "isolation": isolation,
                        "confidence": round(conf, 4), "repeat_of": None})
+    return echoes, shape
+
+
+def _mark_repeats(echoes: list) -> None:
+    """Mark each echo at a multiple of an earlier, stronger one as its feedback repeat."""
     for j, e in enumerate(echoes):
         for earlier in echoes[:j]:
             m = round(e["time_ms"] / earlier["time_ms"])
@@ -182,7 +252,6 @@ def measure_echoes(h: np.ndarray, sample_rate: int, *, max_echoes: int = MAX_ECH
                     and abs(e["gain"]) <= 1.1 * abs(earlier["gain"])):    # repeats decay
                 e["repeat_of"] = earlier["time_ms"]
                 break
-    return echoes
 
 
 def primary_echo(echoes: list, *, min_confidence: float = HEARD_CONFIDENCE) -> dict | None:
