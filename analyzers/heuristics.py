@@ -58,6 +58,9 @@ LONG_IR_S = 8.0               # the reverb's level slope needs noise-only lags a
 TAIL_EXCESS_DB = (6.0, 22.0)  # a response's tail this far over the DI's self-response = reverb
 FIT_RMS_DB, FIT_GAIN_DB = 3.0, 0.4   # see _fit_hears_reverb
 WET_ONLY_EXCESS_DB = 40.0     # ... or this far: a wet-only reverb
+MAX_DECAY_S = 10.0            # longer "decays" are not reverbs: the response fit's grid ends at
+                              # 12 s (a static EQ read 13.3 s there), a driven amp's sustain
+                              # reads 11-18 s through the tails (measured on reverb-free renders)
 NONLINEARITY_FULL = 0.5       # nonlinearity index that maps to amp_gain 1.0 (Heavy 1 at 10)
 NONLINEARITY_CLEAN = 0.05     # below this a tone counts as clean (chorus, estimation noise)
 ECHO_PROMINENCE = 10.0        # an echo stands 20 dB above its ±50 ms neighbourhood
@@ -292,13 +295,14 @@ def measure_reverb(placed, dry, h_lead, sample_rate: int, delay) -> dict | None:
         excess = tail_excess_db(h, floor, sample_rate)
         fitted = fit_reverb(h, floor, sample_rate)       # the response, its smear modelled
         gated = TAIL_EXCESS_DB[0] <= excess <= TAIL_EXCESS_DB[1] or excess >= WET_ONLY_EXCESS_DB
-        if fitted is not None and not (gated or _fit_hears_reverb(fitted)):
+        if fitted is not None and (not (gated or _fit_hears_reverb(fitted))
+                                   or fitted["decay_s"] > MAX_DECAY_S):
             fitted = None
     if fitted is not None:
         found = find_reverb(h[:int(IR_SECONDS * sample_rate)], sample_rate, delay) or fitted
         return {"decay_s": fitted["decay_s"], "mix": found["mix"], "tail_db": found["tail_db"],
                 "predelay_ms": fitted["predelay_ms"], "decay_from": "response model"}
-    if decay_s is None:
+    if decay_s is None or decay_s > MAX_DECAY_S:
         return None
     return _reverb_from_tails(find_reverb(h[:int(IR_SECONDS * sample_rate)], sample_rate, delay),
                               decay_s, delay)
