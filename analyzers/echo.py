@@ -35,6 +35,7 @@ to 0.58.
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 import scipy.ndimage
 import scipy.signal
 
@@ -60,6 +61,7 @@ DRIVES = (10.0, 50.0)         # the clipper proxies' gains, against the DI's pea
 PROXY_MARGIN = 0.05           # a proxy must beat the DI's best confidence by this much
 DRIVEN_SHARE_DB = -8.0        # ... and the DI's response's direct share be below this
 SHARE_S = 3.0                 # ... in its first 3 s
+SELF_SIMILAR = 0.9            # a proxy's echo where the proxy repeats itself this well is dropped
 
 
 def echo_response(target: np.ndarray, di: np.ndarray, sample_rate: int, *,
@@ -96,11 +98,28 @@ def hear_echoes(target: np.ndarray, di: np.ndarray, sample_rate: int, *,
             source = di if drive is None else drive_proxy(di, drive)
             h = echo_response(target, source, sample_rate, seconds=seconds)
         echoes = measure_echoes(h, sample_rate)
+        if drive is not None:
+            echoes = _unless_self_similar(echoes, source, sample_rate)
         score = max((e["confidence"] for e in echoes if e["repeat_of"] is None), default=0.0)
         margin = 0.0 if best is None else PROXY_MARGIN
         if best is None or score > best[0] + margin:
             best = (score, echoes, h, "di" if drive is None else f"drive {drive:g}")
     return {"echoes": best[1], "response": best[2], "proxy": best[3]}
+
+
+def _unless_self_similar(echoes: list, source: np.ndarray, sample_rate: int) -> list:
+    """``echoes`` with those at a lag where ``source`` repeats itself (normalised
+    autocorrelation SELF_SIMILAR or more within ±0.5 ms) left out: a clipped sustained note
+    is a square wave, whose response holds a comb at its period (a false 24.3 ms "echo"
+    on a low E, 0.99; true echoes 0.1-0.75)."""
+    n = scipy.fft.next_fast_len(2 * source.size)
+    acf = scipy.fft.irfft(np.abs(scipy.fft.rfft(source, n)) ** 2, n)[:source.size]
+    acf = np.abs(acf) / max(float(acf[0]), 1e-300)
+    w = max(1, int(0.0005 * sample_rate))
+    def similar(e):
+        k = int(round(e["time_ms"] * 1e-3 * sample_rate))
+        return float(acf[max(0, k - w):k + w + 1].max(initial=0.0)) >= SELF_SIMILAR
+    return [e for e in echoes if not similar(e)]
 
 
 def direct_share_db(h: np.ndarray, sample_rate: int) -> float:
