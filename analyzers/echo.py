@@ -53,7 +53,8 @@ ISOLATION_FULL = 2.0          # ... full confidence at twice the next one (a low
                               # makes a comb of equal peaks: not an echo)
 REPEAT_TOLERANCE_MS = 1.0     # an echo at a multiple of an earlier one is its feedback repeat
 MAX_REPEAT = 8
-CLEAN_ROUNDS = 2              # confident echoes removed and the rest searched again
+CLEAN_ROUNDS = 2              # confident echoes removed and the rest searched again; what
+CLEAN_GUARD_MS = 5.0          # ... is left within 5 ms of one is its imperfect removal
 CLEAR_SHAPE, CLEAR_PROMINENCE = 0.6, 30.0   # ... and clear ones, however close their neighbours
 HEARD_CONFIDENCE = 0.4        # below this no echo is reported (false peaks reach 0.3 on 21
                               # echo-free renders of three DIs; true echoes 0.46 and more)
@@ -180,7 +181,7 @@ def measure_echoes(h: np.ndarray, sample_rate: int, *, max_echoes: int = MAX_ECH
             break
         found, _ = _echo_pass(_subtract_echoes(h, shape, sure, sample_rate), sample_rate, max_echoes)
         new = [e for e in found if e["confidence"] >= HEARD_CONFIDENCE
-               and all(abs(e["time_ms"] - o["time_ms"]) > REPEAT_TOLERANCE_MS for o in sure)]
+               and all(abs(e["time_ms"] - o["time_ms"]) > CLEAN_GUARD_MS for o in sure)]
         if not new:
             break
         echoes = [e for e in echoes if all(abs(e["time_ms"] - n["time_ms"]) > REPEAT_TOLERANCE_MS
