@@ -50,7 +50,7 @@ from .factory import get_analyzer
 from .fill import DELAY_RANGE_S, fill_effects
 from .modulation import measured_modulation
 from .response import IR_SECONDS, impulse_response
-from .reverb import tail_excess_db
+from .reverb import dry_level_db, tail_excess_db
 from .reverb_fit import fit_reverb
 from .seed_rules import from_target_only
 
@@ -67,7 +67,11 @@ ECHO_PROMINENCE = 10.0        # an echo stands 20 dB above its ±50 ms neighbour
 ECHO_CANDIDATES = 4           # echo-time guesses handed to the search
 CANDIDATE_PROMINENCE = 2.5    # a guess stands 8 dB above its ±50 ms neighbourhood
 GAP_DB = 20.0                 # target this far above the DI's prediction = a tail
-GAP_MIN_S = 0.25
+GAP_MIN_S = 0.15             # (0.25 s and 15 dB over the floor missed 4 of 5 multis' short
+TAIL_OVER_FLOOR_DB = 10.0    # reverbs over a driven amp's hiss)
+TAIL_SKIP_DB = 5.0
+TAIL_OVER_DRY_DB = 15.0      # a reverb behind a driven amp stands 18-22 dB over the compressed
+                             # dry level somewhere, a driven amp's sustain 4-9 dB
 TAIL_BAND_HZ = (500.0, 4000.0)   # mid band: where a reverb time is quoted (lows ring longer)
 
 
@@ -213,9 +217,13 @@ def tail_decay_s(target: np.ndarray, di: np.ndarray, sample_rate: int) -> float 
 
     Frames (10 ms, 0.5-4 kHz) where the target is more than 20 dB above what
     the DI predicts (DI level plus the median loud-frame gain) for at least
-    0.25 s are tails; a line is fitted to the target's level in each, from the
-    start of the tail down to 10 dB above the noise floor. The answer is the
-    median of the tails' decay times, weighted by the level range they span.
+    GAP_MIN_S are tails; a line is fitted to the target's level in each, from
+    TAIL_SKIP_DB below its start (the dry sound's fall left out, as a T20 starts at
+    -5 dB) down to 10 dB above the noise floor. The answer is the median of the
+    tails' decay times, weighted by the level range they span. None unless the
+    target somewhere stands TAIL_OVER_DRY_DB over the level a driven amp's
+    compression explains (:func:`analyzers.reverb.dry_level_db`): its sustain
+    after a note otherwise reads as a 1-18 s "decay".
     """
     hop = int(0.01 * sample_rate)
     n_fft = 1 << int(np.ceil(np.log2(0.04 * sample_rate)))
@@ -226,10 +234,12 @@ def tail_decay_s(target: np.ndarray, di: np.ndarray, sample_rate: int) -> float 
         band = (f >= TAIL_BAND_HZ[0]) & (f <= TAIL_BAND_HZ[1])
         return 10 * np.log10(np.sum(np.abs(z[band]) ** 2, axis=0) + 1e-20)
     lt, ld = level_db(target), level_db(di)
+    if float(np.max(lt - dry_level_db(lt, ld))) < TAIL_OVER_DRY_DB:
+        return None                       # nothing a compressed dry sound cannot explain
     loud = ld > ld.max() - 30
     gain = float(np.median(lt[loud] - ld[loud]))
     floor = float(np.percentile(lt, 2))
-    tail = (lt > ld + gain + GAP_DB) & (lt > floor + 15)
+    tail = (lt > ld + gain + GAP_DB) & (lt > floor + TAIL_OVER_FLOOR_DB)
     runs, start = [], None
     for i, flag in enumerate(np.r_[tail, False]):
         if flag and start is None:
@@ -248,6 +258,9 @@ def tail_decay_s(target: np.ndarray, di: np.ndarray, sample_rate: int) -> float 
             continue
         peak = int(np.argmax(seg[:10]))
         seg = seg[peak:]
+        seg = seg[int(np.argmax(seg < seg[0] - TAIL_SKIP_DB)):]   # the direct sound's fall left out
+        if seg.size < 5:
+            continue
         t = np.arange(seg.size) * 0.01
         slope = np.polyfit(t, seg, 1)[0]
         if slope < 0:
