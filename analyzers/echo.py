@@ -60,6 +60,8 @@ HEARD_CONFIDENCE = 0.4        # below this no echo is reported (false peaks reac
                               # echo-free renders of three DIs; true echoes 0.46 and more)
 DRIVES = (10.0, 50.0)         # the clipper proxies' gains, against the DI's peak level
 PROXY_MARGIN = 0.05           # a proxy must beat the DI's best confidence by this much
+PROXY_CONFIDENCE = 0.5        # a proxy's echo needs this (a false 0.42 on a driven low E;
+                              # true ones 0.55-0.85)
 DRIVEN_SHARE_DB = -8.0        # ... and the DI's response's direct share be below this
 SHARE_S = 3.0                 # ... in its first 3 s
 SELF_SIMILAR = 0.9            # a proxy's echo where the proxy repeats itself this well is dropped
@@ -100,7 +102,8 @@ def hear_echoes(target: np.ndarray, di: np.ndarray, sample_rate: int, *,
             h = echo_response(target, source, sample_rate, seconds=seconds)
         echoes = measure_echoes(h, sample_rate)
         if drive is not None:
-            echoes = _unless_self_similar(echoes, source, sample_rate)
+            echoes = [e for e in _unless_self_similar(echoes, source, sample_rate)
+                      if e["confidence"] >= PROXY_CONFIDENCE]
         score = max((e["confidence"] for e in echoes if e["repeat_of"] is None), default=0.0)
         margin = 0.0 if best is None else PROXY_MARGIN
         if best is None or score > best[0] + margin:
