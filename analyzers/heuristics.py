@@ -9,14 +9,15 @@ measured, not guessed:
 * **delay**: echoes are found in that response by a matched filter against its
   own direct sound (:mod:`analyzers.echo`: shape correlation, isolation from
   neighbouring peaks, a confidence; sub-sample time measured from the direct
-  sound, so an amp's latency and a chorus in front do not bias it); the most
-  confident is the delay time, its first repeat's ratio the feedback, its
-  gain against the direct sound the mix;
+  sound, so an amp's latency and a chorus in front do not bias it; behind a
+  driven amp also in the response to the DI through clippers,
+  :func:`analyzers.echo.hear_echoes`); the most confident is the delay time,
+  its first repeat's ratio the feedback, its gain against the direct sound the mix;
 * **reverb**: what remains of the response after the direct sound and the
   echoes; its energy against the direct sound gives the mix; the decay time
-  comes from the target's tails where the DI stops (``tail_decay_s``) or, when
-  the playing leaves no gap, from the level slope of the response's diffuse
-  part down to its noise floor (:mod:`analyzers.reverb`);
+  and pre-delay come from a model of the response's smeared energy
+  (:mod:`analyzers.reverb_fit`) or, behind a driven amp, from the target's tails
+  where the DI stops (``tail_decay_s``); see :func:`measure_reverb`;
 * **modulation**: the per-band level ratio target/DI over time (10 ms frames);
   the strongest peak of its spectrum between 0.2 and 12 Hz is the rate, the
   size of the swing the depth; in-phase across bands = tremolo, else chorus;
