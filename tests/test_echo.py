@@ -83,7 +83,8 @@ def test_two_taps_14_ms_apart_are_both_found(dis):
         assert min(abs(tap - t) for tap in delay["taps_ms"]) <= 0.1
 
 
-@pytest.mark.parametrize("type_id, values", [(0x08, {}), (0x37, {"chorus_level": 0.0, "delay_level": 0.0, "preamp_gain": 9.0})])
+@pytest.mark.parametrize("type_id, values", [
+    (0x08, {}), (0x37, {"chorus_level": 0.0, "delay_level": 0.0, "preamp_gain": 9.0})])
 def test_a_clipped_low_note_is_not_an_echo(long_dis, type_id, values):
     """A driven amp on a sustained low E: a clipped note repeats itself every period, so a
     clipper proxy's response holds a comb (a false 24.3 ms "echo" at 0.54 before the
