@@ -9,14 +9,15 @@ measured, not guessed:
 * **delay**: echoes are found in that response by a matched filter against its
   own direct sound (:mod:`analyzers.echo`: shape correlation, isolation from
   neighbouring peaks, a confidence; sub-sample time measured from the direct
-  sound, so an amp's latency and a chorus in front do not bias it); the most
-  confident is the delay time, its first repeat's ratio the feedback, its
-  gain against the direct sound the mix;
+  sound, so an amp's latency and a chorus in front do not bias it; behind a
+  driven amp also in the response to the DI through clippers,
+  :func:`analyzers.echo.hear_echoes`); the most confident is the delay time,
+  its first repeat's ratio the feedback, its gain against the direct sound the mix;
 * **reverb**: what remains of the response after the direct sound and the
   echoes; its energy against the direct sound gives the mix; the decay time
-  comes from the target's tails where the DI stops (``tail_decay_s``) or, when
-  the playing leaves no gap, from the level slope of the response's diffuse
-  part down to its noise floor (:mod:`analyzers.reverb`);
+  and pre-delay come from a model of the response's smeared energy
+  (:mod:`analyzers.reverb_fit`) or, behind a driven amp, from the target's tails
+  where the DI stops (``tail_decay_s``); see :func:`measure_reverb`;
 * **modulation**: the per-band level ratio target/DI over time (10 ms frames);
   the strongest peak of its spectrum between 0.2 and 12 Hz is the rate, the
   size of the swing the depth; in-phase across bands = tremolo, else chorus;
@@ -45,12 +46,12 @@ import scipy.signal
 from magicstomp.neutral import NeutralPatch
 
 from .alignment import align, apply_alignment, parabolic_offset
-from .echo import LEAD_S, delay_from_echoes, echo_response, measure_echoes
+from .echo import LEAD_S, delay_from_echoes, echo_response, hear_echoes
 from .factory import get_analyzer
 from .fill import DELAY_RANGE_S, fill_effects
 from .modulation import measured_modulation
 from .response import IR_SECONDS, impulse_response
-from .reverb import tail_excess_db
+from .reverb import dry_level_db, tail_excess_db
 from .reverb_fit import fit_reverb
 from .seed_rules import from_target_only
 
@@ -58,13 +59,20 @@ LONG_IR_S = 8.0               # the reverb's level slope needs noise-only lags a
 TAIL_EXCESS_DB = (6.0, 22.0)  # a response's tail this far over the DI's self-response = reverb
 FIT_RMS_DB, FIT_GAIN_DB = 3.0, 0.4   # see _fit_hears_reverb
 WET_ONLY_EXCESS_DB = 40.0     # ... or this far: a wet-only reverb
+MAX_DECAY_S = 10.0            # longer "decays" are not reverbs: the response fit's grid ends at
+                              # 12 s (a static EQ read 13.3 s there), a driven amp's sustain
+                              # reads 11-18 s through the tails (measured on reverb-free renders)
 NONLINEARITY_FULL = 0.5       # nonlinearity index that maps to amp_gain 1.0 (Heavy 1 at 10)
 NONLINEARITY_CLEAN = 0.05     # below this a tone counts as clean (chorus, estimation noise)
 ECHO_PROMINENCE = 10.0        # an echo stands 20 dB above its ±50 ms neighbourhood
 ECHO_CANDIDATES = 4           # echo-time guesses handed to the search
 CANDIDATE_PROMINENCE = 2.5    # a guess stands 8 dB above its ±50 ms neighbourhood
 GAP_DB = 20.0                 # target this far above the DI's prediction = a tail
-GAP_MIN_S = 0.25
+GAP_MIN_S = 0.15             # (0.25 s and 15 dB over the floor missed 4 of 5 multis' short
+TAIL_OVER_FLOOR_DB = 10.0    # reverbs over a driven amp's hiss)
+TAIL_SKIP_DB = 5.0
+TAIL_OVER_DRY_DB = 15.0      # a reverb behind a driven amp stands 18-22 dB over the compressed
+                             # dry level somewhere, a driven amp's sustain 4-9 dB
 TAIL_BAND_HZ = (500.0, 4000.0)   # mid band: where a reverb time is quoted (lows ring longer)
 
 
@@ -210,9 +218,13 @@ def tail_decay_s(target: np.ndarray, di: np.ndarray, sample_rate: int) -> float 
 
     Frames (10 ms, 0.5-4 kHz) where the target is more than 20 dB above what
     the DI predicts (DI level plus the median loud-frame gain) for at least
-    0.25 s are tails; a line is fitted to the target's level in each, from the
-    start of the tail down to 10 dB above the noise floor. The answer is the
-    median of the tails' decay times, weighted by the level range they span.
+    GAP_MIN_S are tails; a line is fitted to the target's level in each, from
+    TAIL_SKIP_DB below its start (the dry sound's fall left out, as a T20 starts at
+    -5 dB) down to 10 dB above the noise floor. The answer is the median of the
+    tails' decay times, weighted by the level range they span. None unless the
+    target somewhere stands TAIL_OVER_DRY_DB over the level a driven amp's
+    compression explains (:func:`analyzers.reverb.dry_level_db`): its sustain
+    after a note otherwise reads as a 1-18 s "decay".
     """
     hop = int(0.01 * sample_rate)
     n_fft = 1 << int(np.ceil(np.log2(0.04 * sample_rate)))
@@ -223,10 +235,12 @@ def tail_decay_s(target: np.ndarray, di: np.ndarray, sample_rate: int) -> float 
         band = (f >= TAIL_BAND_HZ[0]) & (f <= TAIL_BAND_HZ[1])
         return 10 * np.log10(np.sum(np.abs(z[band]) ** 2, axis=0) + 1e-20)
     lt, ld = level_db(target), level_db(di)
+    if float(np.max(lt - dry_level_db(lt, ld))) < TAIL_OVER_DRY_DB:
+        return None                       # nothing a compressed dry sound cannot explain
     loud = ld > ld.max() - 30
     gain = float(np.median(lt[loud] - ld[loud]))
     floor = float(np.percentile(lt, 2))
-    tail = (lt > ld + gain + GAP_DB) & (lt > floor + 15)
+    tail = (lt > ld + gain + GAP_DB) & (lt > floor + TAIL_OVER_FLOOR_DB)
     runs, start = [], None
     for i, flag in enumerate(np.r_[tail, False]):
         if flag and start is None:
@@ -245,6 +259,9 @@ def tail_decay_s(target: np.ndarray, di: np.ndarray, sample_rate: int) -> float 
             continue
         peak = int(np.argmax(seg[:10]))
         seg = seg[peak:]
+        seg = seg[int(np.argmax(seg < seg[0] - TAIL_SKIP_DB)):]   # the direct sound's fall left out
+        if seg.size < 5:
+            continue
         t = np.arange(seg.size) * 0.01
         slope = np.polyfit(t, seg, 1)[0]
         if slope < 0:
@@ -292,13 +309,14 @@ def measure_reverb(placed, dry, h_lead, sample_rate: int, delay) -> dict | None:
         excess = tail_excess_db(h, floor, sample_rate)
         fitted = fit_reverb(h, floor, sample_rate)       # the response, its smear modelled
         gated = TAIL_EXCESS_DB[0] <= excess <= TAIL_EXCESS_DB[1] or excess >= WET_ONLY_EXCESS_DB
-        if fitted is not None and not (gated or _fit_hears_reverb(fitted)):
+        if fitted is not None and (not (gated or _fit_hears_reverb(fitted))
+                                   or fitted["decay_s"] > MAX_DECAY_S):
             fitted = None
     if fitted is not None:
         found = find_reverb(h[:int(IR_SECONDS * sample_rate)], sample_rate, delay) or fitted
         return {"decay_s": fitted["decay_s"], "mix": found["mix"], "tail_db": found["tail_db"],
                 "predelay_ms": fitted["predelay_ms"], "decay_from": "response model"}
-    if decay_s is None:
+    if decay_s is None or decay_s > MAX_DECAY_S:
         return None
     return _reverb_from_tails(find_reverb(h[:int(IR_SECONDS * sample_rate)], sample_rate, delay),
                               decay_s, delay)
@@ -340,7 +358,8 @@ def initial_patch(target, sample_rate: int, *, di=None, backend=None) -> Neutral
     feats["alignment"] = alignment.to_dict()
     h_lead = echo_response(placed, dry, sample_rate, seconds=min(LONG_IR_S, length / sample_rate))
     h = h_lead[int(LEAD_S * sample_rate):][:int(IR_SECONDS * sample_rate)]
-    echoes = measure_echoes(h_lead, sample_rate)
+    echoes = hear_echoes(placed, dry, sample_rate, h_di=h_lead,
+                         seconds=min(LONG_IR_S, length / sample_rate))["echoes"]
     delay = delay_from_echoes(echoes)
     feats["echoes"] = [e for e in echoes if e["confidence"] > 0.05]
     feats["echo_candidates"] = _merge_candidates(echoes, echo_candidates(h, sample_rate))

@@ -23,6 +23,7 @@ BAND_HZ = (500.0, 4000.0)
 DIRECT_S = 0.005
 MIN_RANGE_DB = 15.0
 NOISE_MARGIN_DB = 10.0
+DRY_BIN_DB, DRY_PERCENTILE, DRY_MIN_FRAMES = 5.0, 5.0, 5
 
 
 def _level_db(h: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -47,6 +48,25 @@ def tail_excess_db(h: np.ndarray, reference: np.ndarray, sample_rate: int) -> fl
         direct = level[:int(np.ceil(DIRECT_S / FRAME_S))].max()
         return float(np.mean(level[int(0.05 / FRAME_S):int(0.5 / FRAME_S)]) - direct)
     return ratio_db(h) - ratio_db(reference)
+
+
+def dry_level_db(target_db: np.ndarray, di_db: np.ndarray) -> np.ndarray:
+    """The target's level (dB per frame) the DI's level ``di_db`` predicts without a reverb:
+    per DRY_BIN_DB bin of DI level, a low percentile (DRY_PERCENTILE) of the target's
+    level (a reverb only raises it), made non-decreasing in the DI's level. A driven amp
+    compresses: a clean gain (the median target/DI ratio) predicts its sustain as a
+    "tail" (11-18 s decays read on reverb-free renders)."""
+    edges = np.arange(float(di_db.min()), float(di_db.max()) + DRY_BIN_DB, DRY_BIN_DB)
+    which = np.clip(np.digitize(di_db, edges) - 1, 0, max(edges.size - 2, 0))
+    centres, levels = [], []
+    for k in range(max(edges.size - 1, 1)):
+        sel = which == k
+        if np.count_nonzero(sel) >= DRY_MIN_FRAMES:
+            centres.append(edges[k] + 0.5 * DRY_BIN_DB)
+            levels.append(float(np.percentile(target_db[sel], DRY_PERCENTILE)))
+    if not centres:
+        return target_db - np.inf
+    return np.interp(di_db, centres, np.maximum.accumulate(levels))
 
 
 def reverb_decay(h: np.ndarray, sample_rate: int) -> dict | None:

@@ -18,8 +18,10 @@ on a grid the non-negative (c, A, N) with the least relative error are solved, a
 the pair whose model follows the measured level best (least squared dB error over
 the frames until the level has fallen FIT_RANGE_DB from its peak: the range an RT60
 is quoted over; a spring's decay slows, from 1.88 s over -5..-25 dB to 2.2 s over
--35..-55 dB, and a fit down to the noise read it 2.5 s) is the answer. The pre-delay is refined on 1 ms frames
-with that RT60.
+-35..-55 dB, and a fit down to the noise read it 2.5 s) is the answer.
+
+The pre-delay is read separately (:func:`first_arrival_ms`): the step up of the
+response's level over the direct sound's smear, in 1 ms frames.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ import scipy.signal
 BAND_HZ = (500.0, 4000.0)
 FRAME_S = 0.01
 FINE_FRAME_S = 0.001
-FINE_SMOOTH = 5               # fine frames averaged for the pre-delay
+ONSET_AFTER_MS, ONSET_BEFORE_MS = 10, 20   # the pre-delay's step: 1 ms frames after / before
+ONSET_MIN_STEP_DB = 3.0
 RT60_GRID_S = tuple(np.geomspace(0.2, 12.0, 40))   # 11 % steps, then refined to 1 %
 PREDELAY_MAX_S = 0.2
 FIT_SECONDS = 6.0
@@ -82,6 +85,31 @@ def _best(e_h: np.ndarray, e_ref: np.ndarray, frame_s: float, rts, shifts) -> tu
     return best
 
 
+def first_arrival_ms(h: np.ndarray, reference: np.ndarray, sample_rate: int) -> float | None:
+    """The reverb's first arrival (ms after the direct sound) in the response ``h``: where its
+    level over the direct sound's smear (``reference`` scaled to ``h``'s first ms, 1 ms
+    frames, dB) steps up most, the median of the next ONSET_AFTER_MS against that of the
+    ONSET_BEFORE_MS before; None when no step reaches ONSET_MIN_STEP_DB.
+
+    The step is the first reflection, the strongest of the early ones. The 10 ms model
+    frames and the smooth build-up of a diffuse tail read it 18 ms early (median); the
+    step reads it within 15 % on 9 of 11 Reverb renders."""
+    n = int((PREDELAY_MAX_S + ONSET_AFTER_MS / 1000.0) * sample_rate)
+    e_h = band_energy(h[:n], sample_rate, FINE_FRAME_S)
+    e_ref = band_energy(reference[:n], sample_rate, FINE_FRAME_S)
+    scale = e_h[:3].max() / max(float(e_ref[:3].max()), 1e-300)
+    excess_db = 10 * np.log10(e_h + 1e-300) - 10 * np.log10(scale * e_ref + 1e-300)
+    best = None
+    for t0 in range(3, min(int(PREDELAY_MAX_S / FINE_FRAME_S), excess_db.size - ONSET_AFTER_MS)):
+        step = (np.median(excess_db[t0:t0 + ONSET_AFTER_MS])
+                - np.median(excess_db[max(1, t0 - ONSET_BEFORE_MS):t0]))
+        if best is None or step > best[0]:
+            best = (float(step), t0)
+    if best is None or best[0] < ONSET_MIN_STEP_DB:
+        return None
+    return 1000.0 * best[1] * FINE_FRAME_S
+
+
 def fit_reverb(h: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict | None:
     """``{"decay_s", "predelay_ms", "rms_db", "dry_rms_db", "range_db", "tail_db", "mix"}`` of
     the reverb in the response
@@ -113,20 +141,13 @@ def fit_reverb(h: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict |
     _, rt, shift, _ = coarse
     onset = _best(e_h_all, e_ref_all, FRAME_S, (rt,), range(0, int(PREDELAY_MAX_S / FRAME_S) + 1))
     shift = onset[2] if onset is not None else shift     # the onset from the whole response
-    fine_n = int(min(n, (PREDELAY_MAX_S + 1.5 * rt) * sample_rate))
-    smooth = np.ones(FINE_SMOOTH) / FINE_SMOOTH           # 1 ms frames of a band fluctuate
-    e_h_fine = np.convolve(band_energy(h[:fine_n], sample_rate, FINE_FRAME_S), smooth, mode="same")
-    e_ref_fine = np.convolve(band_energy(reference[:fine_n], sample_rate, FINE_FRAME_S), smooth,
-                             mode="same")
-    lo = max(0, int(round((shift - 1) * FRAME_S / FINE_FRAME_S)))
-    hi = int(round((shift + 1) * FRAME_S / FINE_FRAME_S))
-    fine = _best(e_h_fine, e_ref_fine, FINE_FRAME_S, (rt,), range(lo, hi + 1))
-    pre_s = (fine[2] if fine is not None else shift * FRAME_S / FINE_FRAME_S) * FINE_FRAME_S
+    onset_ms = first_arrival_ms(h, reference, sample_rate)
+    pre_ms = onset_ms if onset_ms is not None else 1000.0 * shift * FRAME_S
     floor = e_h.max() * 1e-9
     _, dry = _solve(np.column_stack([e_ref, np.ones_like(e_h) * e_h.max()]), e_h, 1.0 / (e_h + floor))
     dry_rms = float(np.sqrt(np.mean((10 * np.log10(dry + floor) - 10 * np.log10(e_h + floor)) ** 2)))
     c, amp = float(coarse[3][0]), float(coarse[3][1])
-    return {"decay_s": rt, "predelay_ms": 1000.0 * pre_s, "rms_db": coarse[0], "dry_rms_db": dry_rms,
+    return {"decay_s": rt, "predelay_ms": pre_ms, "rms_db": coarse[0], "dry_rms_db": dry_rms,
             "range_db": float(range_db), "tail_db": float(10 * np.log10(max(amp, 1e-30) / max(c, 1e-30))),
             "mix": float(np.sqrt(amp) / (np.sqrt(amp) + np.sqrt(c)))}
 

@@ -146,9 +146,9 @@ def no_echo_case(i: int, seed: int) -> dict:
 
 
 def _measure_echo(patch, taps, step_ms, d, kind) -> dict:
-    from analyzers.echo import delay_from_echoes, echo_response, measure_echoes
+    from analyzers.echo import delay_from_echoes, hear_echoes
     x = di(d)
-    echoes = measure_echoes(echo_response(_placed(patch, x), x, SR), SR)
+    echoes = hear_echoes(_placed(patch, x), x, SR)["echoes"]
     delay = delay_from_echoes(echoes)
     heard = [] if delay is None else delay["taps_ms"]
     errors = [min((abs(h - t) for h in heard), default=MISSED_ECHO_MS) for t in taps]
@@ -265,11 +265,12 @@ def _reverb_decay(patch, x):
 
 
 def _reverb(patch, x):
-    from analyzers.echo import delay_from_echoes, echo_response, measure_echoes
+    from analyzers.echo import delay_from_echoes, echo_response, hear_echoes
     from analyzers.heuristics import LONG_IR_S, measure_reverb
     placed = _placed(patch, x)
-    h_lead = echo_response(placed, x, SR, seconds=min(LONG_IR_S, x.size / SR))
-    delay = delay_from_echoes(measure_echoes(h_lead, SR))              # as initial_patch does
+    seconds = min(LONG_IR_S, x.size / SR)                               # as initial_patch does
+    h_lead = echo_response(placed, x, SR, seconds=seconds)
+    delay = delay_from_echoes(hear_echoes(placed, x, SR, seconds=seconds, h_di=h_lead)["echoes"])
     return measure_reverb(placed, x, h_lead, SR, delay)
 
 

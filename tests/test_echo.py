@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from analyzers.alignment import align, apply_alignment
-from analyzers.echo import delay_from_echoes, echo_response, measure_echoes
+from analyzers.echo import delay_from_echoes, echo_response, hear_echoes, measure_echoes
 from analyzers.loading import load_audio
 from magicstomp.emulator import render, to_mono
 from magicstomp.emulator.delay import MOD_DELAY_SWEEP_MS
@@ -33,6 +33,64 @@ def _delay(patch, di):
     placed = apply_alignment(target, align(target, di, SR), di.size)     # as the analysis does
     echoes = measure_echoes(echo_response(placed, di, SR), SR)
     return delay_from_echoes(echoes), echoes
+
+
+@pytest.fixture(scope="module")
+def long_dis(data_dir):
+    """8 s excerpts (the benchmark's length for static patches)."""
+    out = {}
+    for name, (path, start_s) in DIS.items():
+        x = load_audio(data_dir / "audio" / path, sample_rate=SR, role="DI").samples
+        out[name] = x[int(start_s * SR):int((start_s + 8.0) * SR)]
+    return out
+
+
+def _heard(patch, di):
+    """The delay as the analysis hears it (:func:`hear_echoes`: clipper proxies behind a
+    driven amp), on the DI scaled to a 0.5 peak as the benchmark plays it."""
+    di = di * (0.5 / np.max(np.abs(di)))
+    target = to_mono(render(patch, di, SR))
+    placed = apply_alignment(target, align(target, di, SR), di.size)
+    heard = hear_echoes(placed, di, SR)
+    return delay_from_echoes(heard["echoes"]), heard
+
+
+@pytest.mark.parametrize("di_name, type_id, values", [
+    # benchmark misses before the clipper proxies (confidence 0.03 and 0.30 on the DI alone)
+    ("egfx", 0x39, dict(feedback_delay_time_ms=881.0, preamp_gain=9.8, tremolo_speed=9.0,
+                        tremolo_depth=9.1, delay_feedback_pct=80, delay_level=6.9)),
+    ("E2", 0x37, dict(feedback_delay_time_ms=411.9, preamp_gain=6.3, chorus_speed=8.5,
+                      chorus_depth=9.8, chorus_level=5.3, delay_feedback_pct=24, delay_level=7.6)),
+    ("jazz", 0x37, dict(feedback_delay_time_ms=585.2, preamp_gain=8.0, chorus_level=6.0,
+                        delay_level=6.0)),
+])
+def test_amp_multi_delay_behind_a_driven_amp_within_a_tenth_of_a_millisecond(long_dis, di_name,
+                                                                             type_id, values):
+    patch = Patch.init(type_id).with_values(**values)
+    delay, _ = _heard(patch, long_dis[di_name][:6 * SR])
+    assert delay is not None and delay["confidence"] >= 0.4
+    assert delay["time_ms"] == pytest.approx(values["feedback_delay_time_ms"], abs=0.1)
+
+
+def test_two_taps_14_ms_apart_are_both_found(dis):
+    """A stereo delay at 690.9 / 705.0 ms: each tap lowered the other's isolation below the
+    confidence an echo needs until each is heard again with the other removed."""
+    patch = Patch.init(0x0E).with_values(delay_time_l_ms=690.9, delay_time_r_ms=705.0,
+                                         feedback_gain_l_pct=13, feedback_gain_r_pct=6, mix_pct=23)
+    delay, _ = _heard(patch, dis["jazz"])
+    assert delay is not None
+    for t in (690.9, 705.0):
+        assert min(abs(tap - t) for tap in delay["taps_ms"]) <= 0.1
+
+
+@pytest.mark.parametrize("type_id, values", [
+    (0x08, {}), (0x37, {"chorus_level": 0.0, "delay_level": 0.0, "preamp_gain": 9.0})])
+def test_a_clipped_low_note_is_not_an_echo(long_dis, type_id, values):
+    """A driven amp on a sustained low E: a clipped note repeats itself every period, so a
+    clipper proxy's response holds a comb (a false 24.3 ms "echo" at 0.54 before the
+    self-similarity check)."""
+    delay, heard = _heard(Patch.init(type_id).with_values(**values), long_dis["E2"])
+    assert delay is None, heard["proxy"]
 
 
 @pytest.mark.parametrize("di_name, type_id, values, key", [
