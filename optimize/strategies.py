@@ -44,6 +44,9 @@ ROLE_ORDER = ("drive", "band_gain", "tone", "volume", "depth", "feedback", "deca
               "time", "predelay", "pitch", "filter", "tap", "character", "eq_frequency",
               "eq_width")
 AMP_MODEL_KEYS = ("amplifier_type", "distortion_type")   # rescreened with their gain and tone
+#: with a space wider than the seed's knobs, the share of the search's takes those knobs
+#: get first (until converged); the other fields then get one pass, then all move
+CORE_SHARE = 0.6
 HINT_STEP = 0.02           # first local step after a hinted value won (2 % of the range)
 HINT_TOLERANCE = 1.02      # a measured hint is kept when at most 2 % worse than the incumbent
 
@@ -210,8 +213,9 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
     search = _PatternSearch(space, recorder, inc, reserve=reserve, initial_step=initial_step,
                             max_step=max_step, scan_points=int(scan_points), hints=hints,
                             joint=bool(joint_moves))
+    core = _core_indices(space)
     try:
-        amp = search.stage_indices("amp")
+        amp = [i for i in search.stage_indices("amp") if i in core]
         shortlist = {}
         if screen:
             keys = [k for k in discrete_keys(start.effect_type) if k not in space.keys]
@@ -232,13 +236,23 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
             if loss < inc.loss:
                 search.accept(patch, loss)
         if shortlist:
-            search.run(passes=2)
-            search.rescreen(shortlist)
+            search.run(only=core, passes=2)
+            search.rescreen(shortlist, amp)
+        if len(core) < n:                         # the seed's knobs first, then every field
+            search.run(only=core, stop_at=reserve + int((1 - CORE_SHARE) * recorder.takes_left))
+            search.run(only=[i for i in range(n) if i not in core], passes=1)
         search.run()
     except _OutOfTakes:
         pass
     finally:
         _settle(recorder, inc, reserve)
+
+
+def _core_indices(space) -> list:
+    """Indices of the space's fields that are the type's default (seed) knobs, or all."""
+    from .constraints import default_keys
+    core = [i for i, k in enumerate(space.keys) if k in default_keys(space.effect_type)]
+    return core or list(range(len(space.keys)))
 
 
 def _cabinet_ranker(recorder):
@@ -283,11 +297,12 @@ class _PatternSearch:
         self.inc.patch, self.inc.unit, self.inc.losses = patch, self.space.to_unit(patch), [loss]
         self.version += 1
 
-    def run(self, *, only=None, passes=None) -> None:
-        """Passes over ``only`` (indices, default all, staged order) until converged."""
+    def run(self, *, only=None, passes=None, stop_at: int = 0) -> None:
+        """Passes over ``only`` (indices, default all, staged order) until converged, or
+        until at most ``stop_at`` takes are left after a pass."""
         order = [i for i in staged_order(self.params) if only is None or i in only]
         done, takes_at_restart = 0, -1
-        while passes is None or done < passes:
+        while (passes is None or done < passes) and self.recorder.takes_left > stop_at:
             active = [i for i in order if self.steps[i] >= 0.5 * self.resolution[i]
                       and not (self.joint and section_silent(self.params[i], self.inc.patch))]
             if not active:                        # converged: restart with fresh steps
@@ -321,15 +336,15 @@ class _PatternSearch:
         """Indices of the space's knobs in search ``stage`` ("amp", "modulation"...)."""
         return [i for i, p in enumerate(self.params) if stage_of(p) == stage]
 
-    def rescreen(self, shortlist: dict) -> None:
+    def rescreen(self, shortlist: dict, amp: list) -> None:
         """Measure each field's shortlisted options again at the incumbent's knobs.
 
         An amp model is judged with its own gain and tone: each shortlisted amp gets
         one pass over the amp/EQ knobs (from the incumbent's values, on a copy of the
         search state) before it is compared, since amps differ in how much drive a
         gain setting gives and the incumbent's knobs were fitted to the current amp.
+        ``amp``: the indices of those knobs.
         """
-        amp = self.stage_indices("amp")
         for key, raws in shortlist.items():
             for raw in raws:
                 if raw == self.inc.patch.get_raw(key):
