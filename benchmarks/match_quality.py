@@ -5,7 +5,8 @@ Synthetic cases (``mq_cases``): a hidden patch (factory preset re-drawn, random 
 or v1's init-plus-knobs) rendered on a 3 s excerpt of a real DI through the
 imperfect ``VirtualRig`` (noise -70 dBFS, +/-0.3 dB gain wobble, latency jitter).
 Every method starts from the same analysis-based patch, searches the same space
-(``--space``: match()'s default, the seed's knobs or every field the roles call audible) and gets the same number of takes:
+(``--space``: match()'s default, the seed's knobs or every field the roles call audible;
+``seed`` always searches the original project's knobs) and gets the same number of takes:
 
   seed    the original project's coordinate search (``seed_coordinate``) on its own loss
   random  uniform random search on MatchLoss
@@ -112,6 +113,7 @@ def run_case(index: int, spec: tuple, *, seed: int = 0, budget: int = 150,
     """Every method on one case, measured."""
     from analyzers.judge import judge
     from hil.rig import VirtualRig
+    from optimize.constraints import ParameterSpace
     from optimize.diagnosis import diagnose, projected_truth
     from optimize.objective import MatchLoss
     from optimize.screening import discrete_keys
@@ -141,12 +143,14 @@ def run_case(index: int, spec: tuple, *, seed: int = 0, budget: int = 150,
                 "start_errors": mc.errors(start, hidden, audible),
                 "projected_errors": mc.errors(projected, hidden, audible),
                 "hidden": hidden.values(), "methods": {}})
+    seed_space = ParameterSpace(case["type_id"])
     for m_index, label in enumerate(methods):
         strategy, loss_name = METHODS[label]
+        searched = seed_space if label == "seed" else space     # the original's own knobs
         rig = VirtualRig(SR, imperfections=imperfections(), seed=case["rig_seed"] * 10 + m_index)
         opts = {"hints": hints} if strategy == "ours" else {}
         t1 = time.perf_counter()
-        result = run_search(strategy, space=space, start=start, budget_takes=budget, seed=seed,
+        result = run_search(strategy, space=searched, start=start, budget_takes=budget, seed=seed,
                             evaluate=lambda p, rig=rig, f=losses[loss_name]: f(rig.render(p, di)),
                             **opts)
         best = result.best_patch

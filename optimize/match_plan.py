@@ -157,7 +157,7 @@ class MatchPlan:
     seed: int = 0
     residual_eq: bool = True
     optimize_params: tuple | None = None
-    search_space: str = "seed"
+    search_space: str = "wide"
     loss: str = "match"
     loss_options: MappingProxyType = field(default_factory=dict)
     analyzer: str = "librosa"
