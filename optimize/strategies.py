@@ -15,7 +15,10 @@ ours             the default: analysis start, screening of amp and cabinet (the
                  per-parameter steps that grow on success, halve on failure, and
                  a parabolic step to the bottom of each 1-D valley; echo times
                  and LFO rates try the analysis' hints before an even scan; the
-                 best amps and cabinets are re-screened after two passes; the
+                 best amps and cabinets are re-screened after two passes;
+                 coupled pairs (a level with its depth, time...) also move
+                 jointly (optimize/joint_moves.py); in a space wider than the
+                 seed's knobs those knobs search first; the
                  incumbent is re-measured before the end, so one lucky noisy
                  take cannot win.
 """
