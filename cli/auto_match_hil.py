@@ -32,8 +32,8 @@ from cli.common import (EXIT_INTERRUPTED, MAX_CHANNEL, FiniteFloatRange,  # noqa
                         handle_errors, parse_channels, run_one_line, setup_logging,
                         verbose_option)
 from cli.pipeline import MAX_BUDGET_TAKES, run_match  # noqa: E402
-from optimize.match_plan import (DEFAULT_MODEL_BUDGET, MAX_MODEL_BUDGET, SEARCH_SPACES,  # noqa: E402
-                                 MatchPlan)
+from optimize.match_plan import (  # noqa: E402
+    DEFAULT_MODEL_BUDGET, MAX_MODEL_BUDGET, SEARCH_SPACES, MatchPlan)
 
 UNIT_PROFILE_FILE = "unit_profile.json"   # magicstomp profile --out OUT/unit_profile.json
 
