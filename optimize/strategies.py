@@ -50,8 +50,6 @@ AMP_MODEL_KEYS = ("amplifier_type", "distortion_type")   # rescreened with their
 #: with a space wider than the seed's knobs, the share of the search's takes those knobs
 #: get first (until converged); the other fields then get one pass, then all move
 CORE_SHARE = 0.6
-#: roles raised to at least half way while an echo time or LFO rate is scanned
-SCAN_RAISED_ROLES = ("level", "mix", "depth", "feedback")
 HINT_STEP = 0.02           # first local step after a hinted value won (2 % of the range)
 HINT_TOLERANCE = 1.02      # a measured hint is kept when at most 2 % worse than the incumbent
 
@@ -384,8 +382,8 @@ class _PatternSearch:
     def _try_values(self, i: int, values, label: str, tolerance: float = 1.0) -> bool:
         """Measure knob ``i`` at ``values`` with its stage made audible; True if one won.
 
-        The stage's levels, mixes, depths and feedbacks are raised to at least half
-        way (a silent effect cannot be scanned; its tone controls stay); the best value is then measured once more at
+        The other knobs of the stage are raised to at least half way (a silent
+        effect cannot be scanned); the best value is then measured once more at
         the incumbent's own levels and adopted when its loss is at most
         ``tolerance`` times the incumbent's (above 1 for measured hints: with
         the other knobs still wrong, the true echo time can score a hair worse
@@ -396,7 +394,7 @@ class _PatternSearch:
         base = inc.unit.copy()
         stage = stage_of(self.params[i])
         for j, other in enumerate(self.params):
-            if j != i and stage_of(other) == stage and other.role in SCAN_RAISED_ROLES:
+            if j != i and stage_of(other) == stage and not is_timing(other):
                 base[j] = max(base[j], 0.5)
         best_u, best_f = None, math.inf
         for value in values:
