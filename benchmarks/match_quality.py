@@ -5,7 +5,8 @@ Synthetic cases (``mq_cases``): a hidden patch (factory preset re-drawn, random 
 or v1's init-plus-knobs) rendered on a 3 s excerpt of a real DI through the
 imperfect ``VirtualRig`` (noise -70 dBFS, +/-0.3 dB gain wobble, latency jitter).
 Every method starts from the same analysis-based patch, searches the same space
-(the type's default knobs) and gets the same number of takes:
+(``--space``: match()'s default, the seed's knobs or every field the roles call audible;
+``seed`` always searches the original project's knobs) and gets the same number of takes:
 
   seed    the original project's coordinate search (``seed_coordinate``) on its own loss
   random  uniform random search on MatchLoss
@@ -23,6 +24,7 @@ Real pairs (``mq_real_pairs``): the command as a user runs it, judged against by
 
 Run:  .venv/bin/python benchmarks/match_quality.py            (31 cases, 150 takes, 7 pairs)
       .venv/bin/python benchmarks/match_quality.py --quick    (3 cases, 30 takes, 1 pair)
+      .venv/bin/python benchmarks/match_quality.py --cases 0,4,13 --methods ours --no-real
 """
 
 from __future__ import annotations
@@ -81,13 +83,21 @@ def make_case(index: int, spec: tuple, seed: int) -> dict:
             "rig_seed": seed * 1000 + index}
 
 
-def start_patch(case: dict, target: np.ndarray):
-    """(patch, hints): the analysis-based start (as the command builds it) and ours' hints."""
+def start_patch(case: dict, target: np.ndarray, search_space: str = "seed"):
+    """(patch, hints): the analysis-based start (as the command builds it) and ours' hints.
+
+    With ``search_space="wide"`` the case's space becomes the fields the roles call
+    audible in that start (``optimize.constraints.wide_keys``), as ``match()`` builds it.
+    """
     from analyzers.heuristics import initial_patch
     from magicstomp.neutral import to_patch
+    from optimize.constraints import ParameterSpace, wide_keys
     from optimize.hints import analysis_hints
     neutral = initial_patch(target, SR, di=case["audio"])
     patch = case["space"].clip(to_patch(neutral, case["type_id"])[0])
+    if search_space == "wide":
+        case["space"] = ParameterSpace(case["type_id"], wide_keys(case["type_id"], patch))
+        patch = case["space"].clip(patch)
     return patch, analysis_hints(case["space"], neutral.features, start=patch)
 
 
@@ -117,17 +127,18 @@ class _ModelCount:
 
 
 def run_case(index: int, spec: tuple, *, seed: int = 0, budget: int = 150,
-             methods=tuple(METHODS)) -> dict:
+             methods=tuple(METHODS), search_space: str | None = None) -> dict:
     """Every method on one case, measured."""
     from analyzers.judge import judge
     from hil.rig import VirtualRig
+    from optimize.constraints import ParameterSpace
     from optimize.diagnosis import diagnose, projected_truth
     from optimize.objective import MatchLoss
     from optimize.screening import discrete_keys
     from optimize.search import run_search
     t0 = time.perf_counter()
     case = make_case(index, spec, seed)
-    di, space, hidden = case["audio"], case["space"], case["hidden"]
+    di, hidden = case["audio"], case["hidden"]
     clean = VirtualRig(SR)
     noisy = VirtualRig(SR, imperfections=imperfections(), seed=case["rig_seed"])
     target, clean_target = noisy.render(hidden, di), clean.render(hidden, di)
@@ -138,7 +149,8 @@ def run_case(index: int, spec: tuple, *, seed: int = 0, budget: int = 150,
         return {k: float(np.mean([_total(f(x)) for x in takes])) for k, f in losses.items()}
 
     audible = case["audible"]
-    start, hints = start_patch(case, target)
+    start, hints = start_patch(case, target, search_space or default_search_space())
+    space = case["space"]
     screened = [k for k in discrete_keys(case["type_id"]) if k not in space.keys]
     projected = projected_truth(hidden, start, space, extra_keys=screened)
     ref = {"truth": measure(hidden, noisy), "projected": measure(projected, noisy),
@@ -149,13 +161,15 @@ def run_case(index: int, spec: tuple, *, seed: int = 0, budget: int = 150,
                 "start_errors": mc.errors(start, hidden, audible),
                 "projected_errors": mc.errors(projected, hidden, audible),
                 "hidden": hidden.values(), "methods": {}})
+    seed_space = ParameterSpace(case["type_id"])
     for m_index, label in enumerate(methods):
         strategy, loss_name = METHODS[label]
+        searched = seed_space if label == "seed" else space     # the original's own knobs
         rig = VirtualRig(SR, imperfections=imperfections(), seed=case["rig_seed"] * 10 + m_index)
         model = _ModelCount(lambda p: losses["match"](clean.render(p, di)))
         opts = {"hints": hints, "model_evaluate": model} if strategy == "ours" else {}
         t1 = time.perf_counter()
-        result = run_search(strategy, space=space, start=start, budget_takes=budget, seed=seed,
+        result = run_search(strategy, space=searched, start=start, budget_takes=budget, seed=seed,
                             evaluate=lambda p, rig=rig, f=losses[loss_name]: f(rig.render(p, di)),
                             **opts)
         best = result.best_patch
@@ -173,6 +187,12 @@ def run_case(index: int, spec: tuple, *, seed: int = 0, budget: int = 150,
                      if best.get_raw(k) != hidden.get_raw(k)}}
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def default_search_space() -> str:
+    """The space ``match()`` searches by default (``MatchPlan.search_space``)."""
+    from optimize.match_plan import MatchPlan
+    return MatchPlan.__dataclass_fields__["search_space"].default
 
 
 def real_jobs(quick: bool, methods) -> tuple:
@@ -206,6 +226,11 @@ def main(argv=None) -> int:
                     help="methods run on the real pairs (default: every method)")
     ap.add_argument("--resume", action="store_true",
                     help="keep the jobs already in the output JSON and run only the others")
+    ap.add_argument("--space", choices=("seed", "wide"), default=None,
+                    help="space every method searches: the seed's knobs or every field the "
+                         "roles call audible at the start (default: match()'s default)")
+    ap.add_argument("--cases", default=None,
+                    help="comma-separated case indices to run (default: every case)")
     ap.add_argument("--out", default=str(RESULTS / "match_quality"), help="path without extension")
     args = ap.parse_args(argv)
     methods = tuple(m for m in args.methods.split(",") if m)
@@ -219,8 +244,10 @@ def main(argv=None) -> int:
     ours_pairs, other_pairs = ([], []) if args.no_real else real_jobs(args.quick, real_methods)
     pair_job = [("pair", (p,), {"optimizer": o, "with_type": w, "budget": pair_budget})
                 for p, o, w in ours_pairs + other_pairs]
-    case_jobs = [("case", (i, spec), {"seed": args.seed, "budget": budget, "methods": methods})
-                 for i, spec in enumerate(specs)]
+    chosen = _case_indices(ap, args.cases, len(specs))
+    case_jobs = [("case", (i, spec), {"seed": args.seed, "budget": budget, "methods": methods,
+                                      "search_space": args.space})
+                 for i, spec in enumerate(specs) if chosen is None or i in chosen]
     jobs = pair_job[:len(ours_pairs)] + _interleave(case_jobs, pair_job[len(ours_pairs):])
     run = {"t0": time.perf_counter(), "jobs": len(jobs), "args": args, "methods": methods,
            "budget": budget, "results": [], "failed": []}
@@ -235,6 +262,20 @@ def main(argv=None) -> int:
             _record(run, lambda job=job: _run_job(job))
     print(markdown(_write(run)))
     return 0
+
+
+def _case_indices(ap, text, count: int):
+    """The case indices ``--cases`` selects (a set), or None for every case."""
+    if text is None:
+        return None
+    try:
+        chosen = {int(word) for word in text.split(",") if word.strip()}
+    except ValueError:
+        ap.error(f"--cases {text!r} is not a list of whole numbers; expected e.g. 0,4,13")
+    bad = sorted(i for i in chosen if not 0 <= i < count)
+    if bad or not chosen:
+        ap.error(f"--cases {text!r}: expected indices from 0 to {count - 1}")
+    return chosen
 
 
 def _interleave(case_jobs: list, pair_jobs: list) -> list:
@@ -290,7 +331,8 @@ def _write(run: dict) -> dict:
     pairs = [r for k, r in run["results"] if k == "pair"]
     doc = {"meta": {"cases": len(cases), "real_pair_runs": len(pairs),
                     "complete": len(run["results"]) == run["jobs"], "failed_jobs": run["failed"],
-                    "budget_takes": run["budget"],
+                    "budget_takes": run["budget"], "case_indices": args.cases,
+                    "search_space": args.space or default_search_space(),
                     "seed": args.seed, "quick": args.quick, "workers": args.workers,
                     "methods": {m: list(METHODS[m]) for m in methods},
                     "seconds": time.perf_counter() - run["t0"],

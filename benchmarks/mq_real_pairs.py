@@ -88,7 +88,8 @@ def run_match(pair_name: str, *, optimizer: str = "ours", effect_type=None,
     t0 = time.perf_counter()
     try:
         plan = MatchPlan(effect_type=effect_type, optimizer=optimizer, budget_takes=budget,
-                         seed=0, loss="seed" if optimizer == "seed_coordinate" else "match")
+                         seed=0, loss="seed" if optimizer == "seed_coordinate" else "match",
+                         **({"search_space": "seed"} if optimizer == "seed_coordinate" else {}))
         pair = load_pair(AUDIO / target, AUDIO / di, sample_rate=SAMPLE_RATE_HZ)
         with VirtualRig(sample_rate=SAMPLE_RATE_HZ) as rig:
             found = match(plan, pair, rig)

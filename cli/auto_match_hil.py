@@ -32,7 +32,8 @@ from cli.common import (EXIT_INTERRUPTED, MAX_CHANNEL, FiniteFloatRange,  # noqa
                         handle_errors, parse_channels, run_one_line, setup_logging,
                         verbose_option)
 from cli.pipeline import MAX_BUDGET_TAKES, run_match  # noqa: E402
-from optimize.match_plan import DEFAULT_MODEL_BUDGET, MAX_MODEL_BUDGET  # noqa: E402
+from optimize.match_plan import (  # noqa: E402
+    DEFAULT_MODEL_BUDGET, MAX_MODEL_BUDGET, SEARCH_SPACES, MatchPlan)
 
 UNIT_PROFILE_FILE = "unit_profile.json"   # magicstomp profile --out OUT/unit_profile.json
 
@@ -122,6 +123,11 @@ def _effect_ref(text):
               help="Only these parameters move: the type's keys (magicstomp types TYPE) or the "
               "original project's names (delay_mix, reverb_mix, treble, ...); space- or "
               "comma-separated. Default: the type's main knobs.")
+@click.option("--search-space", type=click.Choice(SEARCH_SPACES), default=None,
+              help="What moves without --optimize-params: 'wide', every field the parameter "
+              "roles call audible in the start (the original project's knobs first), or "
+              "'seed', the original project's knobs only. Default: "
+              f"{MatchPlan.__dataclass_fields__['search_space'].default}.")
 @click.option("--in-device", help="Sound-card input (index or name part).")
 @click.option("--out-device", help="Sound-card output (index or name part).")
 @click.option("--in-ch", default="1", show_default=True,

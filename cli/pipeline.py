@@ -71,6 +71,7 @@ def build_plan(opts: dict, default_budget: int) -> MatchPlan:
         max_iterations=opts["max_iterations"], model_budget=opts.get("model_budget", DEFAULT_MODEL_BUDGET),
         seed=opts["seed"], residual_eq=not opts.get("no_residual_eq"),
         optimize_params=opts["optimize_params"], loss=opts["loss_name"],
+        **({"search_space": opts["search_space"]} if opts.get("search_space") else {}),
         analyzer=opts["analyzer"], excerpt_s=opts["excerpt"],
         patch_name=opts["session_name"] or None,
         model_variant=profile.variant if profile is not None else None,

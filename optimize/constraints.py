@@ -308,6 +308,47 @@ def default_keys(type_ref) -> tuple:
     return tuple(chosen)
 
 
+#: Roles searched by the wide space (magicstomp/data/param_roles.json). Left out: choices
+#: (screened), gates, stereo placement and wet balances (the loss hears a mono fold), the
+#: compressor's threshold/ratio/times, and output volumes (the loss is level-matched),
+#: except a dynamics section's volume, the make-up gain that drives what follows it.
+WIDE_ROLES = ("drive", "band_gain", "tone", "eq_frequency", "eq_width", "level", "mix",
+              "depth", "rate", "time", "feedback", "decay", "predelay", "tap", "filter",
+              "character", "pitch")
+LEVEL_ROLES = ("level", "mix")
+
+
+def section_silent(param: Param, patch) -> bool:
+    """True when ``param`` is not a level and every level or mix of its section in
+    ``patch`` is at its minimum: nothing of that section is heard, so neither is the knob
+    (a section without a level of its own, such as the amp, is never silent)."""
+    if param.role in LEVEL_ROLES:
+        return False
+    levels = [p for p in patch.effect_type.params
+              if p.section == param.section and p.role in LEVEL_ROLES and p.is_numeric]
+    return bool(levels) and all(patch.get_raw(p.key) <= p.min_raw for p in levels)
+
+
+def _wide_role(p: Param) -> bool:
+    return p.role in WIDE_ROLES or (p.role == "volume" and p.section == "dynamics")
+
+
+def wide_keys(type_ref, start=None) -> tuple:
+    """Every field the roles call audible: :func:`default_keys` first, then each other
+    numeric field whose role is in :data:`WIDE_ROLES` (a dynamics section's volume too),
+    leaving out the fields of sections ``start`` (a Patch) leaves silent (every level
+    at its minimum; the levels themselves stay, so the search can raise them)."""
+    t = effect_type(type_ref)
+    keys = list(default_keys(t))
+    for p in t.params:
+        if p.key in keys or p.kind == "enum" or p.max_raw <= p.min_raw or not _wide_role(p):
+            continue
+        if start is not None and section_silent(p, start):
+            continue
+        keys.append(p.key)
+    return tuple(keys)
+
+
 class ParameterSpace:
     """The fields of one effect type the optimizer may move, and how.
 

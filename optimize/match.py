@@ -189,7 +189,7 @@ def _prepare(plan, pair, rig) -> MatchState:
 
 def _ready(state: MatchState) -> None:
     """Name the patch, build the space and the take budget, measure the floor and bypass."""
-    from .constraints import ParameterSpace
+    from .constraints import ParameterSpace, wide_keys
     from .reference import bypass_loss
 
     plan, patch, pair, excerpt = state.plan, state.patch, state.pair, state.excerpt
@@ -203,7 +203,9 @@ def _ready(state: MatchState) -> None:
         from magicstomp.emulator import processor_class
         processor_class(patch.effect_type)
     names = list(plan.optimize_params) if plan.optimize_params else None
-    state.space = space = ParameterSpace(patch.effect_type, names)
+    wide = names is None and plan.search_space == "wide"
+    state.space = space = ParameterSpace(patch.effect_type,
+                                         wide_keys(patch.effect_type, patch) if wide else names)
     renamed = [f"{n} -> {k}" for n, k in zip(names or (), space.keys) if n != k]
     if renamed and len(names) == space.size:
         log.info("--optimize-params on %s: %s", space.effect_type.name, ", ".join(renamed))

@@ -35,6 +35,8 @@ MAX_MODEL_BUDGET = 100_000
 MAX_SEED = 2**32 - 1
 MAX_PASSES = 100
 ANALYZERS = ("librosa", "essentia")
+#: what moves when no --optimize-params is given (see MatchPlan.search_space)
+SEARCH_SPACES = ("wide", "seed")
 
 
 class ModelBudgetExhausted(Exception):
@@ -120,7 +122,11 @@ class MatchPlan:
     residual_eq : bool
         Fit the residual spectrum onto the patch's EQ controls after the search.
     optimize_params : tuple of str or None
-        Only these fields move (keys or the seed's names); None = the type's audible ones.
+        Only these fields move (keys or the seed's names); None = ``search_space``.
+    search_space : str
+        The fields that move when ``optimize_params`` is None: ``"wide"``, every field
+        the parameter roles call audible in the start (``optimize.constraints.wide_keys``),
+        or ``"seed"``, the original project's eleven knobs (``default_keys``).
     loss : str
         ``match`` or ``seed`` (``optimize.loss.LOSSES``).
     loss_options : mapping
@@ -151,6 +157,7 @@ class MatchPlan:
     seed: int = 0
     residual_eq: bool = True
     optimize_params: tuple | None = None
+    search_space: str = "wide"
     loss: str = "match"
     loss_options: MappingProxyType = field(default_factory=dict)
     analyzer: str = "librosa"
@@ -188,6 +195,10 @@ class MatchPlan:
             raise ParameterError(f"excerpt_s={self.excerpt_s!r} is not allowed; expected a "
                                  "positive number of seconds such as 4", field="excerpt_s",
                                  value=self.excerpt_s)
+        if self.search_space not in SEARCH_SPACES:
+            raise ParameterError(f"search_space={self.search_space!r} is not allowed; expected "
+                                 f"{' or '.join(SEARCH_SPACES)}", field="search_space",
+                                 value=self.search_space, allowed=list(SEARCH_SPACES))
         self._check_variant()
         self._resolve_type()
 
@@ -266,7 +277,7 @@ class MatchPlan:
                 "model_budget": self.model_budget, "seed": self.seed,
                 "residual_eq": self.residual_eq,
                 "optimize_params": None if self.optimize_params is None
-                else list(self.optimize_params),
+                else list(self.optimize_params), "search_space": self.search_space,
                 "loss": self.loss, "analyzer": self.analyzer, "excerpt_s": self.excerpt_s,
                 "model_variant": None if self.model_variant is None
                 else self.model_variant.to_dict(), "virtual_first": self.virtual_first}

@@ -15,7 +15,10 @@ ours             the default: analysis start, screening of amp and cabinet (the
                  per-parameter steps that grow on success, halve on failure, and
                  a parabolic step to the bottom of each 1-D valley; echo times
                  and LFO rates try the analysis' hints before an even scan; the
-                 best amps and cabinets are re-screened after two passes; the
+                 best amps and cabinets are re-screened after two passes;
+                 coupled pairs (a level with its depth, time...) also move
+                 jointly (optimize/joint_moves.py); in a space wider than the
+                 seed's knobs those knobs search first; the
                  incumbent is re-measured before the end, so one lucky noisy
                  take cannot win.
 """
@@ -29,6 +32,7 @@ import numpy as np
 
 from magicstomp.errors import ParameterError
 
+from .joint_moves import JointMoves, section_silent
 from .model_screen import AMP_MODEL_KEYS, ScreenRanker
 from .screening import discrete_keys, screen_discrete
 from .search import step_coordinate
@@ -39,6 +43,13 @@ STAGE_ORDER = ("amp", "modulation", "delay", "reverb")
 #: search stage of each section (magicstomp/data/param_roles.json); any other section
 #: (amp, eq, dynamics, filter, pitch, output) is searched with the amp
 _STAGE_OF_SECTION = {"modulation": "modulation", "delay": "delay", "reverb": "reverb"}
+#: inside a stage, after levels and timing knobs: roles in order of how much they shape the sound
+ROLE_ORDER = ("drive", "band_gain", "tone", "volume", "depth", "feedback", "decay", "rate",
+              "time", "predelay", "pitch", "filter", "tap", "character", "eq_frequency",
+              "eq_width")
+#: with a space wider than the seed's knobs, the share of the search's takes those knobs
+#: get first (until converged); the other fields then get one pass, then all move
+CORE_SHARE = 0.6
 HINT_STEP = 0.02           # first local step after a hinted value won (2 % of the range)
 HINT_TOLERANCE = 1.02      # a measured hint is kept when at most 2 % worse than the incumbent
 
@@ -65,13 +76,16 @@ def is_level(param) -> bool:
 
 
 def staged_order(params) -> list:
-    """Indices of ``params`` by stage (amp/EQ first, reverb last); levels first inside a stage."""
+    """Indices of ``params`` by stage (amp/EQ first, reverb last); inside a stage levels
+    first, then echo times and LFO rates, then the other roles as :data:`ROLE_ORDER` lists
+    them (what changes the sound most first)."""
     params = list(params)
 
     def rank(i):
         p = params[i]
         inner = 0 if is_level(p) else (1 if is_timing(p) else 2)
-        return (STAGE_ORDER.index(stage_of(p)), inner)
+        role = ROLE_ORDER.index(p.role) if p.role in ROLE_ORDER else len(ROLE_ORDER)
+        return (STAGE_ORDER.index(stage_of(p)), inner, role)
     return sorted(range(len(params)), key=rank)
 
 
@@ -144,7 +158,7 @@ class _Incumbent:
 def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int = 0,
          initial_step: float = 0.2, max_step: float = 0.4, final_remeasures: int = 2,
          scan_points: int = 16, hints: dict | None = None, rescreen_top: int = 2,
-         predict_cabinet: bool = True) -> None:
+         predict_cabinet: bool = True, joint_moves: bool = True) -> None:
     """Screening, warm starts, then a staged adaptive pattern search with step halving.
 
     Parameters
@@ -183,6 +197,12 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
         tried first, the same way as scan points; when one beats the incumbent, or
         scores within 2 % of it (the hint is independent evidence), it is kept, the
         even scan of that knob is skipped and the local search refines it from there.
+    joint_moves : bool
+        After a pass in which neither knob of a coupled pair (a level with its
+        section's time, feedback, depth, rate or decay; a feedback with its time)
+        improved, try the pair's four diagonal moves (:mod:`optimize.joint_moves`);
+        knobs of a section whose levels are all at their minimum are then moved only
+        jointly with a level (alone they are inaudible). False: one knob at a time.
     final_remeasures : int
         Takes kept at the end to re-measure the incumbent; the result is the
         incumbent with its mean loss, not the luckiest single take.
@@ -195,9 +215,11 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
     inc = _Incumbent(start, space.to_unit(start), recorder.initial_loss)
     reserve = max(0, int(final_remeasures))
     search = _PatternSearch(space, recorder, inc, reserve=reserve, initial_step=initial_step,
-                            max_step=max_step, scan_points=int(scan_points), hints=hints)
+                            max_step=max_step, scan_points=int(scan_points), hints=hints,
+                            joint=bool(joint_moves))
+    core = _core_indices(space)
     try:
-        amp = search.stage_indices("amp")
+        amp = [i for i in search.stage_indices("amp") if i in core]
         shortlist = {}
         if screen:
             keys = [k for k in discrete_keys(start.effect_type) if k not in space.keys]
@@ -219,8 +241,11 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
             if loss < inc.loss:
                 search.accept(patch, loss)
         if shortlist:
-            search.run(passes=2)
-            search.rescreen(ranker.shortlist(inc.patch, shortlist, rescreen_top))
+            search.run(only=core, passes=2)
+            search.rescreen(ranker.shortlist(inc.patch, shortlist, rescreen_top), amp)
+        if len(core) < n:                         # the seed's knobs first, then every field
+            search.run(only=core, stop_at=reserve + int((1 - CORE_SHARE) * recorder.takes_left))
+            search.run(only=[i for i in range(n) if i not in core], passes=1)
         search.run()
     except _OutOfTakes:
         pass
@@ -228,11 +253,19 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
         _settle(recorder, inc, reserve)
 
 
+def _core_indices(space) -> list:
+    """Indices of the space's fields that are the type's default (seed) knobs, or all."""
+    from .constraints import default_keys
+    core = [i for i, k in enumerate(space.keys) if k in default_keys(space.effect_type)]
+    return core or list(range(len(space.keys)))
+
+
 class _PatternSearch:
     """Adaptive coordinate pattern search around a shared incumbent (see :func:`ours`)."""
 
     def __init__(self, space, recorder, inc: _Incumbent, *, reserve: int, initial_step: float,
-                 max_step: float, scan_points: int, hints: dict | None = None):
+                 max_step: float, scan_points: int, hints: dict | None = None,
+                 joint: bool = False):
         self.space, self.recorder, self.inc, self.reserve = space, recorder, inc, reserve
         self.hints = {k: [float(np.clip(u, 0.0, 1.0)) for u in v if math.isfinite(u)]
                       for k, v in (hints or {}).items() if k in space.keys}
@@ -243,6 +276,9 @@ class _PatternSearch:
         self.resolution = np.maximum(np.asarray(space.resolution_unit, dtype=float), 1e-4)
         self.params = [d.param for d in space.dimensions]
         self.scanned: set = set()
+        self.version = 0                       # bumped whenever the incumbent changes
+        self.responsive: set = set()           # knobs whose moves changed the loss at all
+        self.joint = JointMoves(self, is_timing) if joint else None
 
     def measure(self, u, label):
         if self.recorder.takes_left <= self.reserve:
@@ -252,13 +288,16 @@ class _PatternSearch:
 
     def accept(self, patch, loss):
         self.inc.patch, self.inc.unit, self.inc.losses = patch, self.space.to_unit(patch), [loss]
+        self.version += 1
 
-    def run(self, *, only=None, passes=None) -> None:
-        """Passes over ``only`` (indices, default all, staged order) until converged."""
+    def run(self, *, only=None, passes=None, stop_at: int = 0) -> None:
+        """Passes over ``only`` (indices, default all, staged order) until converged, or
+        until at most ``stop_at`` takes are left after a pass."""
         order = [i for i in staged_order(self.params) if only is None or i in only]
         done, takes_at_restart = 0, -1
-        while passes is None or done < passes:
-            active = [i for i in order if self.steps[i] >= 0.5 * self.resolution[i]]
+        while (passes is None or done < passes) and self.recorder.takes_left > stop_at:
+            active = [i for i in order if self.steps[i] >= 0.5 * self.resolution[i]
+                      and not (self.joint and section_silent(self.params[i], self.inc.patch))]
             if not active:                        # converged: restart with fresh steps
                 if passes is not None or self.recorder.takes_used == takes_at_restart:
                     return                        # a whole pass measured nothing new
@@ -266,27 +305,39 @@ class _PatternSearch:
                 self.steps = np.maximum(np.full(len(self.steps), 0.25 * self.initial_step),
                                         self.resolution)
                 continue
-            for i in order:
-                if is_timing(self.params[i]) and i not in self.scanned and self.scan_points > 1:
-                    self.scan(i)
-                elif self.steps[i] >= 0.5 * self.resolution[i]:
-                    self.step(i)
+            self._pass(order)
             done += 1
             log.debug("ours: pass done, loss %.5f", self.inc.loss)
+
+    def _pass(self, order) -> None:
+        """One pass over ``order``; then joint moves of the pairs where both knobs stalled."""
+        stalled, takes0 = set(), self.recorder.takes_used
+        for i in order:
+            loss = self.inc.loss
+            if is_timing(self.params[i]) and i not in self.scanned and self.scan_points > 1:
+                self.scan(i)
+            elif self.joint is not None and section_silent(self.params[i], self.inc.patch):
+                pass                              # inaudible alone: moved only jointly
+            elif self.steps[i] >= 0.5 * self.resolution[i]:
+                self.step(i)
+            if not self.inc.loss < loss:
+                stalled.add(i)
+        if self.joint is not None:
+            self.joint.after_pass(order, stalled, self.recorder.takes_used - takes0)
 
     def stage_indices(self, stage: str) -> list:
         """Indices of the space's knobs in search ``stage`` ("amp", "modulation"...)."""
         return [i for i, p in enumerate(self.params) if stage_of(p) == stage]
 
-    def rescreen(self, shortlist: dict) -> None:
+    def rescreen(self, shortlist: dict, amp: list) -> None:
         """Measure each field's shortlisted options again at the incumbent's knobs.
 
         An amp model is judged with its own gain and tone: each shortlisted amp gets
         one pass over the amp/EQ knobs (from the incumbent's values, on a copy of the
         search state) before it is compared, since amps differ in how much drive a
         gain setting gives and the incumbent's knobs were fitted to the current amp.
+        ``amp``: the indices of those knobs.
         """
-        amp = self.stage_indices("amp")
         for key, raws in shortlist.items():
             for raw in raws:
                 if raw == self.inc.patch.get_raw(key):
@@ -366,6 +417,8 @@ class _PatternSearch:
         trial = inc.unit.copy()
         trial[i] += d * s
         p1, f1 = self.measure(trial, f"{key}{'+' if d > 0 else '-'}")
+        if f1 != f0:
+            self.responsive.add(i)
         if f1 < f0:
             self.accept(p1, f1)
             trial = inc.unit.copy()
@@ -378,6 +431,8 @@ class _PatternSearch:
         trial = inc.unit.copy()
         trial[i] -= d * s
         p2, f2 = self.measure(trial, f"{key}{'-' if d > 0 else '+'}")
+        if f2 != f0:
+            self.responsive.add(i)
         if f2 < f0:
             self.accept(p2, f2)
             self.direction[i] = -d

@@ -76,3 +76,18 @@ def test_real_pair_is_judged_against_bypass(run):
     assert pair["beats_bypass"] == beats
     assert doc["summary"]["ours"]["real_pairs_beat_bypass"] == float(beats)
     assert "| metric | seed | random | cma | tpe | ours |" in text and "## Real pairs" in text
+
+
+def test_cases_option_selects_cases_by_index_and_refuses_bad_ones(capsys):
+    import argparse
+    spec = importlib.util.spec_from_file_location("match_quality_opts", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    ap = argparse.ArgumentParser()
+    assert module._case_indices(ap, None, 31) is None
+    assert module._case_indices(ap, "0, 4,13", 31) == {0, 4, 13}
+    for bad in ("31", "a,b", ""):
+        with pytest.raises(SystemExit) as exc:
+            module._case_indices(ap, bad, 31)
+        assert exc.value.code == 2
+    assert "expected indices from 0 to 30" in capsys.readouterr().err
