@@ -185,6 +185,8 @@ class MatchLoss:
         lfo_hz = self._timing.lfo_rate_hz() if self._timing is not None else None
         if not lfo_hz and di is not None:   # a chorus on busy playing: no clear band-level peak
             lfo_hz = _chorus_rate_hz(self.target, di, self.sample_rate)
+            if lfo_hz and self._timing is not None:     # mod_rate from the transfer function too
+                self._timing.use_chorus_profile(self.target, di)
         self.lfo_rate_hz = lfo_hz   # the rate the envelope term is averaged over (None: no LFO)
         if lfo_hz:
             self._lfo_frames = max(1, int(round(self.sample_rate / self.hop_env / lfo_hz)))

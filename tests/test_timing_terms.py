@@ -67,6 +67,8 @@ def test_echo_lag_rises_with_the_echo_time_error_out_to_20_ms(dis, di_name, type
     ("E2", 0x12, "mod_frequency_hz", 2.5, dict(pm_depth_pct=60, mix_pct=50)),
     ("egfx", 0x12, "mod_frequency_hz", 1.5, dict(pm_depth_pct=60, mix_pct=50)),
     ("egfx", 0x17, "mod_frequency_hz", 3.0, dict(mod_depth_pct=80)),
+    ("jazz", 0x12, "mod_frequency_hz", 2.5, dict(pm_depth_pct=60, mix_pct=50)),   # busy playing:
+    ("jazz", 0x12, "mod_frequency_hz", 1.5, dict(pm_depth_pct=60, mix_pct=50)),   # transfer function
 ])
 def test_mod_rate_rises_with_the_lfo_rate_error_out_to_50_percent(dis, di_name, type_id, key,
                                                                   rate_hz, values):
