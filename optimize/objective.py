@@ -14,7 +14,8 @@ offset costs more than most timbre differences. ``MatchLoss`` fixes both:
   ``mrstft``     A-weighted multi-resolution log-magnitude STFT distance (timbre, gain, EQ, echoes);
   ``spectrum``   long-term third-octave spectrum in dB (EQ and amp voicing, fitted by residual EQ);
   ``envelope``   band envelopes in dB on a 5 ms grid (echo timing, reverb decay, tremolo), averaged
-                 over one period of the target's LFO when it has a clear one (phase-blind);
+                 over one period of the target's LFO when it has a clear one in its band levels,
+                 or a chorus rate heard in the complex transfer function target/DI (phase-blind);
   ``modulation`` power spectrum of the band envelopes (relative to the DI's when given),
                  0.3 to 20 Hz, blurred at three widths, L1 relative to the target's modulation
                  energy, or to that of a 1 dB swing when the target has less (a target
@@ -23,7 +24,8 @@ offset costs more than most timbre differences. ``MatchLoss`` fixes both:
   ``echo_lag``   the echo-lag profile (response to the DI, or cepstrum) blurred at 1-64 ms: rises
                  with the echo-time error out to beyond +/-20 ms (wide basin, no needle);
   ``mod_rate``   earth mover's distance in octaves between the modulation spectra (magnitudes,
-                 ~32 bands) over log frequency: rises with the LFO-rate error, blind to its phase.
+                 ~32 bands; for such a chorus, of the transfer function take/DI) over log
+                 frequency: rises with the LFO-rate error, blind to its phase.
 
 All terms are in "dB per cell / 10", so 1.0 means a typical 10 dB mismatch;
 the weights below were set so that a +0.1 move of any identifiable knob raises

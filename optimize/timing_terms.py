@@ -22,7 +22,11 @@ knob and not with the LFO's start phase:
                when given), magnitudes only, so the LFO's start phase drops out, as a
                distribution over log frequency (0.3-20 Hz), compared by the earth
                mover's distance in octaves: an LFO rate r % off moves its peak by
-               log2(1 + r/100) octaves and the term rises in proportion.
+               log2(1 + r/100) octaves and the term rises in proportion. For a chorus
+               whose band levels show no clear peak (busy playing; MatchLoss finds its
+               rate in the transfer function and calls ``use_chorus_profile``), the
+               profile is that of the complex transfer function take/DI instead
+               (:class:`ChorusProfile`): a delay sweep turns its phase at the LFO rate.
 
 Nothing divides by a quantity that can be near zero: profiles are relative to the
 direct sound's energy plus a fixed floor (echo), or have a fixed floor (a 2 dB

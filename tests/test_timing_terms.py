@@ -90,10 +90,7 @@ def test_the_total_loss_does_not_depend_on_the_lfo_phase(dis, di_name, type_id, 
     """Renders of the patch itself with its LFO started at 90/180/270 degrees score far less
     than a render whose rate is one 15 % step off (at any phase): the unit's LFO phase at
     the start of a take is not ours to choose. Measured: 0.03-0.08 against 0.2-0.3.
-    Known limit: a chorus on busy playing (jazz: 0.26-0.32 against 0.29-0.34) or one whose
-    band levels swing at twice its rate (egfx: 0.13 against 0.22-0.30) has no clear LFO
-    peak, so its band envelopes are not averaged over a period and the fine terms still
-    see the phase."""
+    A chorus with no clear band-level peak (jazz, egfx): see the next test."""
     di = dis[di_name]
     patch = Patch.init(type_id).with_values(mod_frequency_hz=rate_hz, **values)
     loss = MatchLoss(_take(patch, di), SR, di=di)
