@@ -336,10 +336,16 @@ class TimingTerms:
 
     def use_chorus_profile(self, target: np.ndarray, di: np.ndarray) -> None:
         """Grade ``mod_rate`` on the transfer function's modulation (:class:`ChorusProfile`):
-        for a chorus whose band levels show no clear LFO peak (busy playing), found by the caller."""
+        for a chorus whose band levels show no clear LFO peak (busy playing), found by the caller.
+        Its response to the DI varies in time, so echo_lag uses the cepstrum, as for an LFO."""
         self._chorus = ChorusProfile(np.asarray(di, np.float64), self.sample_rate)
         self._chorus_target = self._chorus.of(np.asarray(target, np.float64))
         self._chorus_floor = PHASE_FLOOR * float(self._chorus_target.sum()) + 1e-20
+        if self._inverse is not None:     # a time-varying response: echoes from the cepstrum
+            self._inverse = None
+            self.echo_source = "cepstrum"
+            self._keep = cepstrum_keep(np.asarray(target, np.float64), self.sample_rate)
+            self._target_echo = self.echo_of(np.asarray(target, np.float64))
 
     def terms(self, x: np.ndarray) -> dict:
         """``{"echo_lag", "mod_rate"}`` of a level-matched take ``x`` (the target's length)."""

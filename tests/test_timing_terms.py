@@ -100,15 +100,19 @@ def test_the_total_loss_does_not_depend_on_the_lfo_phase(dis, di_name, type_id, 
     assert max(phased) < 0.4 * min(off), (phased, off)
 
 
-@pytest.mark.parametrize("di_name, rate_hz", [("jazz", 2.5), ("egfx", 1.5)])
-def test_a_chorus_without_a_band_level_peak_is_averaged_over_its_period(dis, di_name, rate_hz):
+@pytest.mark.parametrize("di_name, rate_hz, ratio", [("jazz", 2.5, 0.85), ("egfx", 1.5, 0.55)])
+def test_a_chorus_without_a_band_level_peak_is_averaged_over_its_period(dis, di_name, rate_hz,
+                                                                        ratio):
     """A chorus on busy playing (jazz) or whose band levels swing at twice its rate (egfx)
     shows no clear peak in the band-level modulation profile; its rate is then read from the
     complex transfer function target/DI, and the envelope term is averaged over that period.
-    Measured: envelope term at 90/180/270 degrees 0.015-0.019 (jazz) and 0.006-0.013 (egfx),
-    0.12-0.14 and 0.036-0.052 before; the whole loss 0.079-0.095 against 0.118-0.136 for a
-    rate 15 % off (jazz; 0.18-0.22 against 0.24-0.27 before), 0.081-0.11 against 0.16-0.25
-    (egfx). Not met: below 0.4x (the STFT, long-term spectrum and echo_lag terms see the phase)."""
+    Its response to the DI varies in time, so echo_lag reads the cepstrum (egfx: 0.001-0.002
+    weighted at other phases, 0.032-0.046 from the response). Measured: envelope term at
+    90/180/270 degrees 0.015-0.019 (jazz) and 0.006-0.013 (egfx), 0.12-0.14 and 0.036-0.052
+    before; the whole loss 0.080-0.097 against 0.118-0.142 for a rate 15 % off (jazz; 0.18-0.22
+    against 0.24-0.27 before: 0.90x), 0.050-0.068 against 0.151-0.218 (egfx; 0.13 against
+    0.21-0.28 before: 0.65x). Not met: below 0.4x on jazz (the STFT and modulation terms see
+    the phase) and egfx (the long-term spectrum of one decaying note)."""
     di = dis[di_name]
     patch = Patch.init(0x12).with_values(mod_frequency_hz=rate_hz, pm_depth_pct=60, mix_pct=50)
     loss = MatchLoss(_take(patch, di), SR, di=di)
@@ -118,7 +122,8 @@ def test_a_chorus_without_a_band_level_peak_is_averaged_over_its_period(dis, di_
     assert max(p.terms["envelope"] for p in phased) < 0.03
     off = [loss(to_mono(render(patch.with_values(mod_frequency_hz=rate_hz * f), di, SR,
                                lfo_phase_deg=deg))).total for f in (0.85, 1.15) for deg in (0, 180)]
-    assert max(p.total for p in phased) < 0.85 * min(off), ([p.total for p in phased], off)  # 0.90 before
+    assert loss._timing.echo_source == "cepstrum"
+    assert max(p.total for p in phased) < ratio * min(off), ([p.total for p in phased], off)
 
 
 @pytest.mark.parametrize("di_name, type_id, values", [
