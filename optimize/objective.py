@@ -14,7 +14,8 @@ offset costs more than most timbre differences. ``MatchLoss`` fixes both:
   ``mrstft``     A-weighted multi-resolution log-magnitude STFT distance (timbre, gain, EQ, echoes);
   ``spectrum``   long-term third-octave spectrum in dB (EQ and amp voicing, fitted by residual EQ);
   ``envelope``   band envelopes in dB on a 5 ms grid (echo timing, reverb decay, tremolo), averaged
-                 over one period of the target's LFO when it has a clear one (phase-blind);
+                 over one period of the target's LFO when it has a clear one in its band levels,
+                 or a chorus rate heard in the complex transfer function target/DI (phase-blind);
   ``modulation`` power spectrum of the band envelopes (relative to the DI's when given),
                  0.3 to 20 Hz, blurred at three widths, L1 relative to the target's modulation
                  energy, or to that of a 1 dB swing when the target has less (a target
@@ -23,7 +24,8 @@ offset costs more than most timbre differences. ``MatchLoss`` fixes both:
   ``echo_lag``   the echo-lag profile (response to the DI, or cepstrum) blurred at 1-64 ms: rises
                  with the echo-time error out to beyond +/-20 ms (wide basin, no needle);
   ``mod_rate``   earth mover's distance in octaves between the modulation spectra (magnitudes,
-                 ~32 bands) over log frequency: rises with the LFO-rate error, blind to its phase.
+                 ~32 bands; for such a chorus, of the transfer function take/DI) over log
+                 frequency: rises with the LFO-rate error, blind to its phase.
 
 All terms are in "dB per cell / 10", so 1.0 means a typical 10 dB mismatch;
 the weights below were set so that a +0.1 move of any identifiable knob raises
@@ -47,6 +49,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 from scipy.signal import fftconvolve
 
+from analyzers.modulation import find_phase_modulation
 from magicstomp.errors import AudioInputError
 
 from .loss import LossValue, mono_samples
@@ -64,6 +67,7 @@ ECHO_BLUR_MS = (15.0, 60.0, 240.0)  # the echo term compares blurred copies too:
 MOD_RANGE_HZ = (0.3, 20.0)
 MOD_BLUR_HZ = (0.25, 1.0, 3.0)   # the modulation term compares blurred copies: a wide basin
 MOD_FLOOR_DB = 1.0               # a band-level swing (peak to peak) below this counts as "no modulation"
+CHORUS_MIN_CYCLES = 3.0         # LFO cycles per half excerpt for a chorus rate from the phase
 BAND_EDGES_HZ = (0.0, 400.0, 1600.0, 6000.0, np.inf)
 
 
@@ -181,6 +185,11 @@ class MatchLoss:
         self._mod_floor = self._modulation_floor(len(self._target.env_db))
         self._lfo_frames = 0     # envelopes averaged over one LFO period: blind to its phase
         lfo_hz = self._timing.lfo_rate_hz() if self._timing is not None else None
+        if not lfo_hz and di is not None:   # a chorus on busy playing: no clear band-level peak
+            lfo_hz = _chorus_rate_hz(self.target, di, self.sample_rate)
+            if lfo_hz and self._timing is not None:     # mod_rate from the transfer function too
+                self._timing.use_chorus_profile(self.target, di)
+        self.lfo_rate_hz = lfo_hz   # the rate the envelope term is averaged over (None: no LFO)
         if lfo_hz:
             self._lfo_frames = max(1, int(round(self.sample_rate / self.hop_env / lfo_hz)))
         self._target_env = self._lfo_smoothed(self._target.env_db)
@@ -284,6 +293,22 @@ class MatchLoss:
     def _spectrum_diff_db(self, feats: _Features) -> np.ndarray:
         """Target-minus-take long-term third-octave spectrum (dB) of a level-matched take."""
         return self._target.ltas_db - feats.ltas_db
+
+
+def _chorus_rate_hz(target: np.ndarray, di: np.ndarray, sample_rate: int) -> float | None:
+    """The rate (Hz) of a chorus heard in the complex transfer function target/DI, whose
+    periodicity is the effect's, not the playing's (band levels on busy playing, or swinging
+    at twice the rate, show no clear peak), or None. Confirmed in both halves (+/-5 %, at least
+    CHORUS_MIN_CYCLES cycles each): a decaying note through an amp or a delay drifts at 0.2-0.7 Hz."""
+    whole = find_phase_modulation(target, di, sample_rate)
+    half = target.size // 2
+    if whole is None or whole["rate_hz"] * half / sample_rate < CHORUS_MIN_CYCLES:
+        return None
+    for part in (slice(0, half), slice(half, None)):
+        found = find_phase_modulation(target[part], di[part], sample_rate)
+        if found is None or abs(found["rate_hz"] - whole["rate_hz"]) > 0.05 * whole["rate_hz"]:
+            return None
+    return float(whole["rate_hz"])
 
 
 def _fit_length(x: np.ndarray, n: int) -> np.ndarray:

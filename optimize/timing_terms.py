@@ -22,7 +22,11 @@ knob and not with the LFO's start phase:
                when given), magnitudes only, so the LFO's start phase drops out, as a
                distribution over log frequency (0.3-20 Hz), compared by the earth
                mover's distance in octaves: an LFO rate r % off moves its peak by
-               log2(1 + r/100) octaves and the term rises in proportion.
+               log2(1 + r/100) octaves and the term rises in proportion. For a chorus
+               whose band levels show no clear peak (busy playing; MatchLoss finds its
+               rate in the transfer function and calls ``use_chorus_profile``), the
+               profile is that of the complex transfer function take/DI instead
+               (:class:`ChorusProfile`): a delay sweep turns its phase at the LFO rate.
 
 Nothing divides by a quantity that can be near zero: profiles are relative to the
 direct sound's energy plus a fixed floor (echo), or have a fixed floor (a 2 dB
@@ -56,6 +60,10 @@ MOD_FLOOR_DB = 2.0              # a band swing (peak to peak) this small counts 
 LFO_SHARE = 0.25                # a target whose modulation peak (+/-1/12 octave) holds this share
 LFO_MIN_HZ = 0.5                # of its profile, at this rate or faster, has a clear LFO
 DI_VALID_DB = 35.0              # DI-relative envelopes count where the DI band is within this of its peak
+PHASE_FFT, PHASE_HOP = 4096, 640   # a chorus' transfer function: 85 ms frames, 13 ms hop at 48 kHz
+PHASE_BAND_HZ = (60.0, 4000.0)
+PHASE_LIVE = (1e-3, 1e-5)         # a DI bin counts within these of its frame's / the whole peak
+PHASE_FLOOR = 0.002               # per-bin floor of the chorus profile, of the target's total
 BAND_FLOOR = 1e-6                # band power floor under the target's peak (-60 dB)
 
 
@@ -150,7 +158,11 @@ def modulation_profile(band_db: np.ndarray, hop_s: float) -> np.ndarray:
     n_pad = 4 * (1 << int(np.ceil(np.log2(max(frames, 2)))))
     power = (np.abs(np.fft.rfft(env * np.hanning(frames)[:, None], n_pad, axis=0)) ** 2).sum(axis=1)
     power /= frames
-    hz = np.fft.rfftfreq(n_pad, hop_s)
+    return _on_log_grid(power, np.fft.rfftfreq(n_pad, hop_s))
+
+
+def _on_log_grid(power: np.ndarray, hz: np.ndarray) -> np.ndarray:
+    """Power on an even frequency axis ``hz`` summed into the log grid's bins (split pro rata)."""
     grid = log_grid_hz()
     edges = np.sqrt(grid[:-1] * grid[1:])
     edges = np.r_[grid[0] ** 2 / edges[0], edges, grid[-1] ** 2 / edges[-1]]
@@ -189,6 +201,45 @@ def earth_movers(a: np.ndarray, b: np.ndarray, floor: float, step: float) -> flo
     pb = np.maximum(b, 0.0) + floor
     cdf = np.cumsum(pa / pa.sum() - pb / pb.sum())
     return float(np.sum(np.abs(cdf)) * step)
+
+
+def _complex_stft(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Complex STFT (frames, kept bins) over PHASE_FFT / PHASE_HOP, Hann window (complex64)."""
+    pad = np.concatenate([np.zeros(PHASE_FFT // 2, np.float32), np.asarray(x, np.float32),
+                          np.zeros(PHASE_FFT, np.float32)])
+    frames = np.lib.stride_tricks.sliding_window_view(pad, PHASE_FFT)[::PHASE_HOP]
+    window = np.hanning(PHASE_FFT + 1)[:-1].astype(np.float32)
+    return scipy.fft.rfft(frames * window, axis=1)[:, keep].astype(np.complex64)
+
+
+class ChorusProfile:
+    """Modulation profile of the complex transfer function take/DI (a chorus' delay sweep
+    rotates its phase at the LFO rate, whatever the playing does), on the log grid."""
+
+    def __init__(self, di: np.ndarray, sample_rate: int):
+        self.sample_rate = int(sample_rate)
+        freqs = np.fft.rfftfreq(PHASE_FFT, 1.0 / self.sample_rate)
+        self._keep = (freqs >= PHASE_BAND_HZ[0]) & (freqs <= PHASE_BAND_HZ[1])
+        d = _complex_stft(di, self._keep)
+        power = np.abs(d) ** 2
+        self._live = ((power > PHASE_LIVE[0] * power.max(axis=1, keepdims=True))
+                      & (power > PHASE_LIVE[1] * power.max()))
+        self._inverse = np.where(self._live, np.conj(d) / np.maximum(power, 1e-30), 0)
+        self._count = np.maximum(self._live.sum(axis=0), 1)
+        self._weight = power.mean(axis=0)
+
+    def of(self, x: np.ndarray) -> np.ndarray:
+        """The power of the transfer function's change over time, per log-grid bin (+f and -f)."""
+        ratio = _complex_stft(x, self._keep) * self._inverse
+        dev = np.where(self._live, ratio - ratio.sum(axis=0) / self._count, 0)
+        n = len(dev)
+        n_pad = 2 * (1 << int(np.ceil(np.log2(max(n, 2)))))
+        power = (np.abs(scipy.fft.fft(dev * np.hanning(n)[:, None].astype(np.float32), n_pad, axis=0))
+                 ** 2) @ self._weight
+        half = n_pad // 2
+        power = power[:half] + np.r_[power[0], power[::-1][:half - 1]]
+        hz = np.arange(half) * self.sample_rate / (PHASE_HOP * n_pad)
+        return _on_log_grid(power, hz)
 
 
 class TimingTerms:
@@ -230,6 +281,7 @@ class TimingTerms:
             self._echo_period_s = _clear_echo_s(response, self.sample_rate)
             if np.median(response) >= LINEAR_MEDIAN or self.lfo_rate_hz() is not None:
                 self._inverse = None    # an amp or an LFO (a time-varying response): cepstrum
+        self._chorus = None
         self.echo_source = "response" if self._inverse is not None else "cepstrum"
         self._keep = cepstrum_keep(target, self.sample_rate) if self._inverse is None else None
         self._target_echo = self.echo_of(target)
@@ -282,9 +334,26 @@ class TimingTerms:
             return None             # an echo's repeats swing the envelope at 1 / its time
         return hz if share >= LFO_SHARE and hz >= LFO_MIN_HZ else None
 
+    def use_chorus_profile(self, target: np.ndarray, di: np.ndarray) -> None:
+        """Grade ``mod_rate`` on the transfer function's modulation (:class:`ChorusProfile`):
+        for a chorus whose band levels show no clear LFO peak (busy playing), found by the caller.
+        Its response to the DI varies in time, so echo_lag uses the cepstrum, as for an LFO."""
+        self._chorus = ChorusProfile(np.asarray(di, np.float64), self.sample_rate)
+        self._chorus_target = self._chorus.of(np.asarray(target, np.float64))
+        self._chorus_floor = PHASE_FLOOR * float(self._chorus_target.sum()) + 1e-20
+        if self._inverse is not None:     # a time-varying response: echoes from the cepstrum
+            self._inverse = None
+            self.echo_source = "cepstrum"
+            self._keep = cepstrum_keep(np.asarray(target, np.float64), self.sample_rate)
+            self._target_echo = self.echo_of(np.asarray(target, np.float64))
+
     def terms(self, x: np.ndarray) -> dict:
         """``{"echo_lag", "mod_rate"}`` of a level-matched take ``x`` (the target's length)."""
         x = np.asarray(x, np.float64)
         echo = blurred_l1(self.echo_of(x), self._target_echo, self._blur)
-        mod = earth_movers(self.mod_of(x), self._target_mod, self._mod_floor, 1.0 / MOD_BINS_PER_OCTAVE)
+        if self._chorus is not None:
+            mod = earth_movers(self._chorus.of(x), self._chorus_target, self._chorus_floor,
+                               1.0 / MOD_BINS_PER_OCTAVE)
+        else:
+            mod = earth_movers(self.mod_of(x), self._target_mod, self._mod_floor, 1.0 / MOD_BINS_PER_OCTAVE)
         return {"echo_lag": echo, "mod_rate": mod}
