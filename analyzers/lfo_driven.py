@@ -1,0 +1,193 @@
+"""An LFO heard through the DI-to-target transfer when an amp or a drive precedes it.
+
+Behind a driven amp (the Amp and Distortion Multis' modulation section) the
+level of the transfer ``H(f, t) = T D* / |D|^2`` in one STFT bin also follows
+the playing: the amp compresses a loud attack more than a decaying tail, and a
+single decaying note drifts over seconds. These follow the DI, so they are
+regressed out, bin by bin, on the DI's own level (broadband, smoothed over
+0.3 s, its slope, the bin's) and a slow trend. What is left of a static patch
+is unstructured; an LFO still moves every bin at one rate.
+
+The test that rejects static patches: an LFO's effect on a bin (a comb or an
+all-pass notch passing it, a gain swing) depends on the bin's frequency and on
+the LFO, not on the notes. So each bin's swing at the rate has the same
+amplitude and phase pattern across bins in every segment of the take, up to
+one phase step common to all bins. The **cross-segment coherence**
+
+    C(r) = |sum_b w_b A1_b(r) conj(A2_b(r))| / sqrt(sum_b w_b |A1_b|^2 * sum_b w_b |A2_b|^2)
+
+(``A1``, ``A2``: each bin's swing at rate ``r`` in the first and second half)
+is near 1 for an LFO and about ``1/sqrt(bins)`` for the residue of a static
+patch, whatever the playing does. The rate is the strongest coherent peak of
+the whole take's power, refined by a DTFT; at least two cycles per half.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+
+FRAME_S = 0.01
+BAND_HZ = (60.0, 6000.0)
+RATE_RANGE_HZ = (0.3, 12.0)
+SMOOTH_S = 0.3
+MIN_CYCLES_PER_HALF = 2.0
+MIN_PROMINENCE = 5.0        # the peak over the median of the rate spectrum
+MIN_LOCK = 0.75             # phase lock over 4 parts of the take (about 0.45 for noise)
+LOCK_SEGMENTS = 4
+MAX_NUISANCE_SHARE = 0.1    # a static drive's swing at the rate, against the target's,
+MAX_NUISANCE = 4.0          # and over the median of its own spectrum (noise: 1-3)
+NUISANCE_GAINS = (3.0, 30.0)
+SUB_SHARE, SUB_LOCK = 0.2, 0.75
+CANDIDATES = 6
+DI_COMPONENTS = 8
+
+
+def residual_levels(target, di, sample_rate):
+    """(level of H in dB per bin x frame with the DI-driven part removed, valid mask, weights)."""
+    hop = int(FRAME_S * sample_rate)
+    n_fft = 1 << int(np.ceil(np.log2(0.046 * sample_rate)))
+    kw = dict(fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop, boundary=None, padded=False)
+    f, _, zt = scipy.signal.stft(target, **kw)
+    _, _, zd = scipy.signal.stft(di, **kw)
+    band = (f >= BAND_HZ[0]) & (f <= BAND_HZ[1])
+    zt, zd = zt[band], zd[band]
+    pd = np.abs(zd) ** 2
+    floor = 1e-6 * pd.max()
+    valid = (pd > 1e-3 * pd.max(axis=0, keepdims=True)) & (pd > floor)
+    level = 10 * np.log10(np.abs(zt) ** 2 + 1e-12 * np.abs(zt).max() ** 2 + 1e-30) \
+        - 10 * np.log10(pd + floor)
+    di_db = 10 * np.log10(pd + floor)
+    basis = np.column_stack([_di_basis(pd), _di_components(di_db, valid, pd)])
+    for i in range(level.shape[0]):
+        v = valid[i]
+        if v.sum() > 2 * basis.shape[1] + 2:
+            b = np.column_stack([basis, di_db[i]])
+            coef, *_ = np.linalg.lstsq(b[v], level[i, v], rcond=None)
+            level[i] -= b @ coef
+    level = np.where(valid, level, 0.0)
+    weight = (pd * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    return level, valid, weight / max(float(weight.max()), 1e-30)
+
+
+def _di_basis(pd):
+    """Regressors per frame: constant, slow trend, the DI's level, its 0.3 s mean and slope."""
+    n = pd.shape[1]
+    t = np.linspace(-1.0, 1.0, n)
+    total = 10 * np.log10(pd.sum(axis=0) + 1e-30)
+    total = np.maximum(total, total.max() - 60.0) - total.max()
+    k = max(1, int(SMOOTH_S / FRAME_S))
+    smooth = np.convolve(np.pad(total, k, mode="edge"), np.ones(2 * k + 1) / (2 * k + 1), "same")[k:-k]
+    return np.stack([np.ones(n), t, t ** 2, total, smooth, np.gradient(smooth)], axis=1)
+
+
+def _di_components(di_db, valid, pd, count=DI_COMPONENTS):
+    """The DI's own strongest level movements across bins (principal components over frames):
+    beats between a note's partials, which a driven amp turns into level swings of other bins."""
+    use = valid.mean(axis=1) > 0.2
+    if use.sum() < 2:
+        return np.zeros((di_db.shape[1], 0))
+    x = np.where(valid[use], di_db[use], np.nan)
+    x = np.nan_to_num(x - np.nanmean(x, axis=1, keepdims=True))
+    x = x * np.sqrt(pd[use].mean(axis=1) / pd[use].mean(axis=1).max())[:, None]
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    return vt[:count].T
+
+
+def _bin_spectra(level, n_pad):
+    """Each bin's level spectrum (Hann window), zero-padded to ``n_pad``."""
+    return scipy.fft.rfft(level * np.hanning(level.shape[1]), n_pad, axis=1)
+
+
+def coherence_spectrum(level, weight, n_pad):
+    """Cross-half coherence C(r) of the bins' swings on the rfft grid of ``n_pad`` frames."""
+    half = level.shape[1] // 2
+    a1, a2 = _bin_spectra(level[:, :half], n_pad), _bin_spectra(level[:, half:2 * half], n_pad)
+    w = weight[:, None]
+    cross = np.abs((w * a1 * np.conj(a2)).sum(axis=0))
+    return cross / np.maximum(np.sqrt((w * np.abs(a1) ** 2).sum(axis=0)
+                                      * (w * np.abs(a2) ** 2).sum(axis=0)), 1e-30)
+
+
+def _fine_rate(level, weight, rate_hz, step_hz):
+    """DTFT of the bins' levels on a fine grid around ``rate_hz``: the strongest rate."""
+    n = level.shape[1]
+    freqs = np.arange(max(RATE_RANGE_HZ[0], rate_hz - 2 * step_hz), rate_hz + 2 * step_hz, step_hz / 40)
+    x = level * np.hanning(n) * np.sqrt(weight)[:, None]
+    spectra = x @ np.exp(-2j * np.pi * np.outer(np.arange(n) * FRAME_S, freqs))
+    return float(freqs[int(np.argmax((np.abs(spectra) ** 2).sum(axis=0)))])
+
+
+def _spectrum(target, di, sample_rate):
+    """(levels, weights, rate grid, power normalised to its median over the rate range, range)."""
+    level, valid, weight = residual_levels(target, di, sample_rate)
+    n = level.shape[1]
+    use = valid.sum(axis=1) > 0.2 * max(valid.any(axis=0).sum(), 1)
+    level, weight = level[use], weight[use]
+    n_pad = scipy.fft.next_fast_len(8 * n)
+    grid = np.fft.rfftfreq(n_pad, FRAME_S)
+    power = (weight[:, None] * np.abs(_bin_spectra(level, n_pad)) ** 2).sum(axis=0)
+    lowest = max(RATE_RANGE_HZ[0], MIN_CYCLES_PER_HALF / (0.5 * n * FRAME_S))
+    sel = np.nonzero((grid >= lowest) & (grid <= RATE_RANGE_HZ[1]))[0]
+    return level, weight, grid, power / max(float(np.median(power[sel])), 1e-30), sel
+
+
+def phase_lock(level, weight, rate_hz, segments=LOCK_SEGMENTS):
+    """How steadily each bin swings at ``rate_hz`` across ``segments`` parts of the take:
+    |sum of the parts' phasors| / sum of their sizes, weighted over bins (1 = a steady LFO)."""
+    n = level.shape[1]
+    seg = n // segments
+    phasor = np.exp(-2j * np.pi * rate_hz * np.arange(seg * segments) * FRAME_S)
+    parts = (level[:, :seg * segments] * phasor).reshape(level.shape[0], segments, seg)
+    a = (parts * np.hanning(seg)).sum(axis=2)
+    return float((weight * np.abs(a.sum(axis=1))).sum()
+                 / max(float((weight * np.abs(a).sum(axis=1)).sum()), 1e-30))
+
+
+def _nuisance(di, sample_rate):
+    """The rate spectrum a static drive would give with this playing (tanh at two gains)."""
+    x = di / max(float(np.max(np.abs(di))), 1e-30)
+    return np.max([_spectrum(np.tanh(g * x), di, sample_rate)[3] for g in NUISANCE_GAINS], axis=0)
+
+
+def _at(power, grid, rate_hz, tolerance=0.03):
+    near = np.abs(grid - rate_hz) <= tolerance * rate_hz + (grid[1] - grid[0])
+    return float(power[near].max()) if near.any() else 0.0
+
+
+def _fundamental(level, weight, grid, power, rate_hz, lowest_hz):
+    """The lowest sub-multiple of ``rate_hz`` that holds power and swings steadily: a comb
+    sweeping across a note's harmonics passes a bin several times per LFO cycle."""
+    for m in (6, 5, 4, 3, 2):
+        f0 = rate_hz / m
+        if f0 < lowest_hz or _at(power, grid, f0) < SUB_SHARE * _at(power, grid, rate_hz):
+            continue
+        f0 = _fine_rate(level, weight, f0, float(grid[1] - grid[0]))
+        if phase_lock(level, weight, f0) >= SUB_LOCK:
+            return f0
+    return rate_hz
+
+
+def find_driven_lfo(target: np.ndarray, di: np.ndarray, sample_rate: int) -> dict | None:
+    """Rate (Hz) of an LFO moving the transfer DI -> target steadily over the take, or None."""
+    if target.size < 4.0 * sample_rate:
+        return None
+    level, weight, grid, power, sel = _spectrum(target, di, sample_rate)
+    if level.shape[0] < 8 or sel.size < 3:
+        return None
+    peaks, _ = scipy.signal.find_peaks(power[sel], height=MIN_PROMINENCE)
+    peaks = sel[peaks[np.argsort(power[sel][peaks])[::-1][:CANDIDATES]]]
+    nuisance = None
+    for k in peaks:
+        rate_hz = _fine_rate(level, weight, float(grid[k]), float(grid[1] - grid[0]))
+        lock = phase_lock(level, weight, rate_hz)
+        if lock < MIN_LOCK:
+            continue
+        nuisance = _nuisance(di, sample_rate) if nuisance is None else nuisance
+        if _at(nuisance, grid, rate_hz) > max(MAX_NUISANCE, MAX_NUISANCE_SHARE * power[k]):
+            continue                                 # a static drive would swing there too
+        rate_hz = _fundamental(level, weight, grid, power, rate_hz, float(grid[sel[0]]))
+        return {"rate_hz": rate_hz, "lock": lock, "prominence": float(power[k]),
+                "kind": None, "from": "driven transfer"}
+    return None
