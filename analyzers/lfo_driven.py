@@ -189,5 +189,30 @@ def find_driven_lfo(target: np.ndarray, di: np.ndarray, sample_rate: int) -> dic
             continue                                 # a static drive would swing there too
         rate_hz = _fundamental(level, weight, grid, power, rate_hz, float(grid[sel[0]]))
         return {"rate_hz": rate_hz, "lock": lock, "prominence": float(power[k]),
-                "kind": None, "from": "driven transfer"}
+                "from": "driven transfer", **_kind(level, weight, rate_hz, target, di, sample_rate)}
     return None
+
+
+def lowest_multiple(target, di, sample_rate, rate_hz):
+    """``rate_hz`` or the sub-multiple of it that the bins swing at steadily (the LFO under a
+    harmonic another detector heard: a phaser's notches pass a harmonic 2-5 times a cycle)."""
+    level, weight, grid, power, sel = _spectrum(target, di, sample_rate)
+    if level.shape[0] < 2 or sel.size < 3:
+        return rate_hz
+    return _fundamental(level, weight, grid, power, rate_hz, float(grid[sel[0]]))
+
+
+def _kind(level, weight, rate_hz, target, di, sample_rate):
+    """Tremolo when the bins swing in phase; else a comb (flange 0.2-6 ms, chorus 6-35 ms)
+    or none (phaser), from the cepstrum of the transfer (:func:`analyzers.lfo._comb_delay_ms`)."""
+    from .lfo import FLANGER_MS, TREMOLO_COHERENCE, _comb_delay_ms, _levels
+    n = level.shape[1]
+    a = (level * np.hanning(n)) @ np.exp(-2j * np.pi * rate_hz * np.arange(n) * FRAME_S)
+    w = np.sqrt(weight)
+    coherence = float(np.abs((w * a).sum()) / max(float((w * np.abs(a)).sum()), 1e-30))
+    if coherence > TREMOLO_COHERENCE:
+        return {"kind": "tremolo", "coherence": coherence, "comb_delay_ms": None}
+    _, valid, f, h, _ = _levels(target, di, sample_rate)
+    comb = _comb_delay_ms(h, f, valid, sample_rate)
+    kind = "phaser" if comb is None else ("flange" if comb[0] < FLANGER_MS[1] else "chorus")
+    return {"kind": kind, "coherence": coherence, "comb_delay_ms": comb}
