@@ -39,8 +39,11 @@ LOCK_SEGMENTS = 4
 MAX_NUISANCE_SHARE = 0.1    # a static drive's swing at the rate, against the target's,
 MAX_NUISANCE = 4.0          # and over the median of its own spectrum (noise: 1-3)
 NUISANCE_GAINS = (3.0, 30.0)
-SUB_SHARE, SUB_LOCK = 0.2, 0.75
-CANDIDATES = 6
+MAX_RHYTHM_SHARE = 2.0      # the DI's own level swing at the rate, against the target's
+SUB_SHARE, SUB_LOCK = 0.2, 0.8
+HEARD_SUB_LOCK = 0.75       # under a rate another detector heard
+CANDIDATES = 6               # the strongest peaks tried, down to a quarter of the top one
+CANDIDATE_SHARE = 0.25
 DI_COMPONENTS = 8
 
 
@@ -151,20 +154,34 @@ def _nuisance(di, sample_rate):
     return np.max([_spectrum(np.tanh(g * x), di, sample_rate)[3] for g in NUISANCE_GAINS], axis=0)
 
 
+def _rhythm(di, sample_rate, n_pad, sel):
+    """The rate spectrum of the DI's own level (dB, floored 60 dB down, slow trend removed),
+    over its median: the playing's rhythm, which an echo or a reverb turns into swings."""
+    hop = int(FRAME_S * sample_rate)
+    frames = di[:di.size // hop * hop].reshape(-1, hop)
+    level = 10 * np.log10(np.sum(frames ** 2, axis=1) + 1e-30)
+    level = np.maximum(level, level.max() - 60.0)
+    t = np.linspace(-1.0, 1.0, level.size)
+    level = level - np.polyval(np.polyfit(t, level, 2), t)
+    power = np.abs(scipy.fft.rfft(level * np.hanning(level.size), n_pad)) ** 2
+    return power / max(float(np.median(power[sel])), 1e-30)
+
+
 def _at(power, grid, rate_hz, tolerance=0.03):
     near = np.abs(grid - rate_hz) <= tolerance * rate_hz + (grid[1] - grid[0])
     return float(power[near].max()) if near.any() else 0.0
 
 
-def _fundamental(level, weight, grid, power, rate_hz, lowest_hz):
-    """The lowest sub-multiple of ``rate_hz`` that holds power and swings steadily: a comb
-    sweeping across a note's harmonics passes a bin several times per LFO cycle."""
+def _fundamental(level, weight, grid, power, rate_hz, lowest_hz, heard_elsewhere, min_lock=SUB_LOCK):
+    """The lowest sub-multiple of ``rate_hz`` that holds power, swings steadily and is not
+    ``heard_elsewhere`` (a static drive or the rhythm): a comb sweeping across a note's
+    harmonics passes a bin several times per LFO cycle."""
     for m in (6, 5, 4, 3, 2):
         f0 = rate_hz / m
         if f0 < lowest_hz or _at(power, grid, f0) < SUB_SHARE * _at(power, grid, rate_hz):
             continue
         f0 = _fine_rate(level, weight, f0, float(grid[1] - grid[0]))
-        if phase_lock(level, weight, f0) >= SUB_LOCK:
+        if phase_lock(level, weight, f0) >= min_lock and not heard_elsewhere(f0, drive=False):
             return f0
     return rate_hz
 
@@ -178,16 +195,25 @@ def find_driven_lfo(target: np.ndarray, di: np.ndarray, sample_rate: int) -> dic
         return None
     peaks, _ = scipy.signal.find_peaks(power[sel], height=MIN_PROMINENCE)
     peaks = sel[peaks[np.argsort(power[sel][peaks])[::-1][:CANDIDATES]]]
-    nuisance = None
-    for k in peaks:
+    nuisances = []
+
+    def heard_elsewhere(rate_hz, drive=True):
+        """The playing's rhythm through an echo, or (``drive``) a static drive, would swing
+        there too. A sub-multiple of a clean rate is checked against the rhythm only: a
+        single note's partials beat where a slow sweep's fundamental also lies."""
+        if not nuisances:
+            nuisances.extend([(_rhythm(di, sample_rate, 2 * (grid.size - 1), sel), MAX_RHYTHM_SHARE, 0.0),
+                              (_nuisance(di, sample_rate), MAX_NUISANCE_SHARE, MAX_NUISANCE)])
+        own = _at(power, grid, rate_hz)
+        return any(_at(n, grid, rate_hz) > max(floor, share * own)
+                   for n, share, floor in nuisances[:2 if drive else 1])
+
+    for k in peaks[power[peaks] >= CANDIDATE_SHARE * power[peaks].max()] if peaks.size else peaks:
         rate_hz = _fine_rate(level, weight, float(grid[k]), float(grid[1] - grid[0]))
         lock = phase_lock(level, weight, rate_hz)
-        if lock < MIN_LOCK:
+        if lock < MIN_LOCK or heard_elsewhere(rate_hz):
             continue
-        nuisance = _nuisance(di, sample_rate) if nuisance is None else nuisance
-        if _at(nuisance, grid, rate_hz) > max(MAX_NUISANCE, MAX_NUISANCE_SHARE * power[k]):
-            continue                                 # a static drive would swing there too
-        rate_hz = _fundamental(level, weight, grid, power, rate_hz, float(grid[sel[0]]))
+        rate_hz = _fundamental(level, weight, grid, power, rate_hz, float(grid[sel[0]]), heard_elsewhere)
         return {"rate_hz": rate_hz, "lock": lock, "prominence": float(power[k]),
                 "from": "driven transfer", **_kind(level, weight, rate_hz, target, di, sample_rate)}
     return None
@@ -199,7 +225,8 @@ def lowest_multiple(target, di, sample_rate, rate_hz):
     level, weight, grid, power, sel = _spectrum(target, di, sample_rate)
     if level.shape[0] < 2 or sel.size < 3:
         return rate_hz
-    return _fundamental(level, weight, grid, power, rate_hz, float(grid[sel[0]]))
+    return _fundamental(level, weight, grid, power, rate_hz, float(grid[sel[0]]), lambda f, drive: False,
+                        HEARD_SUB_LOCK)
 
 
 def _kind(level, weight, rate_hz, target, di, sample_rate):
