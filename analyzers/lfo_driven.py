@@ -237,9 +237,12 @@ def _kind(level, weight, rate_hz, target, di, sample_rate):
     a = (level * np.hanning(n)) @ np.exp(-2j * np.pi * rate_hz * np.arange(n) * FRAME_S)
     w = np.sqrt(weight)
     coherence = float(np.abs((w * a).sum()) / max(float((w * np.abs(a)).sum()), 1e-30))
+    swing_db = 4.0 * float((w * np.abs(a)).sum() / max(float(w.sum()), 1e-30)) / np.hanning(n).sum()
+    out = {"coherence": coherence, "swing_db": swing_db, "waveform": None, "comb_delay_ms": None,
+           "depth": float(np.clip(1 - 10 ** (-swing_db / 20), 0, 1))}     # peak to peak, as lfo.py
     if coherence > TREMOLO_COHERENCE:
-        return {"kind": "tremolo", "coherence": coherence, "comb_delay_ms": None}
+        return {**out, "kind": "tremolo"}
     _, valid, f, h, _ = _levels(target, di, sample_rate)
     comb = _comb_delay_ms(h, f, valid, sample_rate)
     kind = "phaser" if comb is None else ("flange" if comb[0] < FLANGER_MS[1] else "chorus")
-    return {"kind": kind, "coherence": coherence, "comb_delay_ms": comb}
+    return {**out, "kind": kind, "comb_delay_ms": comb}
