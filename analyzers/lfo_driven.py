@@ -2,24 +2,28 @@
 
 Behind a driven amp (the Amp and Distortion Multis' modulation section) the
 level of the transfer ``H(f, t) = T D* / |D|^2`` in one STFT bin also follows
-the playing: the amp compresses a loud attack more than a decaying tail, and a
-single decaying note drifts over seconds. These follow the DI, so they are
-regressed out, bin by bin, on the DI's own level (broadband, smoothed over
-0.3 s, its slope, the bin's) and a slow trend. What is left of a static patch
-is unstructured; an LFO still moves every bin at one rate.
+the playing: the amp compresses a loud attack more than a decaying tail, a
+single decaying note drifts over seconds and its beating partials swing other
+bins. These follow the DI, so they are regressed out, bin by bin, on the DI's
+own level (broadband, its 0.3 s mean and slope, the bin's own, the DI's 8
+strongest level movements across bins) and a slow trend. What is left of a
+static patch is unstructured; an LFO still moves the bins at one rate.
 
-The test that rejects static patches: an LFO's effect on a bin (a comb or an
-all-pass notch passing it, a gain swing) depends on the bin's frequency and on
-the LFO, not on the notes. So each bin's swing at the rate has the same
-amplitude and phase pattern across bins in every segment of the take, up to
-one phase step common to all bins. The **cross-segment coherence**
+``find_driven_lfo`` tries the strongest peaks (5x over the median, within 4x of
+the top one) of the summed power spectrum of the bins' residual levels, at
+least two cycles per half, and keeps the first that
 
-    C(r) = |sum_b w_b A1_b(r) conj(A2_b(r))| / sqrt(sum_b w_b |A1_b|^2 * sum_b w_b |A2_b|^2)
+* swings steadily: the **phase lock** ``sum_b w_b |sum_k A_bk| / sum_b w_b sum_k |A_bk|``
+  of each bin's swing ``A_bk`` at the rate in the four quarters ``k`` of the take
+  is >= 0.75 (1 for a steady LFO, about 0.45 for noise);
+* is not heard elsewhere: the DI's own level spectrum (the playing's rhythm, which
+  an echo or a reverb re-plays) stays under 2x the peak there, and a tanh drive of
+  the DI (what a static amp would make of this playing) under max(4, 0.1x) of it.
 
-(``A1``, ``A2``: each bin's swing at rate ``r`` in the first and second half)
-is near 1 for an LFO and about ``1/sqrt(bins)`` for the residue of a static
-patch, whatever the playing does. The rate is the strongest coherent peak of
-the whole take's power, refined by a DTFT; at least two cycles per half.
+A comb sweeping across a note's harmonics passes a bin several times per cycle,
+so the rate is brought down to the lowest sub-multiple (/2../6) holding 20 % of
+the power with a lock >= 0.8 and not in the rhythm (:func:`lowest_multiple`
+does the same for a rate another detector heard).
 """
 
 from __future__ import annotations
@@ -103,16 +107,6 @@ def _bin_spectra(level, n_pad):
     return scipy.fft.rfft(level * np.hanning(level.shape[1]), n_pad, axis=1)
 
 
-def coherence_spectrum(level, weight, n_pad):
-    """Cross-half coherence C(r) of the bins' swings on the rfft grid of ``n_pad`` frames."""
-    half = level.shape[1] // 2
-    a1, a2 = _bin_spectra(level[:, :half], n_pad), _bin_spectra(level[:, half:2 * half], n_pad)
-    w = weight[:, None]
-    cross = np.abs((w * a1 * np.conj(a2)).sum(axis=0))
-    return cross / np.maximum(np.sqrt((w * np.abs(a1) ** 2).sum(axis=0)
-                                      * (w * np.abs(a2) ** 2).sum(axis=0)), 1e-30)
-
-
 def _fine_rate(level, weight, rate_hz, step_hz):
     """DTFT of the bins' levels on a fine grid around ``rate_hz``: the strongest rate."""
     n = level.shape[1]
@@ -186,6 +180,26 @@ def _fundamental(level, weight, grid, power, rate_hz, lowest_hz, heard_elsewhere
     return rate_hz
 
 
+class _HeardElsewhere:
+    """Would the playing's rhythm through an echo or, with ``drive``, a static drive of the
+    DI swing at this rate as much? Spectra computed on first use. A sub-multiple of a clean
+    rate is checked against the rhythm only: a single note's partials beat where a slow
+    sweep's fundamental also lies."""
+
+    def __init__(self, di, sample_rate, grid, power, sel):
+        self.di, self.sample_rate, self.grid, self.power, self.sel = di, sample_rate, grid, power, sel
+        self.spectra = []
+
+    def __call__(self, rate_hz, drive=True):
+        if not self.spectra:
+            self.spectra = [(_rhythm(self.di, self.sample_rate, 2 * (self.grid.size - 1), self.sel),
+                             MAX_RHYTHM_SHARE, 0.0),
+                            (_nuisance(self.di, self.sample_rate), MAX_NUISANCE_SHARE, MAX_NUISANCE)]
+        own = _at(self.power, self.grid, rate_hz)
+        return any(_at(n, self.grid, rate_hz) > max(floor, share * own)
+                   for n, share, floor in self.spectra[:2 if drive else 1])
+
+
 def find_driven_lfo(target: np.ndarray, di: np.ndarray, sample_rate: int) -> dict | None:
     """Rate (Hz) of an LFO moving the transfer DI -> target steadily over the take, or None."""
     if target.size < 4.0 * sample_rate:
@@ -194,21 +208,11 @@ def find_driven_lfo(target: np.ndarray, di: np.ndarray, sample_rate: int) -> dic
     if level.shape[0] < 8 or sel.size < 3:
         return None
     peaks, _ = scipy.signal.find_peaks(power[sel], height=MIN_PROMINENCE)
+    if not peaks.size:
+        return None
     peaks = sel[peaks[np.argsort(power[sel][peaks])[::-1][:CANDIDATES]]]
-    nuisances = []
-
-    def heard_elsewhere(rate_hz, drive=True):
-        """The playing's rhythm through an echo, or (``drive``) a static drive, would swing
-        there too. A sub-multiple of a clean rate is checked against the rhythm only: a
-        single note's partials beat where a slow sweep's fundamental also lies."""
-        if not nuisances:
-            nuisances.extend([(_rhythm(di, sample_rate, 2 * (grid.size - 1), sel), MAX_RHYTHM_SHARE, 0.0),
-                              (_nuisance(di, sample_rate), MAX_NUISANCE_SHARE, MAX_NUISANCE)])
-        own = _at(power, grid, rate_hz)
-        return any(_at(n, grid, rate_hz) > max(floor, share * own)
-                   for n, share, floor in nuisances[:2 if drive else 1])
-
-    for k in peaks[power[peaks] >= CANDIDATE_SHARE * power[peaks].max()] if peaks.size else peaks:
+    heard_elsewhere = _HeardElsewhere(di, sample_rate, grid, power, sel)
+    for k in peaks[power[peaks] >= CANDIDATE_SHARE * power[peaks].max()]:
         rate_hz = _fine_rate(level, weight, float(grid[k]), float(grid[1] - grid[0]))
         lock = phase_lock(level, weight, rate_hz)
         if lock < MIN_LOCK or heard_elsewhere(rate_hz):
