@@ -146,8 +146,20 @@ def stable_modulation(target, di, sample_rate):
 def measured_modulation(target, di, sample_rate):
     """The analysis' modulation: :func:`stable_modulation` (band levels, then phase), else
     :func:`analyzers.lfo.stable_lfo` (per-bin transfer function: slow flangers and phasers
-    on single notes, whose moving notches band levels average away). When both hear the
-    same rate (±5 %), the kind, waveform and comb delay come from the per-bin analysis."""
+    on single notes, whose moving notches band levels average away), else
+    :func:`analyzers.lfo_driven.find_driven_lfo` (the transfer with what the DI explains
+    removed: a modulation section behind a driven amp). When the first two hear the same
+    rate (±5 %), the kind, waveform and comb delay come from the per-bin analysis; a rate
+    heard is brought down to the sub-multiple the bins swing at steadily, if any."""
+    from .lfo_driven import find_driven_lfo, lowest_multiple
+    found = _first_two(target, di, sample_rate)
+    if found is None:
+        return find_driven_lfo(target, di, sample_rate)
+    rate_hz = lowest_multiple(target, di, sample_rate, found["rate_hz"])
+    return found if rate_hz == found["rate_hz"] else {**found, "rate_hz": rate_hz}
+
+
+def _first_two(target, di, sample_rate):
     from .lfo import stable_lfo
     found = stable_modulation(target, di, sample_rate)
     lfo = stable_lfo(target, di, sample_rate)

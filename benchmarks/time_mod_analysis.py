@@ -381,8 +381,12 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=42, help="echo cases (others scale with it)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", choices=("all", "lfo"), default="all",
+                    help="lfo: only the LFO and static cases, printed, no results written")
     args = ap.parse_args()
     n = args.cases
+    if args.only == "lfo":
+        return lfo_only(n, args)
     jobs = ([("echo_case", i, args.seed) for i in range(n)] + [("no_echo_case", i, args.seed) for i in range(n // 2)]
             + [("lfo_case", i, args.seed) for i in range(n)] + [("static_case", i, args.seed) for i in range(n)]
             + [("reverb_case", i, args.seed) for i in range(n // 2)]
@@ -400,6 +404,30 @@ def main() -> None:
     (RESULTS / "time_mod_analysis.json").write_text(json.dumps(doc, indent=2, default=float) + "\n")
     (RESULTS / "time_mod_analysis.md").write_text(report(summary, doc["seconds"]))
     print(report(summary, doc["seconds"]))
+
+
+def lfo_only(n: int, args) -> None:
+    """The LFO figures alone (LFO and static cases), printed; results files untouched."""
+    jobs = [("lfo_case", i, args.seed) for i in range(n)] + [("static_case", i, args.seed) for i in range(n)]
+    rows: dict = {"lfo_case": [], "static_case": []}
+    t0 = time.time()
+    with Pool(args.workers) as pool:
+        for fn, row in pool.imap_unordered(_run, jobs):
+            rows[fn].append(row)
+    lfo = rows["lfo_case"]
+    err = [r["error_pct"] for r in lfo]
+    ok = [r["error_pct"] <= max(3.0, r["step_pct"]) for r in lfo]
+    found = [r for r in lfo if r["found_hz"] is not None]
+    by_kind = {k: f"{sum(r['found_hz'] is not None for r in lfo if r['kind'] == k)}"
+                  f"/{sum(r['kind'] == k for r in lfo)}" for k in sorted({r["kind"] for r in lfo})}
+    print(f"LFO rate, median error ({len(lfo)} cases, a miss = 100 %): {_pct(err, 50):.2f} %")
+    print(f"found / within 3 % or one step / kind right when found: {len(found) / len(lfo):.0%} / "
+          f"{np.mean(ok):.0%} / {_fmt(np.mean([_kind_ok(r) for r in found]) if found else None, '{:.0%}')}")
+    print(f"median error when found: {_fmt(_pct([r['error_pct'] for r in found], 50), '{:.2f} %')}")
+    print(f"no modulation on static patches ({len(rows['static_case'])}): "
+          f"{np.mean([not r['false_detection'] for r in rows['static_case']]):.0%}")
+    print("found by kind: " + ", ".join(f"{k} {v}" for k, v in by_kind.items()))
+    print(f"{time.time() - t0:.0f} s")
 
 
 def report(s: dict, seconds: float) -> str:
