@@ -57,7 +57,8 @@ RESULTS = HERE / "results"
 SR = mc.SAMPLE_RATE_HZ
 #: label -> (strategy, loss the search optimizes)
 METHODS = {"seed": ("seed_coordinate", "seed"), "random": ("random", "match"),
-           "cma": ("cma", "match"), "tpe": ("tpe", "match"), "ours": ("ours", "match")}
+           "cma": ("cma", "match"), "tpe": ("tpe", "match"), "ours": ("ours", "match"),
+           "coordinate": ("coordinate", "match")}   # the command's --optimizer coordinate
 REMEASURES = 2
 #: model evaluations ours may spend on ranking (the command's --model-budget 400, less the
 #: type screen's and the residual EQ's typical share)
@@ -220,7 +221,9 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=int, default=None, help="takes per run (150, quick 30)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated labels")
+    ap.add_argument("--methods", default=",".join(m for m in METHODS if m != "coordinate"),
+                    help="comma-separated labels (coordinate: the command's --optimizer "
+                         "coordinate in ours' space; not run by default)")
     ap.add_argument("--no-real", action="store_true", help="skip the real-pairs suite")
     ap.add_argument("--real-methods", default=None,
                     help="methods run on the real pairs (default: every method)")

@@ -55,8 +55,8 @@ def _method_summary(cases, pairs, label) -> dict:
         "real_pair_runs": len(user_runs)}
 
 
-_STRATEGIES = {"seed": "seed_coordinate", "random": "random", "cma": "cma", "tpe": "tpe",
-               "ours": "ours"}
+_STRATEGIES = {"seed": "seed_coordinate", "coordinate": "coordinate", "random": "random",
+               "cma": "cma", "tpe": "tpe", "ours": "ours"}
 
 
 def _strategy(label: str) -> str:
