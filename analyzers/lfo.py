@@ -46,8 +46,10 @@ MIN_CYCLES = 2.0
 HALF_RATE_SHARE = 0.3         # a notch passing a bin twice per cycle puts most power at 2x
 
 
-def _levels(target, di, sample_rate):
-    """(level in dB minus each bin's mean, valid mask, bin Hz): bins x frames."""
+def band_frames(target, di, sample_rate):
+    """(bin Hz, target STFT, DI STFT, DI power, valid mask): bins within BAND_HZ x frames of
+    FRAME_S; a bin is valid where the DI has power (within 30 dB of the frame's loudest bin
+    and 60 dB of the whole's)."""
     hop = int(FRAME_S * sample_rate)
     n_fft = 1 << int(np.ceil(np.log2(0.046 * sample_rate)))
     kw = dict(fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop, boundary=None, padded=False)
@@ -57,6 +59,12 @@ def _levels(target, di, sample_rate):
     zt, zd, f = zt[band], zd[band], f[band]
     pd = np.abs(zd) ** 2
     valid = (pd > 1e-3 * pd.max(axis=0, keepdims=True)) & (pd > 1e-6 * pd.max())
+    return f, zt, zd, pd, valid
+
+
+def _levels(target, di, sample_rate):
+    """(level in dB minus each bin's mean, valid mask, bin Hz): bins x frames."""
+    f, zt, zd, pd, valid = band_frames(target, di, sample_rate)
     h = zt * np.conj(zd) / (pd + 1e-6 * pd.max())
     level = 10 * np.log10(np.abs(h) ** 2 + 1e-12)
     t = np.linspace(-1.0, 1.0, level.shape[1])

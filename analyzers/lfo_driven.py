@@ -32,8 +32,7 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
-FRAME_S = 0.01
-BAND_HZ = (60.0, 6000.0)
+from .lfo import FRAME_S, band_frames   # frames shared with the level-ratio detector
 RATE_RANGE_HZ = (0.3, 12.0)
 SMOOTH_S = 0.3
 MIN_CYCLES_PER_HALF = 2.0
@@ -53,16 +52,8 @@ DI_COMPONENTS = 8
 
 def residual_levels(target, di, sample_rate):
     """(level of H in dB per bin x frame with the DI-driven part removed, valid mask, weights)."""
-    hop = int(FRAME_S * sample_rate)
-    n_fft = 1 << int(np.ceil(np.log2(0.046 * sample_rate)))
-    kw = dict(fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop, boundary=None, padded=False)
-    f, _, zt = scipy.signal.stft(target, **kw)
-    _, _, zd = scipy.signal.stft(di, **kw)
-    band = (f >= BAND_HZ[0]) & (f <= BAND_HZ[1])
-    zt, zd = zt[band], zd[band]
-    pd = np.abs(zd) ** 2
+    _, zt, _, pd, valid = band_frames(target, di, sample_rate)
     floor = 1e-6 * pd.max()
-    valid = (pd > 1e-3 * pd.max(axis=0, keepdims=True)) & (pd > floor)
     level = 10 * np.log10(np.abs(zt) ** 2 + 1e-12 * np.abs(zt).max() ** 2 + 1e-30) \
         - 10 * np.log10(pd + floor)
     di_db = 10 * np.log10(pd + floor)
