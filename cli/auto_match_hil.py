@@ -28,7 +28,7 @@ import time  # noqa: E402
 
 import click  # noqa: E402
 
-from cli.common import (EXIT_INTERRUPTED, MAX_CHANNEL, FiniteFloatRange,  # noqa: E402
+from cli.common import (EXIT_INTERRUPTED, FiniteFloatRange, channel_options,  # noqa: E402
                         handle_errors, parse_channels, run_one_line, setup_logging,
                         verbose_option)
 from cli.pipeline import MAX_BUDGET_TAKES, run_match  # noqa: E402
@@ -130,10 +130,7 @@ def _effect_ref(text):
               f"{MatchPlan.__dataclass_fields__['search_space'].default}.")
 @click.option("--in-device", help="Sound-card input (index or name part).")
 @click.option("--out-device", help="Sound-card output (index or name part).")
-@click.option("--in-ch", default="1", show_default=True,
-              help="Input channel(s), 1-based; '1,2' averages a stereo return.")
-@click.option("--out-ch", type=click.IntRange(1, MAX_CHANNEL), default=1, show_default=True,
-              help="Output channel feeding the re-amp box, 1-based.")
+@channel_options
 @click.option("--pacing-ms", type=FiniteFloatRange(0.0, MAX_PACING_MS), default=70.0,
               show_default=True,
               help="Gap between SysEx messages (70 ms is safe for the unit's USB-MIDI).")

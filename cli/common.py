@@ -25,3 +25,14 @@ def parse_channels(text) -> list:
         raise click.UsageError(f"--in-ch {text!r} is not a channel list; expected 1-based "
                                f"numbers up to {MAX_CHANNEL} such as 1 or 1,2")
     return channels
+
+
+def channel_options(command):
+    """``--in-ch`` (parse it with :func:`parse_channels`) and ``--out-ch``, as every command
+    that plays through the sound card takes them."""
+    command = click.option("--out-ch", type=click.IntRange(1, MAX_CHANNEL), default=1,
+                           show_default=True,
+                           help="Output channel feeding the re-amp box, 1-based.")(command)
+    return click.option("--in-ch", default="1", show_default=True,
+                        help="Input channel(s), 1-based; '1,2' averages a stereo return."
+                        )(command)

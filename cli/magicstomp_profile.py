@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import MAX_CHANNEL, FiniteFloatRange, handle_errors, parse_channels
+from cli.common import FiniteFloatRange, channel_options, handle_errors, parse_channels
 
 log = logging.getLogger("magicstomp.profile")
 
@@ -63,10 +63,7 @@ def _types(text):
               help="The unit's MIDI port (default: the port that looks like a Magicstomp).")
 @click.option("--in-device", help="Sound-card input carrying the unit's return.")
 @click.option("--out-device", help="Sound-card output feeding the re-amp box.")
-@click.option("--in-ch", default="1", show_default=True,
-              help="Input channel(s), 1-based; '1,2' averages a stereo return.")
-@click.option("--out-ch", type=click.IntRange(1, MAX_CHANNEL), default=1, show_default=True,
-              help="Output channel feeding the re-amp box, 1-based.")
+@channel_options
 @click.option("--calibrate", is_flag=True,
               help="Measure the chain's latency and polarity first (else the calibration.json "
                    "next to --out is used, as auto_match_hil writes it).")
