@@ -9,7 +9,7 @@ import pytest
 
 from analyzers.alignment import align, apply_alignment
 from analyzers.echo import delay_from_echoes, echo_response, hear_echoes, measure_echoes
-from analyzers.loading import load_audio
+from reference import di_excerpts
 from magicstomp.emulator import render, to_mono
 from magicstomp.emulator.delay import MOD_DELAY_SWEEP_MS
 from magicstomp.patch import Patch
@@ -20,12 +20,8 @@ DIS = {"jazz": ("di-cc0-jazz/jazz.flac", 2.0), "E2": ("di-toobamp-notes/Guitar-E
 
 
 @pytest.fixture(scope="module")
-def dis(data_dir):
-    out = {}
-    for name, (path, start_s) in DIS.items():
-        x = load_audio(data_dir / "audio" / path, sample_rate=SR, role="DI").samples
-        out[name] = x[int(start_s * SR):int((start_s + 4.0) * SR)]
-    return out
+def dis():
+    return di_excerpts(DIS, 4.0, SR)
 
 
 def _delay(patch, di):
@@ -36,13 +32,9 @@ def _delay(patch, di):
 
 
 @pytest.fixture(scope="module")
-def long_dis(data_dir):
+def long_dis():
     """8 s excerpts (the benchmark's length for static patches)."""
-    out = {}
-    for name, (path, start_s) in DIS.items():
-        x = load_audio(data_dir / "audio" / path, sample_rate=SR, role="DI").samples
-        out[name] = x[int(start_s * SR):int((start_s + 8.0) * SR)]
-    return out
+    return di_excerpts(DIS, 8.0, SR)
 
 
 def _heard(patch, di):

@@ -11,7 +11,7 @@ import pytest
 import scipy.signal
 
 from analyzers.heuristics import initial_patch
-from analyzers.loading import load_audio
+from reference import di_excerpts
 from analyzers.reverb_fit import fit_reverb
 from magicstomp.emulator import render, to_mono
 from magicstomp.emulator.reverb import _er_pattern
@@ -24,12 +24,8 @@ DIS = {"jazz": ("di-cc0-jazz/jazz.flac", 2.0), "egfx": ("egfxset-notes/Clean/Mid
 
 
 @pytest.fixture(scope="module")
-def dis(data_dir):
-    out = {}
-    for name, (path, start_s) in DIS.items():
-        x = load_audio(data_dir / "audio" / path, sample_rate=SR, role="DI").samples
-        out[name] = x[int(start_s * SR):int((start_s + 8.0) * SR)]
-    return out
+def dis():
+    return di_excerpts(DIS, 8.0, SR)
 
 
 def _mid_band_t20(patch) -> float:

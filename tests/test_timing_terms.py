@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analyzers.loading import load_audio
+from reference import di_excerpts
 from magicstomp.emulator import render, to_mono
 from magicstomp.patch import Patch
 from optimize.objective import MatchLoss
@@ -20,12 +20,8 @@ RATE_STEPS_PCT = (5.0, 15.0, 30.0, 50.0)
 
 
 @pytest.fixture(scope="module")
-def dis(data_dir):
-    out = {}
-    for name, (path, start_s) in DIS.items():
-        x = load_audio(data_dir / "audio" / path, sample_rate=SR, role="DI").samples
-        out[name] = x[int(start_s * SR):int((start_s + 5.0) * SR)]
-    return out
+def dis():
+    return di_excerpts(DIS, 5.0, SR)
 
 
 def _take(patch, di, **values):
