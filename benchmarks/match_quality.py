@@ -112,21 +112,6 @@ def _total(value) -> float:
     return float(getattr(value, "total", value))
 
 
-class _ModelCount:
-    """The nominal virtual Magicstomp (no imperfections) as ours' model, counted and
-    limited like ``--model-budget`` (its default, less the residual EQ's share)."""
-
-    def __init__(self, evaluate, limit: int = MODEL_BUDGET):
-        self.evaluate, self.limit, self.used = evaluate, limit, 0
-
-    def __call__(self, patch):
-        from optimize.match_plan import ModelBudgetExhausted
-        if self.used >= self.limit:
-            raise ModelBudgetExhausted(f"{self.limit} model evaluations are spent")
-        self.used += 1
-        return self.evaluate(patch)
-
-
 def run_case(index: int, spec: tuple, *, seed: int = 0, budget: int = 150,
              methods=tuple(METHODS), search_space: str | None = None) -> dict:
     """Every method on one case, measured."""
@@ -134,6 +119,7 @@ def run_case(index: int, spec: tuple, *, seed: int = 0, budget: int = 150,
     from hil.rig import VirtualRig
     from optimize.constraints import ParameterSpace
     from optimize.diagnosis import diagnose, projected_truth
+    from optimize.match_plan import ModelBudget
     from optimize.objective import MatchLoss
     from optimize.screening import discrete_keys
     from optimize.search import run_search
@@ -167,8 +153,12 @@ def run_case(index: int, spec: tuple, *, seed: int = 0, budget: int = 150,
         strategy, loss_name = METHODS[label]
         searched = seed_space if label == "seed" else space     # the original's own knobs
         rig = VirtualRig(SR, imperfections=imperfections(), seed=case["rig_seed"] * 10 + m_index)
-        model = _ModelCount(lambda p: losses["match"](clean.render(p, di)))
-        opts = {"hints": hints, "model_evaluate": model} if strategy == "ours" else {}
+        model = ModelBudget(MODEL_BUDGET)     # the nominal virtual Magicstomp as ours' model
+
+        def model_evaluate(p, model=model):
+            model.charge(1, "screen")
+            return losses["match"](clean.render(p, di))
+        opts = {"hints": hints, "model_evaluate": model_evaluate} if strategy == "ours" else {}
         t1 = time.perf_counter()
         result = run_search(strategy, space=searched, start=start, budget_takes=budget, seed=seed,
                             evaluate=lambda p, rig=rig, f=losses[loss_name]: f(rig.render(p, di)),

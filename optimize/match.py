@@ -235,6 +235,9 @@ def _search(state: MatchState, guard: FaultGuard, on_take):
     from .search import run_search
 
     plan, space, patch = state.plan, state.space, state.patch
+    fit_eq = match_residual.planned(plan, patch, chosen_keys(state)) and state.budget_takes >= 3
+    eq_evaluations = match_residual.model_evaluations_needed(
+        match_residual.fit_keys(patch, chosen_keys(state))) if fit_eq else 0
     options = {"min_improvement": state.floor} if plan.strategy == "coordinate" else {}
     if plan.strategy == "ours":
         from .hints import analysis_hints
@@ -243,12 +246,8 @@ def _search(state: MatchState, guard: FaultGuard, on_take):
             options["screen"] = False     # --optimize-params: exactly those fields move
         if state.floor == 0.0:
             options["final_remeasures"] = 0   # a deterministic rig: a second take is the same
-    options.update(plan.optimizer_options)
-    fit_eq = match_residual.planned(plan, patch, chosen_keys(state)) and state.budget_takes >= 3
-    eq_evaluations = match_residual.model_evaluations_needed(
-        match_residual.fit_keys(patch, chosen_keys(state))) if fit_eq else 0
-    if plan.strategy == "ours":
         options["model_evaluate"] = _model_evaluate(state, "screen", keep=eq_evaluations)
+    options.update(plan.optimizer_options)
     takes = max(1, state.budget_takes - int(fit_eq) - state.rig_takes_before_search)
     if plan.virtual_first and plan.optimize:
         return _virtual_first(state, takes, max(0, state.model.left - eq_evaluations),
