@@ -32,6 +32,7 @@ import numpy as np
 
 from magicstomp.errors import ParameterError
 
+from . import model_search
 from .joint_moves import JointMoves, section_silent
 from .model_screen import AMP_MODEL_KEYS, ScreenRanker
 from .screening import discrete_keys, screen_discrete
@@ -158,7 +159,8 @@ class _Incumbent:
 def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int = 0,
          initial_step: float = 0.2, max_step: float = 0.4, final_remeasures: int = 2,
          scan_points: int = 16, hints: dict | None = None, rescreen_top: int = 2,
-         predict_cabinet: bool = True, joint_moves: bool = True) -> None:
+         predict_cabinet: bool = True, joint_moves: bool = True,
+         model_proposals: int = 3) -> None:
     """Screening, warm starts, then a staged adaptive pattern search with step halving.
 
     Parameters
@@ -203,6 +205,11 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
         improved, try the pair's four diagonal moves (:mod:`optimize.joint_moves`);
         knobs of a section whose levels are all at their minimum are then moved only
         jointly with a level (alone they are inaudible). False: one knob at a time.
+    model_proposals : int
+        With a model, after the screening the model evaluations left are spent by
+        CMA-ES on the model from the incumbent (:mod:`optimize.model_search`); its
+        ``model_proposals`` best patches get one take each and the search goes on from
+        the best one a take confirms (0 disables).
     final_remeasures : int
         Takes kept at the end to re-measure the incumbent; the result is the
         incumbent with its mean loss, not the luckiest single take.
@@ -211,6 +218,7 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
     _check_positive("max_step", max_step, upper=1.0)
     _check_count("warm_starts", warm_starts)
     _check_count("rescreen_top", rescreen_top)
+    _check_count("model_proposals", model_proposals)
     n = len(space.keys)
     inc = _Incumbent(start, space.to_unit(start), recorder.initial_loss)
     reserve = max(0, int(final_remeasures))
@@ -243,8 +251,13 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
         if shortlist:
             search.run(only=core, passes=2)
             search.rescreen(ranker.shortlist(inc.patch, shortlist, rescreen_top), amp)
-        if len(core) < n:                         # the seed's knobs first, then every field
-            search.run(only=core, stop_at=reserve + int((1 - CORE_SHARE) * recorder.takes_left))
+        # the seed's knobs first (all knobs when they are the space), then the model's
+        # proposals from there, then one pass over the other fields, then every field
+        search.run(only=core, stop_at=reserve + int((1 - CORE_SHARE) * recorder.takes_left))
+        if model_proposals:
+            search.try_proposals(model_search.propose(space, recorder, inc.patch, rng=rng,
+                                                      keep=model_proposals))
+        if len(core) < n:
             search.run(only=[i for i in range(n) if i not in core], passes=1)
         search.run()
     except _OutOfTakes:
@@ -324,6 +337,15 @@ class _PatternSearch:
                 stalled.add(i)
         if self.joint is not None:
             self.joint.after_pass(order, stalled, self.recorder.takes_used - takes0)
+
+    def try_proposals(self, patches) -> None:
+        """One take per proposed patch; the best one that beats the incumbent is kept."""
+        for patch in patches:
+            if self.recorder.takes_left <= self.reserve:
+                raise _OutOfTakes
+            loss = self.recorder.evaluate(patch, "model proposal")
+            if loss < self.inc.loss:
+                self.accept(patch, loss)
 
     def stage_indices(self, stage: str) -> list:
         """Indices of the space's knobs in search ``stage`` ("amp", "modulation"...)."""

@@ -1,0 +1,108 @@
+"""The model proposes: CMA-ES (the ``cma`` package) on the virtual Magicstomp, no take.
+
+``ours`` has a model of the unit (:meth:`optimize.search.Recorder.model_loss`, the
+emulator driven by the same patch bytes) whose evaluations cost a few tens of ms
+and no take. After the screening, the model evaluations left are spent by CMA-ES
+over the space's normalized coordinates from the incumbent; the few best distinct
+patches it found are then measured on the rig, one take each, and the search goes
+on from the best of them only if a take confirms it (the model proposes, takes
+confirm). CMA-ES is the library's: it adapts its step and the coupling between
+knobs (a level with its time, a drive with its volume) from the losses alone,
+which a one-knob-at-a-time search on takes cannot afford.
+
+    proposals = propose(space, recorder, patch, rng=rng, keep=3)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: initial CMA-ES step, in normalized units (a fifth of every range)
+SIGMA = 0.2
+#: generations in a row that rendered nothing new before the search gives up
+MAX_STALE = 20
+#: most renders of one model search when the model budget does not stop it sooner
+MAX_RENDERS = 1000
+#: population after restarts (doubled each time) stops growing here
+MAX_POPSIZE = 64
+
+
+class _ModelCache:
+    """Model loss per patch (a candidate snapped to a patch already rendered is free)."""
+
+    def __init__(self, space, recorder, base_patch):
+        self.space, self.recorder, self.base = space, recorder, base_patch
+        self.losses: dict = {}
+        self.patches: dict = {}
+        self.spent = False
+
+    def loss(self, u) -> float:
+        patch = self.space.from_unit(self.base, np.clip(u, 0.0, 1.0))
+        key = patch.to_payload()
+        if key not in self.losses:
+            value = None if self.spent else self.recorder.model_loss(patch)
+            if value is None:
+                self.spent = True
+                return math.inf
+            self.losses[key], self.patches[key] = value, patch
+        return self.losses[key]
+
+    def best(self, keep: int, exclude=None, below: float = math.inf) -> list:
+        """The ``keep`` best distinct patches rendered with a loss under ``below``, best
+        first, ``exclude`` (a payload) left out."""
+        ranked = sorted((loss, key) for key, loss in self.losses.items()
+                        if key != exclude and loss < below)
+        return [self.patches[key] for _, key in ranked[:int(keep)]]
+
+
+def propose(space, recorder, patch, *, rng, keep: int = 3, sigma: float = SIGMA,
+            max_evaluations: int = MAX_RENDERS) -> list:
+    """The ``keep`` best patches CMA-ES finds on the model from ``patch``, best first;
+    only patches the model scores below ``patch`` are proposed.
+
+    Runs until the model budget is spent (``recorder.model_loss`` returns None), or after
+    ``max_evaluations`` renders, or when MAX_STALE generations in a row
+    render nothing new. Empty without a model. Restarts from the best point with a doubled
+    population when CMA-ES stops early.
+    """
+    import cma
+
+    cache = _ModelCache(space, recorder, patch)
+    start_loss = cache.loss(space.to_unit(patch))
+    if cache.spent:
+        return []
+    n = len(space.keys)
+    pad = max(0, 2 - n)                   # cma needs 2 dimensions at least: a dummy one
+    x0 = np.concatenate([np.clip(space.to_unit(patch), 0.0, 1.0), np.full(pad, 0.5)])
+    popsize, stale = None, 0
+    while not _done(cache, stale, max_evaluations):
+        es = cma.CMAEvolutionStrategy(x0.tolist(), float(sigma), _options(rng, popsize))
+        while not es.stop() and not _done(cache, stale, max_evaluations):
+            rendered = len(cache.losses)
+            candidates = es.ask()
+            es.tell(candidates, [cache.loss(c[:n]) for c in candidates])
+            stale = stale + 1 if len(cache.losses) == rendered else 0
+        best = cache.best(1)
+        x0 = np.concatenate([np.clip(space.to_unit(best[0]), 0.0, 1.0), np.full(pad, 0.5)])
+        popsize = min(2 * (popsize or es.popsize), MAX_POPSIZE)
+    found = cache.best(keep, patch.to_payload(), below=start_loss)
+    log.debug("model search: %d renders, start %.4f, best %s", len(cache.losses), start_loss,
+              f"{cache.losses[found[0].to_payload()]:.4f}" if found else "none")
+    return found
+
+
+def _done(cache: _ModelCache, stale: int, max_evaluations: int) -> bool:
+    return cache.spent or stale >= MAX_STALE or len(cache.losses) >= max_evaluations
+
+
+def _options(rng, popsize) -> dict:
+    opts = {"bounds": [0.0, 1.0], "seed": int(rng.integers(1, 2 ** 31 - 1)),
+            "verbose": -9, "verb_log": 0, "verb_disp": 0}
+    if popsize:
+        opts["popsize"] = int(popsize)
+    return opts
