@@ -182,7 +182,7 @@ def hidden_patch(kind: str, type_id: int, di: np.ndarray, rng) -> tuple:
 def section_of(key: str, type_id: int) -> str:
     """amp/tone, dynamics, modulation, delay or reverb."""
     from magicstomp.effects import effect_type
-    from optimize.strategies import stage_of
+    from optimize.search_order import stage_of
     if type_id not in MULTI_TYPES:
         return _CATEGORY_SECTION.get(effect_type(type_id).category, "amp/tone")
     param = effect_type(type_id).param(key)

@@ -49,7 +49,7 @@ def analysis_hints(space, features: dict | None, start=None) -> dict:
     hints = echo_time_hints(space, features.get("echo_candidates"))
     if start is None:
         return hints
-    from .strategies import is_timing, stage_of
+    from .search_order import is_timing, stage_of
     u = space.to_unit(start)
     measured = {"delay": features.get("delay"), "modulation": features.get("modulation")}
     for i, (key, dim) in enumerate(zip(space.keys, space.dimensions)):

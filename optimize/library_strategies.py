@@ -23,7 +23,7 @@ import logging
 
 import numpy as np
 
-from .strategies import _check_count, _check_positive
+from .strategy_registry import check_count as _check_count, check_positive as _check_positive
 
 log = logging.getLogger(__name__)
 

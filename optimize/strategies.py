@@ -30,83 +30,21 @@ import math
 
 import numpy as np
 
-from magicstomp.errors import ParameterError
-
 from . import model_search
 from .joint_moves import JointMoves, section_silent
 from .model_screen import AMP_MODEL_KEYS, ScreenRanker
 from .screening import discrete_keys, screen_discrete
 from .search import step_coordinate
+from .search_order import is_level, is_timing, stage_of, staged_order
+from .strategy_registry import check_count as _check_count, check_positive as _check_positive
 
 log = logging.getLogger(__name__)
 
-STAGE_ORDER = ("amp", "modulation", "delay", "reverb")
-#: search stage of each section (magicstomp/data/param_roles.json); any other section
-#: (amp, eq, dynamics, filter, pitch, output) is searched with the amp
-_STAGE_OF_SECTION = {"modulation": "modulation", "delay": "delay", "reverb": "reverb"}
-#: inside a stage, after levels and timing knobs: roles in order of how much they shape the sound
-ROLE_ORDER = ("drive", "band_gain", "tone", "volume", "depth", "feedback", "decay", "rate",
-              "time", "predelay", "pitch", "filter", "tap", "character", "eq_frequency",
-              "eq_width")
 #: with a space wider than the seed's knobs, the share of the search's takes those knobs
 #: get first (until converged); the other fields then get one pass, then all move
 CORE_SHARE = 0.6
 HINT_STEP = 0.02           # first local step after a hinted value won (2 % of the range)
 HINT_TOLERANCE = 1.02      # a measured hint is kept when at most 2 % worse than the incumbent
-
-
-def stage_of(param) -> str:
-    """Which search stage a parameter belongs to (amp/EQ, modulation, delay or reverb)."""
-    return _STAGE_OF_SECTION.get(param.section, "amp")
-
-
-def is_timing(param) -> bool:
-    """True for an echo-time or LFO-rate knob: its loss has many local minima, so it is scanned.
-
-    A wrong echo time or LFO rate drifts out of step with the target over the take,
-    so the loss ripples as the knob moves; a scan finds the right valley first.
-    """
-    stage = stage_of(param)
-    return (stage == "delay" and param.role == "time") or \
-        (stage == "modulation" and param.role == "rate")
-
-
-def is_level(param) -> bool:
-    """True for a level or mix: the knob that makes its section heard at all."""
-    return param.role in ("level", "mix")
-
-
-def staged_order(params) -> list:
-    """Indices of ``params`` by stage (amp/EQ first, reverb last); inside a stage levels
-    first, then echo times and LFO rates, then the other roles as :data:`ROLE_ORDER` lists
-    them (what changes the sound most first)."""
-    params = list(params)
-
-    def rank(i):
-        p = params[i]
-        inner = 0 if is_level(p) else (1 if is_timing(p) else 2)
-        role = ROLE_ORDER.index(p.role) if p.role in ROLE_ORDER else len(ROLE_ORDER)
-        return (STAGE_ORDER.index(stage_of(p)), inner, role)
-    return sorted(range(len(params)), key=rank)
-
-
-def _check_positive(name: str, value, *, integer: bool = False, upper: float | None = None):
-    bad = isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
-    if not bad:
-        bad = (integer and int(value) != value) or not value > 0 or \
-            (upper is not None and value > upper)
-    if bad:
-        limit = f" and at most {upper}" if upper is not None else ""
-        raise ParameterError(f"{name}={value!r} is not allowed; expected a positive "
-                             f"{'whole ' if integer else ''}number{limit}",
-                             field=name, value=value)
-
-
-def _check_count(name: str, value) -> None:
-    """A whole number of at least 0, or a ParameterError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ParameterError(f"{name}={value!r} is not allowed; expected a whole number of at "
-                             "least 0", field=name, value=value)
 
 
 # ---------------------------------------------------------------------------
@@ -292,6 +230,7 @@ class _PatternSearch:
         self.version = 0                       # bumped whenever the incumbent changes
         self.responsive: set = set()           # knobs whose moves changed the loss at all
         self.joint = JointMoves(self, is_timing) if joint else None
+        self.stop_at = 0                       # takes left at which run() stops mid-pass
 
     def measure(self, u, label):
         if self.recorder.takes_left <= self.reserve:
@@ -305,7 +244,8 @@ class _PatternSearch:
 
     def run(self, *, only=None, passes=None, stop_at: int = 0) -> None:
         """Passes over ``only`` (indices, default all, staged order) until converged, or
-        until at most ``stop_at`` takes are left after a pass."""
+        until at most ``stop_at`` takes are left (checked before each knob)."""
+        self.stop_at = stop_at
         order = [i for i in staged_order(self.params) if only is None or i in only]
         done, takes_at_restart = 0, -1
         while (passes is None or done < passes) and self.recorder.takes_left > stop_at:
@@ -326,6 +266,10 @@ class _PatternSearch:
         """One pass over ``order``; then joint moves of the pairs where both knobs stalled."""
         stalled, takes0 = set(), self.recorder.takes_used
         for i in order:
+            if self.recorder.takes_left <= self.reserve:
+                raise _OutOfTakes
+            if self.recorder.takes_left <= self.stop_at:
+                return
             loss = self.inc.loss
             if is_timing(self.params[i]) and i not in self.scanned and self.scan_points > 1:
                 self.scan(i)

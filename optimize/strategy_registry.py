@@ -17,6 +17,8 @@ from __future__ import annotations
 import importlib
 import inspect
 
+import numpy as np
+
 from magicstomp.errors import ParameterError
 
 #: name -> (module, function) of every built-in strategy
@@ -102,3 +104,23 @@ def check_options(name: str, options) -> dict:
                                  f"{have}", field="optimizer_options", value=key,
                                  allowed=sorted(declared))
     return options
+
+
+def check_positive(name: str, value, *, integer: bool = False, upper: float | None = None):
+    """A positive number (whole if ``integer``, at most ``upper``), or a ParameterError."""
+    bad = isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+    if not bad:
+        bad = (integer and int(value) != value) or not value > 0 or \
+            (upper is not None and value > upper)
+    if bad:
+        limit = f" and at most {upper}" if upper is not None else ""
+        raise ParameterError(f"{name}={value!r} is not allowed; expected a positive "
+                             f"{'whole ' if integer else ''}number{limit}",
+                             field=name, value=value)
+
+
+def check_count(name: str, value) -> None:
+    """A whole number of at least 0, or a ParameterError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ParameterError(f"{name}={value!r} is not allowed; expected a whole number of at "
+                             "least 0", field=name, value=value)

@@ -15,7 +15,7 @@ from optimize.constraints import ParameterSpace
 from optimize.screening import (convert_type, discrete_keys, screen_discrete, screen_variants,
                                 variants_of)
 from optimize.search import run_search
-from optimize.strategies import is_timing, stage_of, staged_order
+from optimize.search_order import is_timing, stage_of, staged_order
 
 AMP_MULTI = 0x37
 

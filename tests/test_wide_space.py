@@ -13,7 +13,7 @@ from magicstomp.patch import Patch
 from optimize.constraints import ParameterSpace, default_keys, section_silent, wide_keys
 from optimize.match_plan import MatchPlan
 from optimize.search import run_search
-from optimize.strategies import staged_order
+from optimize.search_order import staged_order
 
 AMP_MULTI = 0x37
 
