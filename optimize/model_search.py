@@ -60,7 +60,7 @@ class _ModelCache:
         return [self.patches[key] for _, key in ranked[:int(keep)]]
 
 
-def propose(space, recorder, patch, *, rng, keep: int = 3, sigma: float = SIGMA,
+def propose(space, recorder, patch, *, rng, keep: int = 3, sigma: float | None = None,
             max_evaluations: int = MAX_RENDERS) -> list:
     """The ``keep`` best patches CMA-ES finds on the model from ``patch``, best first;
     only patches the model scores below ``patch`` are proposed.
@@ -72,11 +72,13 @@ def propose(space, recorder, patch, *, rng, keep: int = 3, sigma: float = SIGMA,
     """
     import cma
 
+    n = len(space.keys)
+    if sigma is None:                     # SIGMA up to 12 fields, smaller steps in more
+        sigma = SIGMA * min(1.0, math.sqrt(12.0 / max(n, 1)))
     cache = _ModelCache(space, recorder, patch)
     start_loss = cache.loss(space.to_unit(patch))
     if cache.spent:
         return []
-    n = len(space.keys)
     pad = max(0, 2 - n)                   # cma needs 2 dimensions at least: a dummy one
     x0 = np.concatenate([np.clip(space.to_unit(patch), 0.0, 1.0), np.full(pad, 0.5)])
     popsize, stale = None, 0
