@@ -18,9 +18,10 @@ ours             the default: analysis start, screening of amp and cabinet (the
                  best amps and cabinets are re-screened after two passes;
                  coupled pairs (a level with its depth, time...) also move
                  jointly (optimize/joint_moves.py); in a space wider than the
-                 seed's knobs those knobs search first; the
-                 incumbent is re-measured before the end, so one lucky noisy
-                 take cannot win.
+                 seed's knobs those knobs search first; then CMA-ES on the
+                 model proposes patches for takes (optimize/model_search.py);
+                 the incumbent is re-measured before the end, so one lucky
+                 noisy take cannot win.
 """
 
 from __future__ import annotations
