@@ -158,6 +158,7 @@ def run_case(index: int, spec: tuple, *, seed: int = 0, budget: int = 150,
         def model_evaluate(p, model=model):
             model.charge(1, "screen")
             return losses["match"](clean.render(p, di))
+        model_evaluate.left = lambda model=model: model.left
         opts = {"hints": hints, "model_evaluate": model_evaluate} if strategy == "ours" else {}
         t1 = time.perf_counter()
         result = run_search(strategy, space=searched, start=start, budget_takes=budget, seed=seed,

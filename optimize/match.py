@@ -288,6 +288,7 @@ def _model_evaluate(state: MatchState, stage: str, keep: int = 0):
             raise ModelBudgetExhausted(f"{stage}: {keep} model evaluations are kept for "
                                        "later stages")
         return evaluate(patch)
+    bounded.left = lambda: max(0, state.model.left - keep)    # what a strategy may still spend
     return bounded
 
 

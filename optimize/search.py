@@ -247,6 +247,14 @@ class Recorder:
             return None
         return total if math.isfinite(total) else math.inf
 
+    @property
+    def model_left(self):
+        """Model evaluations left (None when the model does not say, 0 without one)."""
+        if self._model_evaluate is None:
+            return 0
+        left = getattr(self._model_evaluate, "left", None)
+        return None if left is None else int(left())
+
     def remeasure(self, patch, label: str = "remeasure") -> float:
         """Measure ``patch`` again as a new take (the cache is bypassed and then updated)."""
         if self._cache is not None:

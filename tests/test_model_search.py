@@ -91,3 +91,25 @@ def test_ours_with_the_model_proposals_ends_lower_at_equal_takes_and_they_cost_t
     assert 1 <= labels.count("model proposal") <= 3
     assert len(with_model.history) <= 30 and len(used) <= 400 and unused == []
     assert with_model.best_loss < 0.5 * without.best_loss
+
+
+def test_a_field_the_model_does_not_hear_goes_back_to_the_incumbents_value():
+    """The loss ignores the last field: CMA-ES moves it anyway; the pruned proposal
+    keeps the incumbent's value there and the model's answer everywhere else."""
+    space, truth = _space_and_truth()
+    deaf = len(truth) - 1
+
+    def loss(patch):
+        u = space.to_unit(patch)
+        return float(np.sum((u[:deaf] - truth[:deaf]) ** 2))
+    start = space.from_unit(Patch.init(MONO_DELAY), np.full(len(truth), 0.95))
+    calls: list = []
+    model = _budgeted(loss, 300, calls)
+    model.left = lambda: 300 - len(calls)
+    recorder = Recorder(space, loss, budget_takes=10, model_evaluate=model)
+    assert recorder.model_left == 300
+    best = propose(space, recorder, start, rng=np.random.default_rng(0), keep=3)[0]
+    key = space.keys[deaf]
+    assert best.get_raw(key) == start.get_raw(key)
+    assert np.max(np.abs(space.to_unit(best)[:deaf] - truth[:deaf])) < 0.05
+    assert len(calls) <= 300 and recorder.model_left >= 0
