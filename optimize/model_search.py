@@ -2,11 +2,12 @@
 
 ``ours`` has a model of the unit (:meth:`optimize.search.Recorder.model_loss`, the
 emulator driven by the same patch bytes) whose evaluations cost a few tens of ms
-and no take. After the screening, the model evaluations left are spent by CMA-ES
-over the space's normalized coordinates from the incumbent; the few best distinct
-patches it found are then measured on the rig, one take each, and the search goes
-on from the best of them only if a take confirms it (the model proposes, takes
-confirm). CMA-ES is the library's: it adapts its step and the coupling between
+and no take. Once the seed's knobs have converged, the model evaluations left are
+spent by CMA-ES over the space's normalized coordinates from the incumbent; the
+best patch it found is pruned (fields the model hardly hears go back to the
+incumbent's values), and the few best distinct patches are measured on the rig,
+one take each; the search goes on from the best of them only if a take confirms
+it (the model proposes, takes confirm). CMA-ES is the library's: it adapts its step and the coupling between
 knobs (a level with its time, a drive with its volume) from the losses alone,
 which a one-knob-at-a-time search on takes cannot afford.
 
@@ -99,7 +100,7 @@ def propose(space, recorder, patch, *, rng, keep: int = 3, sigma: float | None =
             candidates = es.ask()
             es.tell(candidates, [cache.loss(c[:n]) for c in candidates])
             stale = stale + 1 if len(cache.losses) == rendered else 0
-        best = cache.best(1)
+        best = cache.best(1) or [patch]       # every render infinite: restart from the start
         x0 = np.concatenate([np.clip(space.to_unit(best[0]), 0.0, 1.0), np.full(pad, 0.5)])
         popsize = min(2 * (popsize or es.popsize), MAX_POPSIZE)
     found = cache.best(keep, patch.to_payload(), below=start_loss)

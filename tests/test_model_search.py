@@ -113,3 +113,12 @@ def test_a_field_the_model_does_not_hear_goes_back_to_the_incumbents_value():
     assert best.get_raw(key) == start.get_raw(key)
     assert np.max(np.abs(space.to_unit(best)[:deaf] - truth[:deaf])) < 0.05
     assert len(calls) <= 300 and recorder.model_left >= 0
+
+
+def test_a_model_that_scores_every_patch_infinite_proposes_nothing():
+    space, _ = _space_and_truth()
+    calls: list = []
+    model = _budgeted(lambda patch: float("inf"), 120, calls)
+    recorder = Recorder(space, lambda patch: 1.0, budget_takes=10, model_evaluate=model)
+    assert propose(space, recorder, Patch.init(MONO_DELAY), rng=np.random.default_rng(0)) == []
+    assert 0 < len(calls) <= 120
