@@ -7,9 +7,10 @@ spent by CMA-ES over the space's normalized coordinates from the incumbent; the
 best patch it found is pruned (fields the model hardly hears go back to the
 incumbent's values), and the few best distinct patches are measured on the rig,
 one take each; the search goes on from the best of them only if a take confirms
-it (the model proposes, takes confirm). CMA-ES is the library's: it adapts its step and the coupling between
-knobs (a level with its time, a drive with its volume) from the losses alone,
-which a one-knob-at-a-time search on takes cannot afford.
+it (the model proposes, takes confirm). CMA-ES is the library's: it adapts its
+step and the coupling between knobs (a level with its time, a drive with its
+volume) from the losses alone, which a one-knob-at-a-time search on takes cannot
+afford.
 
     proposals = propose(space, recorder, patch, rng=rng, keep=3)
 """
