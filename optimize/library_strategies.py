@@ -23,7 +23,7 @@ import logging
 
 import numpy as np
 
-from .strategy_registry import check_count as _check_count, check_positive as _check_positive
+from .strategy_registry import check_count, check_positive
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,8 @@ def cma_search(space, start, recorder, *, rng, sigma: float = 0.2, popsize: int 
     """
     import cma
 
-    _check_positive("sigma", sigma, upper=1.0)
-    _check_count("popsize", popsize)
+    check_positive("sigma", sigma, upper=1.0)
+    check_count("popsize", popsize)
     n = len(space.keys)
     pad = max(0, 2 - n)              # cma needs 2 dimensions at least: a dummy one, ignored
     x0 = np.concatenate([np.clip(space.to_unit(start), 0.0, 1.0), np.full(pad, 0.5)])
@@ -82,7 +82,7 @@ def tpe_search(space, start, recorder, *, rng, n_startup: int = 10) -> None:
     """
     import optuna
 
-    _check_count("n_startup", n_startup)
+    check_count("n_startup", n_startup)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=int(rng.integers(0, 2 ** 31 - 1)),
                                          n_startup_trials=int(n_startup), multivariate=True)

@@ -155,7 +155,9 @@ class Recorder:
         ``model_evaluate(patch) -> LossValue`` on the virtual Magicstomp used as a model
         (no take; counted against the model budget, which raises
         :class:`optimize.match_plan.ModelBudgetExhausted` when spent): strategies may
-        rank candidates with :meth:`model_loss` before they spend takes on them.
+        rank candidates with :meth:`model_loss` before they spend takes on them. A
+        ``left()`` attribute on it, when present, tells how many evaluations remain
+        (:attr:`model_left`).
     """
 
     def __init__(self, space, evaluate: Callable, *, budget_takes: int, on_take=None,

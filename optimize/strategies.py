@@ -37,7 +37,7 @@ from .model_screen import AMP_MODEL_KEYS, ScreenRanker
 from .screening import discrete_keys, screen_discrete
 from .search import step_coordinate
 from .search_order import is_level, is_timing, stage_of, staged_order
-from .strategy_registry import check_count as _check_count, check_positive as _check_positive
+from .strategy_registry import check_count, check_positive
 
 log = logging.getLogger(__name__)
 
@@ -145,19 +145,20 @@ def ours(space, start, recorder, *, rng, screen: bool = True, warm_starts: int =
         knobs of a section whose levels are all at their minimum are then moved only
         jointly with a level (alone they are inaudible). False: one knob at a time.
     model_proposals : int
-        With a model, after the screening the model evaluations left are spent by
-        CMA-ES on the model from the incumbent (:mod:`optimize.model_search`); its
-        ``model_proposals`` best patches get one take each and the search goes on from
-        the best one a take confirms (0 disables).
+        With a model, once the seed's knobs have converged (or CORE_SHARE of the takes
+        are spent) the model evaluations left are spent by CMA-ES on the model from the
+        incumbent (:mod:`optimize.model_search`); its ``model_proposals`` best patches
+        get one take each and the search goes on from the best one a take confirms
+        (0 disables).
     final_remeasures : int
         Takes kept at the end to re-measure the incumbent; the result is the
         incumbent with its mean loss, not the luckiest single take.
     """
-    _check_positive("initial_step", initial_step, upper=1.0)
-    _check_positive("max_step", max_step, upper=1.0)
-    _check_count("warm_starts", warm_starts)
-    _check_count("rescreen_top", rescreen_top)
-    _check_count("model_proposals", model_proposals)
+    check_positive("initial_step", initial_step, upper=1.0)
+    check_positive("max_step", max_step, upper=1.0)
+    check_count("warm_starts", warm_starts)
+    check_count("rescreen_top", rescreen_top)
+    check_count("model_proposals", model_proposals)
     n = len(space.keys)
     inc = _Incumbent(start, space.to_unit(start), recorder.initial_loss)
     reserve = max(0, int(final_remeasures))
@@ -231,7 +232,6 @@ class _PatternSearch:
         self.version = 0                       # bumped whenever the incumbent changes
         self.responsive: set = set()           # knobs whose moves changed the loss at all
         self.joint = JointMoves(self, is_timing) if joint else None
-        self.stop_at = 0                       # takes left at which run() stops mid-pass
 
     def measure(self, u, label):
         if self.recorder.takes_left <= self.reserve:
@@ -246,7 +246,6 @@ class _PatternSearch:
     def run(self, *, only=None, passes=None, stop_at: int = 0) -> None:
         """Passes over ``only`` (indices, default all, staged order) until converged, or
         until at most ``stop_at`` takes are left (checked before each knob)."""
-        self.stop_at = stop_at
         order = [i for i in staged_order(self.params) if only is None or i in only]
         done, takes_at_restart = 0, -1
         while (passes is None or done < passes) and self.recorder.takes_left > stop_at:
@@ -259,17 +258,18 @@ class _PatternSearch:
                 self.steps = np.maximum(np.full(len(self.steps), 0.25 * self.initial_step),
                                         self.resolution)
                 continue
-            self._pass(order)
+            self._pass(order, stop_at)
             done += 1
             log.debug("ours: pass done, loss %.5f", self.inc.loss)
 
-    def _pass(self, order) -> None:
-        """One pass over ``order``; then joint moves of the pairs where both knobs stalled."""
+    def _pass(self, order, stop_at: int = 0) -> None:
+        """One pass over ``order`` (cut short once at most ``stop_at`` takes are left); then
+        joint moves of the pairs where both knobs stalled."""
         stalled, takes0 = set(), self.recorder.takes_used
         for i in order:
             if self.recorder.takes_left <= self.reserve:
                 raise _OutOfTakes
-            if self.recorder.takes_left <= self.stop_at:
+            if self.recorder.takes_left <= stop_at:
                 return
             loss = self.inc.loss
             if is_timing(self.params[i]) and i not in self.scanned and self.scan_points > 1:
